@@ -1,0 +1,14 @@
+"""nnfast: classic neural networks with compiled CPU kernels.
+
+The perceptron, multilayer perceptrons and restricted Boltzmann machines,
+with scikit-learn and Keras style interfaces.
+"""
+from ._version import __version__
+from .backend import (
+    get_current_ops, get_num_threads, get_ops, set_backend, set_num_threads, use_backend,
+)
+
+__all__ = [
+    "__version__", "get_ops", "get_current_ops", "set_backend", "use_backend",
+    "get_num_threads", "set_num_threads",
+]

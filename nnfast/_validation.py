@@ -1,0 +1,137 @@
+"""Input checks shared by every public entry point.
+
+Each check runs before any compiled code sees the data and raises a
+``ValueError`` or ``TypeError`` that names what was expected.
+"""
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when a model is used for prediction before it was fitted."""
+
+
+def check_array(X, *, name="X", ndim=2, dtype=np.float32, allow_nan=False,
+                min_samples=1, n_features=None, copy=False):
+    """Return ``X`` as a C-contiguous floating array, or raise a clear error.
+
+    Parameters
+    ----------
+    X : array-like
+        Input data. Lists, integer and boolean arrays and non-contiguous
+        views are converted, not rejected.
+    name : str
+        Name used in error messages.
+    ndim : int or tuple of int
+        Accepted numbers of dimensions.
+    dtype : numpy dtype or None
+        Target floating dtype; float arrays that are already float32 or
+        float64 keep their dtype when ``dtype`` is None.
+    allow_nan : bool
+        Accept NaN and infinite values.
+    min_samples : int
+        Smallest accepted length of the first axis.
+    n_features : int or None
+        Required length of the last axis (for 2-D input).
+
+    Returns
+    -------
+    ndarray
+        C-contiguous array of the requested dtype.
+    """
+    if X is None:
+        raise TypeError(f"{name} must be an array, got None")
+    if hasattr(X, "toarray") and not isinstance(X, np.ndarray):
+        raise TypeError(f"{name} must be a dense array; call .toarray() on sparse input first")
+    arr = np.asarray(X)
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    ndims = (ndim,) if isinstance(ndim, numbers.Integral) else tuple(ndim)
+    if arr.ndim not in ndims:
+        want = " or ".join(str(d) for d in ndims)
+        shape_hint = " of shape (n_samples, n_features)" if ndims == (2,) else ""
+        raise ValueError(f"{name} must be a {want}-D array{shape_hint}, got {arr.ndim}-D with shape {arr.shape}")
+    if arr.ndim and arr.shape[0] < min_samples:
+        raise ValueError(f"{name} must have at least {min_samples} sample(s), got shape {arr.shape}")
+    if arr.ndim == 2 and arr.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one feature, got shape {arr.shape}")
+    if n_features is not None and arr.ndim >= 2 and arr.shape[-1] != n_features:
+        raise ValueError(f"{name} has {arr.shape[-1]} features, but the model expects {n_features}")
+    if dtype is None:
+        target = arr.dtype if arr.dtype in FLOAT_DTYPES else np.dtype(np.float32)
+    else:
+        target = np.dtype(dtype)
+    arr = np.ascontiguousarray(arr, dtype=target)
+    if copy and np.shares_memory(arr, X if isinstance(X, np.ndarray) else arr[:0]):
+        arr = arr.copy()
+    if not allow_nan and arr.size and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def check_consistent_length(X, y, names=("X", "y")):
+    """Raise when ``X`` and ``y`` do not have the same number of samples."""
+    if len(X) != len(y):
+        raise ValueError(
+            f"{names[0]} and {names[1]} have different numbers of samples: {len(X)} and {len(y)}")
+
+
+def check_labels(y, *, name="y"):
+    """Return class labels as a 1-D array (any dtype), or raise a clear error."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of labels of shape (n_samples,), got shape {y.shape}")
+    if y.size == 0:
+        raise ValueError(f"{name} is empty")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return y
+
+
+def check_positive(value, name, *, integer=False, allow_zero=False):
+    """Raise unless ``value`` is a positive (or non-negative) number."""
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise TypeError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero) or (not integer and not np.isfinite(value)):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return value
+
+
+def check_fraction(value, name, *, allow_zero=True, allow_one=False):
+    """Raise unless ``value`` is a number in [0, 1) (bounds as requested)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    low_ok = value > 0 or (allow_zero and value == 0)
+    high_ok = value < 1 or (allow_one and value == 1)
+    if not (low_ok and high_ok):
+        lo = "[0" if allow_zero else "(0"
+        hi = "1]" if allow_one else "1)"
+        raise ValueError(f"{name} must be in {lo}, {hi}, got {value!r}")
+    return value
+
+
+def check_is_fitted(model, attribute):
+    """Raise :class:`NotFittedError` unless ``model`` has ``attribute``."""
+    if not hasattr(model, attribute):
+        raise NotFittedError(
+            f"This {type(model).__name__} is not fitted yet; call fit() before using it")
+
+
+def check_random_state(seed):
+    """Turn ``seed`` (None, int or Generator) into a ``numpy.random.Generator``."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, numbers.Integral):
+        return np.random.default_rng(seed)
+    raise TypeError(f"random_state must be None, an int or a numpy Generator, got {seed!r}")

@@ -1,0 +1,53 @@
+"""Array plumbing shared by every backend: allocation, conversion, random numbers."""
+import numpy
+
+
+class BaseOps:
+    """Allocation and conversion over an array module ``xp`` (numpy or cupy).
+
+    Parameters
+    ----------
+    xp : module, optional
+        The array module; numpy unless a subclass says otherwise.
+    """
+
+    name = "numpy"
+    xp = numpy
+
+    def __init__(self, xp=None):
+        if xp is not None:
+            self.xp = xp
+
+    def __repr__(self):
+        return f"{type(self).__name__}(name={self.name!r})"
+
+    def alloc(self, shape, dtype="float32", zeros=True):
+        """Return a new C-contiguous array of ``shape`` (zero-filled unless ``zeros`` is False)."""
+        if zeros:
+            return self.xp.zeros(shape, dtype=dtype)
+        return self.xp.empty(shape, dtype=dtype)
+
+    def asarray(self, x, dtype=None):
+        """Return ``x`` as a C-contiguous array of this backend (no copy when possible)."""
+        return self.xp.ascontiguousarray(self.xp.asarray(x, dtype=dtype))
+
+    def to_numpy(self, x):
+        """Return ``x`` as a numpy array on the host."""
+        if isinstance(x, numpy.ndarray):
+            return x
+        return x.get() if hasattr(x, "get") else numpy.asarray(x)
+
+    def rng(self, seed=None):
+        """Return a random generator of this backend seeded by ``seed``."""
+        return self.xp.random.default_rng(seed)
+
+    def random_uniform(self, rng, shape, dtype="float32", out=None):
+        """Uniform samples in [0, 1) drawn from ``rng``."""
+        if out is None:
+            return rng.random(shape, dtype=dtype)
+        rng.random(out.shape, dtype=out.dtype, out=out)
+        return out
+
+    def random_normal(self, rng, shape, dtype="float32", scale=1.0):
+        """Normal samples with mean 0 and standard deviation ``scale``."""
+        return (rng.standard_normal(shape, dtype=dtype) * scale).astype(dtype, copy=False)

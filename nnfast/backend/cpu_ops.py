@@ -1,0 +1,12 @@
+"""The compiled CPU backend: the reference ops with the hot paths overridden."""
+from .ops import Ops
+
+
+class CpuOps(Ops):
+    """Reference :class:`Ops` on numpy whose hot paths run compiled kernels.
+
+    Each family's overrides live in their own mixin (``cpu_*.py``); anything
+    not overridden falls back to the reference implementation.
+    """
+
+    name = "cpu"

@@ -1,0 +1,12 @@
+"""The complete reference backend: every array operation nnfast uses."""
+from .ops_dense import DenseOps
+
+
+class Ops(DenseOps):
+    """Reference implementation of every operation, over numpy (or cupy).
+
+    Each family of operations lives in its own module; this class joins them.
+    Compiled backends subclass it and override only the hot paths.
+    """
+
+    name = "numpy"
