@@ -1,10 +1,7 @@
 """Figures for looking inside models and their training.
 
-Every function returns a matplotlib ``Figure`` and, given ``path``, also
-writes it as a PNG; nothing here opens a window.
+Every function returns a :class:`matplotlib.figure.Figure` built without
+pyplot (so no window opens and no global backend is changed) and, given
+``path``, also writes it as a PNG.
 """
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-
 __all__ = []
