@@ -3,12 +3,18 @@
 The perceptron, multilayer perceptrons and restricted Boltzmann machines,
 with scikit-learn and Keras style interfaces.
 """
+from . import callbacks, datasets, layers, losses, metrics, optimizers, plotting
+from ._validation import NotFittedError
 from ._version import __version__
 from .backend import (
     get_current_ops, get_num_threads, get_ops, set_backend, set_num_threads, use_backend,
 )
+from .io import ModelFileError, load_model, save_model
+from .models import MLPClassifier, MLPRegressor, Sequential
 
 __all__ = [
     "__version__", "get_ops", "get_current_ops", "set_backend", "use_backend",
-    "get_num_threads", "set_num_threads",
+    "get_num_threads", "set_num_threads", "Sequential", "MLPClassifier", "MLPRegressor",
+    "save_model", "load_model", "ModelFileError", "NotFittedError",
+    "callbacks", "datasets", "layers", "losses", "metrics", "optimizers", "plotting",
 ]

@@ -4,4 +4,8 @@ Every function returns a :class:`matplotlib.figure.Figure` built without
 pyplot (so no window opens and no global backend is changed) and, given
 ``path``, also writes it as a PNG.
 """
-__all__ = []
+from ._perceptron import plot_capacity, plot_decision_line, plot_gate_exercise, plot_perceptron_errors
+from ._training import plot_confusion_matrix, plot_history, plot_image_predictions
+
+__all__ = ["plot_history", "plot_confusion_matrix", "plot_image_predictions"]
+__all__ += ["plot_perceptron_errors", "plot_decision_line", "plot_gate_exercise", "plot_capacity"]

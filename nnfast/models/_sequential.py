@@ -1,0 +1,522 @@
+"""The Keras-style sequential model: a stack of layers trained by backpropagation."""
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from .._validation import check_array, check_consistent_length, check_fraction
+from ..backend import resolve_ops
+from ..callbacks import CallbackList, EpochPrinter, History, ProgressBar
+from ..io import register_model
+from ..layers import Layer, layer_from_config
+from ..losses import get_loss
+from ..metrics import batch_metric, normalize_metric
+from ..optimizers import get_optimizer, optimizer_from_config
+
+#: Rows per forward pass in predict/evaluate when no batch size is given.
+INFERENCE_BATCH = 4096
+
+
+@register_model
+class Sequential:
+    """A linear stack of layers, with ``compile``/``fit``/``evaluate``/``predict``.
+
+    Parameters
+    ----------
+    layers : list of Layer, optional
+    name : str, optional
+    device : {'cpu', 'numpy', 'gpu'} or Ops, optional
+        Where the arrays live and the operations run; the current backend
+        (``nnfast.set_backend``) by default.
+    dtype : {'float32', 'float64'}
+    random_state : int, optional
+        Seed of the initial weights, dropout masks and shuffling.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nnfast import Sequential
+    >>> from nnfast.layers import Dense
+    >>> model = Sequential([Dense(8, activation="tanh", input_dim=2),
+    ...                     Dense(2, activation="softmax")], random_state=0)
+    >>> model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
+    >>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    >>> history = model.fit(X, [0, 1, 1, 0], epochs=3, batch_size=4)
+    >>> sorted(history.history)
+    ['accuracy', 'loss', 'lr']
+    >>> model.predict(X).shape
+    (4, 2)
+    """
+
+    def __init__(self, layers=None, name=None, device=None, dtype="float32", random_state=None):
+        self.layers = []
+        self.name = name
+        self.device = device
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+        self.random_state = random_state
+        self.input_shape = None
+        self.optimizer = self.loss = None
+        self.metrics = []
+        self.stop_training = False
+        self.stop_reason = None
+        self._fused = False
+        for layer in layers or []:
+            self.add(layer)
+
+    # ------------------------------------------------------------- structure
+    def add(self, layer):
+        """Append ``layer`` (only before the model is built)."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"expected a Layer, got {layer!r}")
+        if self.built:
+            raise RuntimeError("cannot add layers to a model that is already built")
+        self.layers.append(layer)
+
+    @property
+    def built(self):
+        return self.input_shape is not None
+
+    def build(self, input_shape):
+        """Create every layer's parameters for samples of ``input_shape``.
+
+        Parameters
+        ----------
+        input_shape : int or tuple of int
+            Shape of one sample (without the batch axis).
+        """
+        if not self.layers:
+            raise ValueError("the model has no layers; add some before building it")
+        shape = (int(input_shape),) if isinstance(input_shape, numbers.Integral) else tuple(input_shape)
+        self.ops = resolve_ops(self.device)
+        seeds = np.random.SeedSequence(self.random_state).spawn(len(self.layers) + 1)
+        self._rng = np.random.default_rng(seeds[-1])
+        first_with_params = True
+        for layer, seed in zip(self.layers, seeds):
+            shape = layer.build(shape, self.ops, self.dtype, np.random.default_rng(seed))
+            layer.needs_input_grad = not first_with_params
+            if layer.params:
+                first_with_params = False
+        self.input_shape = tuple(s for s in (self.layers[0].input_shape or ()))
+        self.output_shape = shape
+        self._configure_loss()
+
+    def _auto_build(self, x_shape):
+        if not self.built:
+            first = self.layers[0] if self.layers else None
+            declared = getattr(first, "input_dim", None)
+            self.build(x_shape if declared is None or len(x_shape) != 1 else (declared,))
+        if tuple(x_shape) != self.input_shape:
+            raise ValueError(f"the model expects samples of shape {self.input_shape}, got {tuple(x_shape)}")
+
+    @property
+    def params(self):
+        return [p for layer in self.layers if layer.trainable for p in layer.params]
+
+    def count_params(self):
+        """Total number of scalar parameters."""
+        return sum(layer.count_params() for layer in self.layers)
+
+    def get_weights(self):
+        """Copies of every layer's parameters, in layer order (numpy arrays)."""
+        self._check_built()
+        return [self.ops.to_numpy(p).copy() for layer in self.layers for p in layer.params]
+
+    def set_weights(self, weights):
+        """Set every layer's parameters from a list like :meth:`get_weights` returns."""
+        self._check_built()
+        params = [p for layer in self.layers for p in layer.params]
+        if len(weights) != len(params):
+            raise ValueError(f"expected {len(params)} arrays, got {len(weights)}")
+        for i, (p, w) in enumerate(zip(params, weights)):
+            w = np.asarray(w)
+            if w.shape != p.shape:
+                raise ValueError(f"weight {i} has shape {w.shape}, expected {p.shape}")
+            p[...] = self.ops.asarray(w, dtype=p.dtype)
+
+    def summary(self, print_fn=print):
+        """Print (and return) a table of layers, output shapes and parameter counts."""
+        self._check_built()
+        rows = [("Layer (type)", "Output Shape", "Param #")]
+        for i, layer in enumerate(self.layers):
+            label = layer.name or f"{type(layer).__name__.lower()}_{i}"
+            act = getattr(layer, "activation", None)
+            kind = type(layer).__name__ + (f", {act}" if act and type(layer).__name__ == "Dense" else "")
+            rows.append((f"{label} ({kind})", str((None,) + tuple(layer.output_shape)),
+                         f"{layer.count_params():,}"))
+        widths = [max(len(r[c]) for r in rows) + 2 for c in range(3)]
+        rule = "=" * sum(widths)
+        lines = [f'Model: "{self.name or "sequential"}"', rule,
+                 "".join(t.ljust(w) for t, w in zip(rows[0], widths)), rule]
+        lines += ["".join(t.ljust(w) for t, w in zip(r, widths)) for r in rows[1:]]
+        trainable = sum(l.count_params() for l in self.layers if l.trainable)
+        lines += [rule, f"Total params: {self.count_params():,}", f"Trainable params: {trainable:,}",
+                  f"Non-trainable params: {self.count_params() - trainable:,}"]
+        text = "\n".join(lines)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    # ----------------------------------------------------------------- compile
+    def compile(self, optimizer="adam", loss="cross_entropy", metrics=None):
+        """Choose the optimizer, loss and metrics.
+
+        Parameters
+        ----------
+        optimizer : str or Optimizer
+            'sgd', 'adam', 'rmsprop', 'adagrad', 'adadelta' (default
+            hyperparameters) or a configured instance.
+        loss : str or Loss
+            'cross_entropy' (integer labels or one-hot rows),
+            'binary_cross_entropy' or 'mean_squared_error'.
+        metrics : list of str, optional
+            'accuracy', 'mae', 'mse'.
+        """
+        self.optimizer = get_optimizer(optimizer)
+        self.loss = get_loss(loss)
+        self.metrics = [normalize_metric(m) for m in (metrics or [])]
+        if "accuracy" in self.metrics and self.loss.name == "mean_squared_error":
+            raise ValueError("the 'accuracy' metric needs a cross-entropy loss")
+        if self.built:
+            self._configure_loss()
+
+    def _configure_loss(self):
+        if self.loss is None:
+            return
+        last = self.layers[-1]
+        activation = last.output_activation or "identity"
+        self.loss.check_output_activation(activation)
+        self._output_activation = activation
+        self._fused = self.loss.fuses is not None and activation == self.loss.fuses
+        last.keep_preactivation = self._fused
+
+    def _check_built(self):
+        if not self.built:
+            raise RuntimeError("the model is not built yet: call fit() or build(input_shape) first")
+
+    def _check_compiled(self):
+        if self.optimizer is None:
+            raise RuntimeError("the model must be compiled before training or evaluation: call compile()")
+
+    # ------------------------------------------------------------------ inputs
+    def _prepare(self, x, y=None, name="x"):
+        x = check_array(x, name=name, ndim=(2, 3, 4), dtype=self.dtype)
+        self._auto_build(x.shape[1:])
+        if y is None:
+            return x, None
+        n_out = int(np.prod(self.output_shape))
+        targets = self.loss.prepare_targets(y, n_out, self.dtype)
+        check_consistent_length(x, targets, names=(name, "y"))
+        return x, targets
+
+    # -------------------------------------------------------------------- core
+    def _forward(self, x, training):
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def _loss_of_output(self, output, targets, grad_out=None):
+        logits = self.layers[-1].preactivation if self._fused else output
+        return self.loss(self.ops, logits, targets, grad_out=grad_out)
+
+    def _backprop(self, xb, tb):
+        """Forward and backward pass on one batch; fills every layer's ``grads``."""
+        output = self._forward(xb, training=True)
+        loss, grad = self._loss_of_output(output, tb, grad_out=self._grad_buffer(output.shape))
+        grad = self.layers[-1].backward(grad, from_logits=self._fused)
+        for layer in reversed(self.layers[:-1]):
+            if grad is None:
+                break
+            grad = layer.backward(grad)
+        return loss, output
+
+    def _train_step(self, xb, tb):
+        loss, output = self._backprop(xb, tb)
+        self.optimizer.step(self._train_params, self._train_grads, self._train_decay)
+        return loss, output
+
+    def compute_gradients(self, x, y):
+        """Loss and parameter gradients on one batch, without updating anything.
+
+        Dropout layers draw masks as in training.
+
+        Returns
+        -------
+        loss : float
+        grads : list of ndarray
+            Copies, in the order of :meth:`get_weights`.
+        """
+        self._check_compiled()
+        x, targets = self._prepare(x, y)
+        loss, _ = self._backprop(self.ops.asarray(x), self.ops.asarray(targets))
+        return loss, [self.ops.to_numpy(g).copy() for layer in self.layers for g in layer.grads]
+
+    def _grad_buffer(self, shape):
+        if getattr(self, "_grad_buf", None) is None or self._grad_buf.shape != shape:
+            self._grad_buf = self.ops.alloc(shape, dtype=self.dtype, zeros=False)
+        return self._grad_buf
+
+    def _prepare_training(self):
+        trainable = [l for l in self.layers if l.trainable]
+        self._train_params = [p for l in trainable for p in l.params]
+        self._train_grads = [g for l in trainable for g in l.grads]
+        self._train_decay = [d for l in trainable for d in l.decay]
+        if not self.optimizer.built:
+            self.optimizer.build(self.ops, self._train_params)
+
+    def train_on_batch(self, x, y):
+        """One gradient step on a single batch; returns the batch loss."""
+        self._check_compiled()
+        x, targets = self._prepare(x, y)
+        self._prepare_training()
+        loss, _ = self._train_step(self.ops.asarray(x), self.ops.asarray(targets))
+        return loss
+
+    # ----------------------------------------------------------------- fitting
+    def fit(self, x, y, epochs=1, batch_size=32, verbose=0, callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, initial_epoch=0):
+        """Train the model.
+
+        Parameters
+        ----------
+        x : array-like of shape (n_samples, n_features) or (n_samples, *sample_shape)
+        y : array-like
+            Class indices of shape (n_samples,) or one-hot rows for
+            cross-entropy; targets of shape (n_samples, n_outputs) otherwise.
+        epochs : int
+            Index of the last epoch to run (training starts at ``initial_epoch``).
+        batch_size : int or None
+            Samples per gradient step: 1 is the classic online rule; a value
+            at least the number of samples (or None) uses the full set as one
+            batch.
+        verbose : {0, 1, 2}
+            0 silent, 1 a progress bar, 2 one line per epoch.
+        callbacks : list of Callback, optional
+        validation_split : float in [0, 1)
+            Fraction of the data, taken from the end before shuffling, held out
+            for validation.
+        validation_data : tuple (x_val, y_val), optional
+            Overrides ``validation_split``.
+        shuffle : bool
+            Shuffle the training samples before each epoch.
+        initial_epoch : int
+
+        Returns
+        -------
+        History
+            ``history.history`` maps 'loss', each metric, their 'val_'
+            versions and 'lr' to one value per epoch.
+
+        Notes
+        -----
+        When a batch loss becomes NaN or infinite, training stops with a
+        warning and the weights (and optimizer state) from the end of the
+        last complete epoch are restored.
+        """
+        self._check_compiled()
+        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
+            raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+        check_fraction(validation_split, "validation_split")
+        x, targets = self._prepare(x, y)
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a tuple (x_val, y_val)")
+            x_val, t_val = self._prepare(*validation_data, name="x_val")
+        elif validation_split:
+            n_val = int(math.floor(len(x) * validation_split))
+            if n_val == 0 or n_val == len(x):
+                raise ValueError(f"validation_split={validation_split} leaves no samples for "
+                                 f"{'validation' if n_val == 0 else 'training'} out of {len(x)}")
+            x, x_val = x[:-n_val], x[-n_val:]
+            targets, t_val = targets[:-n_val], targets[-n_val:]
+        else:
+            x_val = t_val = None
+        n = len(x)
+        if batch_size is None:
+            batch_size = n
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+        batch_size = min(int(batch_size), n)
+        self._prepare_training()
+
+        history = History()
+        extra = {1: [ProgressBar()], 2: [EpochPrinter()]}.get(verbose, [])
+        cbs = CallbackList([history] + extra + list(callbacks or []), self)
+        self.history = history
+        self.stop_training, self.stop_reason = False, None
+        self._n_train_samples, self._n_epochs = n, epochs
+        ops = self.ops
+        xbuf = np.empty((batch_size,) + x.shape[1:], dtype=x.dtype)
+        tbuf = np.empty((batch_size,) + targets.shape[1:], dtype=targets.dtype)
+        snapshot = self._snapshot()
+
+        cbs.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            order = self._rng.permutation(n) if shuffle else np.arange(n)
+            loss_sum, metric_sums = 0.0, dict.fromkeys(self.metrics, 0.0)
+            for batch, start in enumerate(range(0, n, batch_size)):
+                idx = order[start:start + batch_size]
+                nb = len(idx)
+                xb = np.take(x, idx, axis=0, out=xbuf[:nb])
+                tb = np.take(targets, idx, axis=0, out=tbuf[:nb])
+                xb_dev, tb_dev = ops.asarray(xb), ops.asarray(tb)
+                loss, output = self._train_step(xb_dev, tb_dev)
+                cbs.on_batch_end(batch, {"loss": loss, "size": nb})
+                if not math.isfinite(loss):
+                    self._restore(snapshot)
+                    self.stop_training = True
+                    self.stop_reason = (f"the loss became {loss} at epoch {epoch + 1}, batch {batch + 1}; "
+                                        f"training stopped and the weights from the end of "
+                                        f"{'epoch ' + str(epoch) if epoch > initial_epoch else 'the previous fit'}"
+                                        f" were restored (a lower learning rate may help)")
+                    warnings.warn(self.stop_reason, RuntimeWarning, stacklevel=2)
+                    break
+                loss_sum += loss * nb
+                for m in self.metrics:
+                    metric_sums[m] += batch_metric(ops.xp, m, output, tb_dev, self.loss.name,
+                                                   self._output_activation)
+                if self.stop_training:
+                    break
+            if self.stop_reason is not None and not math.isfinite(loss):
+                break
+            seen = max(1, min(n, (batch + 1) * batch_size))
+            logs = {"loss": loss_sum / seen}
+            logs.update({m: s / seen for m, s in metric_sums.items()})
+            if x_val is not None:
+                val = self._evaluate_arrays(x_val, t_val, None)
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            logs["lr"] = self.optimizer.learning_rate
+            cbs.on_epoch_end(epoch, logs)
+            snapshot = self._snapshot()
+            if self.stop_training:
+                break
+        history.stopped_reason = self.stop_reason
+        cbs.on_train_end()
+        return history
+
+    def _snapshot(self):
+        return ([p.copy() for p in self._train_params],
+                [[s.copy() for s in slots] for slots in (self.optimizer._state or [])],
+                self.optimizer.iterations)
+
+    def _restore(self, snapshot):
+        params, state, iterations = snapshot
+        for p, saved in zip(self._train_params, params):
+            p[...] = saved
+        for slots, saved_slots in zip(self.optimizer._state or [], state):
+            for s, saved in zip(slots, saved_slots):
+                s[...] = saved
+        self.optimizer.iterations = iterations
+
+    # -------------------------------------------------------------- inference
+    def _batches(self, n, batch_size):
+        step = batch_size or INFERENCE_BATCH
+        return ((s, min(s + step, n)) for s in range(0, n, step))
+
+    def predict(self, x, batch_size=None):
+        """Outputs of the model for ``x`` (probabilities after a softmax layer).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_outputs)
+        """
+        self._check_built()
+        x = check_array(x, name="x", ndim=(2, 3, 4), dtype=self.dtype)
+        self._auto_build(x.shape[1:])
+        out = np.empty((len(x),) + tuple(self.output_shape), dtype=self.dtype)
+        for s, e in self._batches(len(x), batch_size):
+            out[s:e] = self.ops.to_numpy(self._forward(self.ops.asarray(x[s:e]), training=False))
+        return out
+
+    def _evaluate_arrays(self, x, targets, batch_size):
+        sums = dict.fromkeys(["loss"] + self.metrics, 0.0)
+        ops = self.ops
+        for s, e in self._batches(len(x), batch_size):
+            tb = ops.asarray(targets[s:e])
+            output = self._forward(ops.asarray(x[s:e]), training=False)
+            loss, _ = self._loss_of_output(output, tb)
+            sums["loss"] += loss * (e - s)
+            for m in self.metrics:
+                sums[m] += batch_metric(ops.xp, m, output, tb, self.loss.name, self._output_activation)
+        return {k: v / len(x) for k, v in sums.items()}
+
+    def evaluate(self, x, y, batch_size=None, return_dict=False):
+        """Loss (and metrics) on ``x``, ``y`` in inference mode.
+
+        Returns
+        -------
+        float, list of float or dict
+            The loss alone when no metrics were compiled, else
+            ``[loss, *metrics]``; a dict with ``return_dict=True``.
+        """
+        self._check_compiled()
+        x, targets = self._prepare(x, y)
+        result = self._evaluate_arrays(x, targets, batch_size)
+        if return_dict:
+            return result
+        return result["loss"] if not self.metrics else [result[k] for k in ["loss"] + self.metrics]
+
+    # ------------------------------------------------------------------ saving
+    def save(self, path):
+        """Write architecture, weights and optimizer state to one file (no pickle)."""
+        from ..io import save_model
+
+        save_model(self, path)
+
+    def _get_state(self):
+        self._check_built()
+        config = {
+            "name": self.name, "dtype": self.dtype.name, "random_state": self.random_state,
+            "input_shape": list(self.input_shape),
+            "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self.layers],
+            "compile": None,
+            # Generator states, so that training resumes exactly where it stopped.
+            "rng_states": {"shuffle": self._rng.bit_generator.state,
+                           **{str(i): l._rng.bit_generator.state for i, l in enumerate(self.layers)
+                              if hasattr(getattr(l, "_rng", None), "bit_generator")}},
+        }
+        arrays = {}
+        for i, layer in enumerate(self.layers):
+            for j, p in enumerate(layer.params):
+                arrays[f"layers/{i}/{j}"] = self.ops.to_numpy(p)
+        if self.optimizer is not None:
+            config["compile"] = {"optimizer": self.optimizer.get_config(), "loss": self.loss.name,
+                                 "metrics": list(self.metrics), "iterations": self.optimizer.iterations}
+            for key, arr in self.optimizer.state_arrays().items():
+                arrays[f"optimizer/{key}"] = self.ops.to_numpy(arr)
+        return config, arrays
+
+    @classmethod
+    def _from_state(cls, config, arrays):
+        layers = [layer_from_config(spec["class_name"], spec["config"]) for spec in config["layers"]]
+        model = cls(layers, name=config.get("name"), dtype=config["dtype"],
+                    random_state=config.get("random_state"))
+        model.build(tuple(config["input_shape"]))
+        weights = []
+        for i, layer in enumerate(model.layers):
+            for j in range(len(layer.params)):
+                key = f"layers/{i}/{j}"
+                if key not in arrays:
+                    raise ValueError(f"the file lacks the weights {key!r}")
+                weights.append(arrays[key])
+        model.set_weights(weights)
+        for key, state in (config.get("rng_states") or {}).items():
+            rng = model._rng if key == "shuffle" else getattr(model.layers[int(key)], "_rng", None)
+            if hasattr(rng, "bit_generator"):
+                rng.bit_generator.state = state
+        compiled = config.get("compile")
+        if compiled:
+            model.compile(optimizer=optimizer_from_config(compiled["optimizer"]), loss=compiled["loss"],
+                          metrics=compiled["metrics"])
+            state = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}
+            if state:
+                model._prepare_training()
+                model.optimizer.load_state_arrays(model.ops, model._train_params, state)
+            model.optimizer.iterations = int(compiled.get("iterations", 0))
+        return model
+
+    def __repr__(self):
+        return f"Sequential({self.layers!r})"
