@@ -1,8 +1,9 @@
 """The compiled CPU backend: the reference ops with the hot paths overridden."""
+from .cpu_perceptron import CpuPerceptronOps
 from .ops import Ops
 
 
-class CpuOps(Ops):
+class CpuOps(CpuPerceptronOps, Ops):
     """Reference :class:`Ops` on numpy whose hot paths run compiled kernels.
 
     Each family's overrides live in their own mixin (``cpu_*.py``); anything

@@ -1,8 +1,9 @@
 """The complete reference backend: every array operation nnfast uses."""
 from .ops_dense import DenseOps
+from .ops_perceptron import PerceptronOps
 
 
-class Ops(DenseOps):
+class Ops(DenseOps, PerceptronOps):
     """Reference implementation of every operation, over numpy (or cupy).
 
     Each family of operations lives in its own module; this class joins them.
