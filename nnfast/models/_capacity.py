@@ -88,6 +88,18 @@ class CapacityResult:
     shuffle : bool
     random_state : int or None
         The ``random_state`` the experiment was run with, when an int.
+
+    Examples
+    --------
+    >>> from nnfast.models import perceptron_capacity
+    >>> result = perceptron_capacity(n_features=10, n_patterns=[5, 20, 40], n_trials=8)
+    >>> print(result)
+         p    p/N  learned   Cover   epochs
+         5   0.50    1.000   1.000      2.2
+        20   2.00    0.500   0.500     76.5
+        40   4.00    0.000   0.001        -
+    >>> result.table()["alpha"].tolist()
+    [0.5, 2.0, 4.0]
     """
 
     n_features: int
@@ -129,7 +141,7 @@ class CapacityResult:
 
     @property
     def theory(self):
-        """Cover's fraction of separable dichotomies, ``C(p, D) / 2**p`` with D = :attr:`n_dims`."""
+        """Cover's fraction ``C(p, D) / 2**p`` of separable dichotomies, D = :attr:`n_dims`."""
         return cover_fraction(self.n_patterns, self.n_dims)
 
     def table(self):
@@ -164,7 +176,14 @@ class CapacityResult:
         }
 
     def plot(self, path=None, title=None):
-        """Fraction learned against p / N with Cover's curve; see :func:`nnfast.plotting.plot_capacity`."""
+        """Draw the fraction learned against p / N with Cover's curve.
+
+        See :func:`nnfast.plotting.plot_capacity`.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from ..plotting._perceptron import plot_capacity
 
         return plot_capacity(self, path=path, title=title)

@@ -140,8 +140,8 @@ class Perceptron(BaseEstimator):
         check_consistent_length(X, y)
         classes = np.unique(y)
         if classes.size < 2:
-            raise ValueError(f"y holds a single class ({classes.tolist()[0]!r}); the perceptron needs "
-                             f"samples of two classes")
+            raise ValueError(f"y holds a single class ({classes.tolist()[0]!r}); the perceptron "
+                             f"needs samples of two classes")
         if classes.size > 2:
             raise ValueError(f"y holds {classes.size} classes; the perceptron separates exactly "
                              f"two (train one perceptron per class against the rest for more)")
@@ -149,7 +149,7 @@ class Perceptron(BaseEstimator):
         ops = resolve_ops(self.device)
         w = ops.alloc((X.shape[1],), dtype="float64")
         b = ops.alloc((1,), dtype="float64")
-        seed = _seed_from(self.random_state) if self.shuffle else 0
+        seed = _seed_from(self.random_state)
         errors = ops.perceptron_fit(
             ops.asarray(X), ops.asarray(t), w, b, lr=float(self.learning_rate),
             max_epochs=int(self.max_epochs), rule=self.rule, shuffle=bool(self.shuffle),
@@ -266,6 +266,13 @@ class GateExercise:
         The gate's output for each pattern, coded -1 and +1.
     model : Perceptron
         The fitted perceptron.
+
+    Examples
+    --------
+    >>> from nnfast.models import logic_gate_exercise
+    >>> ex = logic_gate_exercise("or", n_inputs=2)
+    >>> ex.learned, ex.errors, ex.model.coef_.tolist(), ex.model.intercept_
+    (True, [3, 0], [1.0, 1.0], 1.0)
     """
 
     gate: str

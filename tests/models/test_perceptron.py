@@ -1,5 +1,6 @@
 """The Perceptron estimator, the logic-gate exercises and the capacity experiment."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -206,7 +207,8 @@ def test_get_and_set_params():
                       "fit_intercept": True, "random_state": None, "device": None}
     assert model.set_params(max_epochs=7, shuffle=False) is model
     assert model.max_epochs == 7 and model.shuffle is False
-    assert repr(model) == "Perceptron(learning_rate=0.5, max_epochs=7, rule='batch', shuffle=False)"
+    assert repr(model) == ("Perceptron(learning_rate=0.5, max_epochs=7, rule='batch', "
+                           "shuffle=False)")
     with pytest.raises(ValueError, match="Invalid parameter 'epochs'"):
         model.set_params(epochs=3)
 
@@ -392,6 +394,9 @@ def test_demo_runs_quickly_and_summarises(tmp_path):
     json.dumps(summary, allow_nan=False)
     assert [(g["gate"], g["n_inputs"], g["learned"]) for g in summary["gates"]] == [
         ("and", 2, True), ("and", 4, True), ("or", 2, True), ("or", 4, True), ("xor", 2, False)]
-    for name in summary["files"]:
-        assert (tmp_path / name).stat().st_size > 5000
-    assert summary["capacity"]["n_features"] == 20
+    assert len(summary["files"]) == 6
+    for path in summary["files"].values():
+        assert os.path.dirname(path) == str(tmp_path) and os.path.getsize(path) > 5000
+    assert summary["cover_fraction_at_p_2N"] == pytest.approx(0.5)
+    assert 0.1 <= summary["fraction_learned_at_p_2N"] <= 0.7
+    assert summary["capacity_table"]["p"][-1] == 60
