@@ -10,11 +10,16 @@ from .backend import (
     get_current_ops, get_num_threads, get_ops, set_backend, set_num_threads, use_backend,
 )
 from .io import ModelFileError, load_model, save_model
-from .models import MLPClassifier, MLPRegressor, Sequential
+from .models import (
+    CapacityResult, GateExercise, MLPClassifier, MLPRegressor, Perceptron, Sequential, cover_fraction,
+    logic_gate_exercise, perceptron_capacity,
+)
 
 __all__ = [
     "__version__", "get_ops", "get_current_ops", "set_backend", "use_backend",
     "get_num_threads", "set_num_threads", "Sequential", "MLPClassifier", "MLPRegressor",
+    "Perceptron", "logic_gate_exercise", "GateExercise", "perceptron_capacity", "CapacityResult",
+    "cover_fraction",
     "save_model", "load_model", "ModelFileError", "NotFittedError",
     "callbacks", "datasets", "layers", "losses", "metrics", "optimizers", "plotting",
 ]

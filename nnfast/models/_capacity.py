@@ -17,7 +17,7 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import bdtr
+from scipy.special import betainc
 
 from .._validation import check_positive
 from ..backend import get_num_threads, resolve_ops
@@ -64,7 +64,9 @@ def cover_fraction(n_patterns, n_dims):
     p = p.astype(np.int64)
     out = np.ones(p.shape)
     big = p > n_dims
-    out[big] = bdtr(n_dims - 1, p[big] - 1, 0.5)
+    # P(Binomial(p - 1, 1/2) <= N - 1), through the regularised incomplete beta function.
+    k = n_dims - 1
+    out[big] = betainc((p[big] - 1 - k).astype(float), k + 1.0, 0.5)
     return float(out) if out.ndim == 0 else out
 
 
