@@ -47,7 +47,9 @@ def run(output_dir, quick=False):
                  title="MLP 784-256-128-10 on 1,600 MNIST digits")
     plot_confusion_matrix(confusion_matrix(labels[test], pred, 10), path=files["confusion_matrix"],
                           title=f"Test digits: {accuracy:.1%} correct")
-    shown = np.concatenate([np.flatnonzero(pred != labels[test])[:8], np.arange(24)])[:32]
+    wrong = np.flatnonzero(pred != labels[test])[:8]
+    right = np.flatnonzero(pred == labels[test])[:32 - len(wrong)]
+    shown = np.concatenate([wrong, right])
     plot_image_predictions(images[test][shown], labels[test][shown], pred[shown], path=files["predictions"],
                            title="Test digits: prediction (true label when wrong)")
     return {

@@ -22,6 +22,7 @@ class _BaseMLP(BaseEstimator):
 
     _loss = None
     _output_activation = None
+    _metrics = ()
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", optimizer="adam",
                  learning_rate=0.001, batch_size=200, epochs=200, dropout=0.0, weight_decay=0.0,
@@ -81,7 +82,7 @@ class _BaseMLP(BaseEstimator):
         model.build((n_features,))
         model.compile(optimizer=get_optimizer(self.optimizer, learning_rate=self.learning_rate,
                                               weight_decay=self.weight_decay),
-                      loss=self._loss)
+                      loss=self._loss, metrics=self._metrics)
         return model
 
     def _batch(self, n):
@@ -243,6 +244,7 @@ class MLPClassifier(_BaseMLP):
 
     _loss = "cross_entropy"
     _output_activation = "softmax"
+    _metrics = ("accuracy",)
     _estimator_type = "classifier"
 
     def fit(self, X, y):

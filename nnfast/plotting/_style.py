@@ -15,7 +15,7 @@ def new_figure(width=6.4, height=4.0, **kwargs):
 def style_axes(ax, title=None, xlabel=None, ylabel=None, grid=True):
     """Titles, labels, a light grid and no top/right spines."""
     if title:
-        ax.set_title(title, fontsize=11, fontweight="semibold")
+        ax.set_title(title, fontsize=11, fontweight="bold")
     if xlabel:
         ax.set_xlabel(xlabel)
     if ylabel:
