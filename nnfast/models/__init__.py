@@ -2,7 +2,9 @@
 from ._capacity import CapacityResult, cover_fraction, perceptron_capacity
 from ._mlp import MLPClassifier, MLPRegressor
 from ._perceptron import GateExercise, Perceptron, logic_gate_exercise
+from ._rbm import BernoulliRBM
 from ._sequential import Sequential
 
 __all__ = ["Sequential", "MLPClassifier", "MLPRegressor"]
 __all__ += ["Perceptron", "logic_gate_exercise", "GateExercise", "perceptron_capacity", "CapacityResult", "cover_fraction"]
+__all__ += ["BernoulliRBM"]

@@ -1,0 +1,732 @@
+"""Compiled kernels of the Bernoulli restricted Boltzmann machine.
+
+Every matrix product goes through the row-major BLAS wrappers of ``_blas.pxd``
+(``gemv`` when a batch has a single row).  The elementwise work is fused into
+one pass per layer and step: bias, sigmoid, Bernoulli sampling, the squared
+reconstruction error and the scaling of the statistics happen while a row is
+in cache.  Parameter updates are fused with the gradient: a single ``gemm``
+with ``beta`` set to the decay factor (or the momentum) accumulates
+``h0.T @ v0 - hk.T @ vk`` straight into the weights (or their velocity).
+
+Layout of a CD/PCD batch (``C`` chain rows, ``N`` data rows)::
+
+    V  (C + N, n_visible)   rows [0, C): chain states vk; rows [C, C + N): data v0
+    H  (C + N, n_hidden)    rows [0, C): -(N / C) * hk;   rows [C, C + N): h0
+    dW = H.T @ V / N = h0.T @ v0 / N - hk.T @ vk / C
+
+Random numbers: update ``step`` of a run seeded with ``seed`` derives one
+key per sampling pass, and row ``i`` of that pass draws from the xoshiro256**
+stream ``(key, i)``.  The draws therefore depend on the seed, the step and the
+row only, not on the number of threads.
+
+The Python wrappers in ``nnfast.backend.cpu_rbm`` check shapes, dtypes and
+contiguity; these functions trust their arguments and release the GIL.
+"""
+from cython cimport floating
+from cython.parallel cimport parallel, prange
+from libc.stdint cimport uint64_t, int64_t
+from libc.string cimport memcpy
+
+cimport numpy as cnp
+
+from _blas cimport gemm, gemv, axpy
+from _omp cimport omp_get_thread_num
+from _rng cimport rng_t, rng_seed, rng_next, rng_uniform, splitmix64
+
+cnp.import_array()
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    #include <math.h>
+
+    /* 1 / (1 + exp(-x)) in float, written with integer selects instead of
+     * branches or float comparisons so that loops over it vectorise.  With
+     * a = min(|x|, 87) and e = exp(-a) (2^n * p(r), the Cephes minimax
+     * polynomial), the result is 1 / (1 + e) for x >= 0 and e / (1 + e) for
+     * x < 0, accurate to a relative 2e-7 on both tails. */
+    static inline float nnf_sigmoidf(float x) {
+        int32_t xb, ab, bits, n, sbits, qb, eqb, sb, neg;
+        float a, t, r, fn, g, y, scale, e, q, eq, s;
+        memcpy(&xb, &x, sizeof xb);
+        ab = xb & 0x7FFFFFFF;                        /* |x| */
+        ab = ab < 0x42AE0000 ? ab : 0x42AE0000;      /* min(|x|, 87.0f) */
+        memcpy(&a, &ab, sizeof a);
+        t = -a;
+        r = t * 1.44269504088896341f + 12582912.0f;  /* round(t / ln 2) + 1.5 * 2^23 */
+        memcpy(&bits, &r, sizeof bits);
+        n = bits - 0x4B400000;
+        fn = r - 12582912.0f;
+        g = t - fn * 0.693359375f + fn * 2.12194440e-4f;
+        y = 1.9875691500e-4f;
+        y = y * g + 1.3981999507e-3f;
+        y = y * g + 8.3334519073e-3f;
+        y = y * g + 4.1665795894e-2f;
+        y = y * g + 1.6666665459e-1f;
+        y = y * g + 5.0000001201e-1f;
+        y = y * g * g + g + 1.0f;
+        sbits = (n + 127) << 23;                     /* 2^n */
+        memcpy(&scale, &sbits, sizeof scale);
+        e = y * scale;
+        q = 1.0f / (1.0f + e);
+        eq = e * q;
+        memcpy(&qb, &q, sizeof qb);
+        memcpy(&eqb, &eq, sizeof eqb);
+        neg = -(int32_t) ((uint32_t) xb >> 31);      /* all ones when x < 0 */
+        sb = (qb & ~neg) | (eqb & neg);
+        memcpy(&s, &sb, sizeof s);
+        return s;
+    }
+
+    /* The same split form in double precision. */
+    static inline double nnf_sigmoid(double x) {
+        double e = exp(-fabs(x));
+        return x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+    }
+
+    /* sum((a - b)^2) with eight partial sums, so the loop vectorises without
+     * reassociation flags. */
+    #define NNF_SQDIFF(NAME, T)                                              \\
+    static inline double NAME(const T* a, const T* b, Py_ssize_t n) {        \\
+        T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                 \\
+        Py_ssize_t j = 0, l;                                                 \\
+        for (; j + 8 <= n; j += 8) {                                         \\
+            for (l = 0; l < 8; l++) {                                        \\
+                T d = a[j + l] - b[j + l];                                   \\
+                acc[l] += d * d;                                             \\
+            }                                                                \\
+        }                                                                    \\
+        double s = 0.0;                                                      \\
+        for (l = 0; l < 8; l++) s += acc[l];                                 \\
+        for (; j < n; j++) { double d = (double)a[j] - b[j]; s += d * d; }   \\
+        return s;                                                            \\
+    }
+    NNF_SQDIFF(nnf_sqdiff_f, float)
+    NNF_SQDIFF(nnf_sqdiff_d, double)
+
+    /* The size of the team of the enclosing parallel region (1 outside one). */
+    #ifdef _OPENMP
+    #include <omp.h>
+    static inline int nnf_team_size(void) { return omp_get_num_threads(); }
+    #else
+    static inline int nnf_team_size(void) { return 1; }
+    #endif
+
+    /* A sense-reversing barrier for the threads of one kernel call.  Waiting
+     * threads spin briefly and then yield their core, so that a thread that
+     * was descheduled (on a busy machine) gets to run instead of waiting for
+     * a spinning peer's time slice to end.  Other compilers use the OpenMP
+     * barrier. */
+    typedef struct { int count; int sense; } nnf_barrier_t;
+    #if defined(__GNUC__) && !defined(_WIN32)
+    #include <sched.h>
+    static inline void nnf_barrier_wait(nnf_barrier_t* b, int n, int* local_sense) {
+        int s = !*local_sense, spins = 0;
+        *local_sense = s;
+        if (n <= 1) return;
+        if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == n) {
+            __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&b->sense, s, __ATOMIC_RELEASE);
+            return;
+        }
+        while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != s) {
+            if (++spins > 4000) sched_yield();
+        }
+    }
+    #else
+    static inline void nnf_barrier_wait(nnf_barrier_t* b, int n, int* local_sense) {
+        (void) b; (void) n; (void) local_sense;
+    #ifdef _OPENMP
+        _Pragma("omp barrier")
+    #endif
+    }
+    #endif
+    """
+    float nnf_sigmoidf(float x) noexcept nogil
+    double nnf_sigmoid(double x) noexcept nogil
+    double nnf_sqdiff_f(const float* a, const float* b, Py_ssize_t n) noexcept nogil
+    double nnf_sqdiff_d(const double* a, const double* b, Py_ssize_t n) noexcept nogil
+    int nnf_team_size() noexcept nogil
+    ctypedef struct nnf_barrier_t:
+        int count
+        int sense
+    void nnf_barrier_wait(nnf_barrier_t* b, int n, int* local_sense) noexcept nogil
+
+
+cdef uint64_t _GOLDEN = <uint64_t> 0x9E3779B97F4A7C15ULL
+
+
+cdef inline uint64_t _derive(uint64_t seed, uint64_t n) noexcept nogil:
+    """A well-mixed key for item ``n`` (a step, or a pass within a step) of ``seed``."""
+    cdef uint64_t x = seed + n * _GOLDEN
+    return splitmix64(&x)
+
+
+# ---------------------------------------------------------------------------
+# Products
+# ---------------------------------------------------------------------------
+
+cdef int _GEMV_ROWS = 16
+
+
+cdef inline void _matmul(bint trans_b, int m, int n, int k, floating alpha,
+                         const floating* a, const floating* b, floating beta,
+                         floating* c) noexcept nogil:
+    """c[m, n] = alpha * a[m, k] @ op(b) + beta * c for contiguous row-major arrays.
+
+    ``op(b)`` is ``b.T`` with ``b`` of shape (n, k) when ``trans_b``, else ``b``
+    of shape (k, n).  A few rows go through one gemv each: gemm would repack
+    all of ``b`` for them.
+    """
+    cdef int i
+    if m <= _GEMV_ROWS:
+        for i in range(m):
+            if trans_b:
+                gemv(False, n, k, alpha, b, k, a + i * k, beta, c + i * n)
+            else:
+                gemv(True, k, n, alpha, b, n, a + i * k, beta, c + i * n)
+    else:
+        gemm(False, trans_b, m, n, k, alpha, a, k, b, k if trans_b else n, beta, c, n)
+
+
+# ---------------------------------------------------------------------------
+# The fused elementwise pass
+# ---------------------------------------------------------------------------
+
+cdef inline double _pass_row(floating* p, const floating* bias, Py_ssize_t m,
+                             floating* sample, const floating* unif, uint64_t key,
+                             Py_ssize_t row, const floating* target,
+                             floating scale) noexcept nogil:
+    """One row of :func:`_pass`; ``row`` numbers its random stream."""
+    cdef Py_ssize_t j
+    cdef rng_t r
+    cdef uint64_t x
+    cdef double err = 0.0
+    if floating is float:
+        for j in range(m):
+            p[j] = nnf_sigmoidf(p[j] + bias[j])
+    else:
+        for j in range(m):
+            p[j] = nnf_sigmoid(p[j] + bias[j])
+    if target != NULL:
+        if floating is float:
+            err = nnf_sqdiff_f(target, p, m)
+        else:
+            err = nnf_sqdiff_d(target, p, m)
+    if sample != NULL:
+        if unif != NULL:
+            for j in range(m):
+                sample[j] = 1 if unif[j] < p[j] else 0
+        else:
+            rng_seed(&r, key, <uint64_t> row)
+            if floating is float:
+                # Two 24-bit uniforms from each 64-bit draw.
+                j = 0
+                while j + 1 < m:
+                    x = rng_next(&r)
+                    sample[j] = 1 if <float> <int> (x >> 40) * <float> 5.9604644775390625e-08 < p[j] else 0
+                    sample[j + 1] = 1 if <float> <int> ((x >> 8) & 0xFFFFFF) * <float> 5.9604644775390625e-08 < p[j + 1] else 0
+                    j += 2
+                if j < m:
+                    x = rng_next(&r)
+                    sample[j] = 1 if <float> <int> (x >> 40) * <float> 5.9604644775390625e-08 < p[j] else 0
+            else:
+                for j in range(m):
+                    sample[j] = 1 if rng_uniform(&r) < p[j] else 0
+    if scale != 1:
+        for j in range(m):
+            p[j] *= scale
+    return err
+
+
+cdef double _pass(floating* pre, const floating* bias, Py_ssize_t rows, Py_ssize_t cols,
+                  floating* sample, const floating* unif, uint64_t key, Py_ssize_t row0,
+                  const floating* target, floating scale) noexcept nogil:
+    """Fused sigmoid, Bernoulli sampling and reconstruction error over rows (serial).
+
+    pre     IN/OUT (rows, cols): pre-activations in, ``scale * sigmoid(pre + bias)`` out
+    bias    IN (cols,)
+    sample  OUT (rows, cols) or NULL: ``1`` where the uniform draw < the probability
+            (may be ``pre`` itself when the probabilities are not needed)
+    unif    IN (rows, cols) or NULL: the uniform draws; NULL draws them from ``key``
+    row0    IN: number of the first row (row i draws from stream (key, row0 + i))
+    target  IN (rows, cols) or NULL: returns ``sum((target - probability)**2)``
+    """
+    cdef Py_ssize_t i
+    cdef double err = 0.0
+    for i in range(rows):
+        err += _pass_row(pre + i * cols, bias, cols,
+                         sample + i * cols if sample != NULL else NULL,
+                         unif + i * cols if unif != NULL else NULL, key, row0 + i,
+                         target + i * cols if target != NULL else NULL, scale)
+    return err
+
+
+cdef inline void _split(Py_ssize_t n, int tid, int n_threads, Py_ssize_t* lo,
+                        Py_ssize_t* hi) noexcept nogil:
+    """Rows [lo, hi) of ``n`` owned by thread ``tid`` of ``n_threads`` (contiguous blocks)."""
+    cdef Py_ssize_t q = n // n_threads, r = n % n_threads
+    lo[0] = tid * q + (tid if tid < r else r)
+    hi[0] = lo[0] + q + (1 if tid < r else 0)
+
+
+# ---------------------------------------------------------------------------
+# Contrastive divergence
+#
+# Threads share out the rows: every product and pass of the chain works on a
+# thread's own block of rows (the rows of a batch are independent), and the
+# update shares out the rows of W and the entries of the biases.  Two
+# barriers per batch: before the update (every thread has finished reading
+# W) and after it.  The caller limits BLAS to one thread, so that the only
+# threads are these.
+# ---------------------------------------------------------------------------
+
+cdef struct CDArgs:
+    Py_ssize_t N        # data rows of this batch
+    Py_ssize_t C        # chain rows (== N for CD)
+    Py_ssize_t nv
+    Py_ssize_t nh
+    int k
+    bint pcd
+    double lr
+    double momentum
+    double wd
+    void* W             # IN/OUT (nh, nv)
+    void* bv            # IN/OUT (nv,)
+    void* bh            # IN/OUT (nh,)
+    void* vW            # IN/OUT velocities, NULL when momentum == 0
+    void* vbv
+    void* vbh
+    void* V             # IN/OUT (C + N, nv): rows [0, C) chains, rows [C, C + N) data
+    void* H             # scratch (C + N, nh)
+    void* Hs            # scratch (C, nh)
+    void* P             # scratch (C + N, nv)
+    void* coef          # scratch (2, C + N)
+    const void* uh      # IN (k, C, nh) uniforms or NULL
+    const void* uv      # IN (k, C, nv) uniforms or NULL
+    uint64_t key        # random key of this update
+    nnf_barrier_t* barrier  # shared by the threads of the call
+    int sense           # each thread's barrier sense
+
+
+cdef double _cd_batch(CDArgs* a, floating* W, int tid, int n_threads) noexcept nogil:
+    """Thread ``tid``'s share of one CD-k / PCD-k update (``W`` is ``a.W``, typed).
+
+    Returns this thread's part of the summed squared reconstruction error.
+    """
+    cdef Py_ssize_t N = a.N, C = a.C, nv = a.nv, nh = a.nh
+    cdef floating* V = <floating*> a.V
+    cdef floating* H = <floating*> a.H
+    cdef floating* Hs = <floating*> a.Hs
+    cdef floating* P = <floating*> a.P
+    cdef floating* coef = <floating*> a.coef
+    cdef floating* ones = coef + (C + N)
+    cdef floating* bv = <floating*> a.bv
+    cdef floating* bh = <floating*> a.bh
+    cdef floating* vW = <floating*> a.vW
+    cdef floating* vbv = <floating*> a.vbv
+    cdef floating* vbh = <floating*> a.vbh
+    cdef const floating* uh = <const floating*> a.uh
+    cdef const floating* uv = <const floating*> a.uv
+    cdef floating* VC = V
+    cdef floating* V0 = V + C * nv
+    cdef floating* HC = H
+    cdef floating* H0 = H + C * nh
+    cdef floating* PD = P + C * nv
+    cdef floating neg = -(<floating> N) / <floating> C
+    cdef floating lr = <floating> a.lr
+    cdef floating alpha = lr / <floating> N
+    cdef floating momentum = <floating> a.momentum
+    cdef floating wd = <floating> a.wd
+    cdef const floating* target
+    cdef double err = 0.0, e
+    cdef Py_ssize_t d0, d1, c0, c1, i0, i1, j0, j1, r0, r1, i, nd, nc
+    cdef int s, nvi = <int> nv, nhi = <int> nh, rows = <int> (C + N)
+    _split(N, tid, n_threads, &d0, &d1)
+    _split(C, tid, n_threads, &c0, &c1)
+    nd = d1 - d0
+    nc = c1 - c0
+
+    # Positive phase on this thread's data rows; the first hidden sample of the chain.
+    if nd > 0:
+        _matmul(True, <int> nd, nhi, nvi, <floating> 1, V0 + d0 * nv, W, <floating> 0,
+                H0 + d0 * nh)
+        if a.pcd:
+            _pass(H0 + d0 * nh, bh, nd, nh, <floating*> NULL, <const floating*> NULL, 0, d0,
+                  <const floating*> NULL, <floating> 1)
+        else:
+            _pass(H0 + d0 * nh, bh, nd, nh, Hs + d0 * nh,
+                  uh + d0 * nh if uh != NULL else NULL, _derive(a.key, 0), d0,
+                  <const floating*> NULL, <floating> 1)
+    if a.pcd and nc > 0:
+        _matmul(True, <int> nc, nhi, nvi, <floating> 1, VC + c0 * nv, W, <floating> 0,
+                HC + c0 * nh)
+        _pass(HC + c0 * nh, bh, nc, nh, Hs + c0 * nh, uh + c0 * nh if uh != NULL else NULL,
+              _derive(a.key, 0), c0, <const floating*> NULL, <floating> 1)
+
+    # Negative phase: k steps of this thread's chains.
+    if nc > 0:
+        for s in range(a.k):
+            _matmul(False, <int> nc, nvi, nhi, <floating> 1, Hs + c0 * nh, W, <floating> 0,
+                    P + c0 * nv)
+            target = V0 + c0 * nv if (s == 0 and not a.pcd) else NULL
+            e = _pass(P + c0 * nv, bv, nc, nv, VC + c0 * nv,
+                      uv + (s * C + c0) * nv if uv != NULL else NULL,
+                      _derive(a.key, 2 * s + 1), c0, target, <floating> 1)
+            if target != NULL:
+                err = e
+            _matmul(True, <int> nc, nhi, nvi, <floating> 1, VC + c0 * nv, W, <floating> 0,
+                    HC + c0 * nh)
+            if s + 1 < a.k:
+                _pass(HC + c0 * nh, bh, nc, nh, Hs + c0 * nh,
+                      uh + ((s + 1) * C + c0) * nh if uh != NULL else NULL,
+                      _derive(a.key, 2 * s + 2), c0, <const floating*> NULL, <floating> 1)
+            else:
+                # The statistics of the chain enter the gradient with weight -N / C.
+                _pass(HC + c0 * nh, bh, nc, nh, <floating*> NULL, <const floating*> NULL, 0,
+                      c0, <const floating*> NULL, neg)
+
+    if a.pcd and nd > 0:
+        # Mean-field reconstruction of the data, for monitoring.
+        _matmul(False, <int> nd, nvi, nhi, <floating> 1, H0 + d0 * nh, W, <floating> 0,
+                PD + d0 * nv)
+        err = _pass(PD + d0 * nv, bv, nd, nv, <floating*> NULL, <const floating*> NULL, 0, d0,
+                    V0 + d0 * nv, <floating> 1)
+
+    # Weights of the rows in the bias gradients.
+    _split(C + N, tid, n_threads, &r0, &r1)
+    for i in range(r0, r1):
+        coef[i] = neg if i < C else 1
+        ones[i] = 1
+    nnf_barrier_wait(a.barrier, n_threads, &a.sense)
+
+    # Update: this thread's rows of W and entries of the biases.
+    _split(nh, tid, n_threads, &j0, &j1)
+    _split(nv, tid, n_threads, &i0, &i1)
+    if momentum == 0:
+        if j1 > j0:
+            gemm(True, False, <int> (j1 - j0), nvi, rows, alpha, H + j0, nhi, V, nvi,
+                 1 - lr * wd, W + j0 * nv, nvi)
+            gemv(True, rows, <int> (j1 - j0), alpha, H + j0, nhi, ones, <floating> 1, bh + j0)
+        if i1 > i0:
+            gemv(True, rows, <int> (i1 - i0), alpha, V + i0, nvi, coef, <floating> 1, bv + i0)
+    else:
+        if j1 > j0:
+            gemm(True, False, <int> (j1 - j0), nvi, rows, alpha, H + j0, nhi, V, nvi,
+                 momentum, vW + j0 * nv, nvi)
+            if wd != 0:
+                axpy(<int> ((j1 - j0) * nv), -lr * wd, W + j0 * nv, vW + j0 * nv)
+            axpy(<int> ((j1 - j0) * nv), <floating> 1, vW + j0 * nv, W + j0 * nv)
+            gemv(True, rows, <int> (j1 - j0), alpha, H + j0, nhi, ones, momentum, vbh + j0)
+            axpy(<int> (j1 - j0), <floating> 1, vbh + j0, bh + j0)
+        if i1 > i0:
+            gemv(True, rows, <int> (i1 - i0), alpha, V + i0, nvi, coef, momentum, vbv + i0)
+            axpy(<int> (i1 - i0), <floating> 1, vbv + i0, bv + i0)
+    nnf_barrier_wait(a.barrier, n_threads, &a.sense)
+    return err
+
+
+cdef double _cd_epoch_thread(CDArgs* a, floating* W, const floating* X, const int64_t* order,
+                             Py_ssize_t n_rows, Py_ssize_t batch_size, uint64_t seed,
+                             uint64_t first_step, int tid, int n_threads) noexcept nogil:
+    """Thread ``tid``'s share of a pass over ``X[order]``; batch b is step first_step + b.
+
+    ``a`` is this thread's copy of the arguments (N, C and key change per batch).
+    """
+    cdef Py_ssize_t start = 0, i, d0, d1
+    cdef uint64_t step = first_step
+    cdef double err = 0.0
+    cdef floating* V = <floating*> a.V
+    cdef size_t row_bytes = a.nv * sizeof(floating)
+    cdef Py_ssize_t n_chains = a.C
+    while start < n_rows:
+        a.N = min(batch_size, n_rows - start)
+        if not a.pcd:
+            a.C = a.N
+        _split(a.N, tid, n_threads, &d0, &d1)
+        for i in range(d0, d1):
+            memcpy(V + (a.C + i) * a.nv, X + order[start + i] * a.nv, row_bytes)
+        a.key = _derive(seed, step)
+        err += _cd_batch(a, W, tid, n_threads)
+        step += 1
+        start += a.N
+    a.C = n_chains
+    return err
+
+
+cdef double _cd_run(CDArgs* args, floating* W, const floating* X, const int64_t* order,
+                    Py_ssize_t n_rows, Py_ssize_t batch_size, uint64_t seed,
+                    uint64_t first_step, int n_threads) noexcept nogil:
+    """One batch (``X`` NULL: ``args`` complete, rows in place) or a pass over ``X[order]``."""
+    cdef double errs[64]
+    cdef double err = 0.0
+    cdef CDArgs local
+    cdef nnf_barrier_t barrier
+    cdef int tid, team, t
+    for t in range(64):
+        errs[t] = 0
+    tid = 0
+    team = 1
+    barrier.count = 0
+    barrier.sense = 0
+    args.barrier = &barrier
+    args.sense = 0
+    if n_threads <= 1:
+        if X == NULL:
+            return _cd_batch(args, W, 0, 1)
+        return _cd_epoch_thread(args, W, X, order, n_rows, batch_size, seed, first_step, 0, 1)
+    with parallel(num_threads=n_threads):
+        tid = omp_get_thread_num()
+        team = nnf_team_size()
+        local = args[0]
+        if X == NULL:
+            errs[tid] = _cd_batch(&local, W, tid, team)
+        else:
+            errs[tid] = _cd_epoch_thread(&local, W, X, order, n_rows, batch_size, seed,
+                                         first_step, tid, team)
+    for t in range(64):
+        err += errs[t]
+    return err
+
+
+# ---------------------------------------------------------------------------
+# Row-parallel products: transform, reconstruction, Gibbs sampling
+# ---------------------------------------------------------------------------
+
+cdef void _sigmoid_affine_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t k, Py_ssize_t n,
+                               bint trans_w, const floating* x, const floating* W,
+                               const floating* bias, floating* out) noexcept nogil:
+    if r1 > r0:
+        _matmul(trans_w, <int> (r1 - r0), <int> n, <int> k, <floating> 1, x + r0 * k, W,
+                <floating> 0, out + r0 * n)
+        _pass(out + r0 * n, bias, r1 - r0, n, <floating*> NULL, <const floating*> NULL, 0, r0,
+              <const floating*> NULL, <floating> 1)
+
+
+cdef void _sigmoid_affine(Py_ssize_t m, Py_ssize_t k, Py_ssize_t n, bint trans_w,
+                          const floating* x, const floating* W, const floating* bias,
+                          floating* out, int n_threads) noexcept nogil:
+    """out[m, n] = sigmoid(x[m, k] @ op(W) + bias), rows shared among threads."""
+    cdef Py_ssize_t r0 = 0, r1 = 0
+    cdef int tid = 0
+    if n_threads <= 1:
+        _sigmoid_affine_rows(0, m, k, n, trans_w, x, W, bias, out)
+        return
+    with parallel(num_threads=n_threads):
+        tid = omp_get_thread_num()
+        _split(m, tid, nnf_team_size(), &r0, &r1)
+        _sigmoid_affine_rows(r0, r1, k, n, trans_w, x, W, bias, out)
+
+
+cdef void _gibbs_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n, Py_ssize_t nv,
+                      Py_ssize_t nh, int steps, const floating* v, const floating* W,
+                      const floating* bv, const floating* bh, floating* H, floating* P,
+                      floating* out, const floating* uh, const floating* uv,
+                      uint64_t seed) noexcept nogil:
+    """``steps`` Gibbs steps of rows [r0, r1): samples in ``out``, last probabilities in ``P``."""
+    cdef int s
+    cdef Py_ssize_t m = r1 - r0
+    cdef const floating* cur = v + r0 * nv
+    if m <= 0:
+        return
+    for s in range(steps):
+        _matmul(True, <int> m, <int> nh, <int> nv, <floating> 1, cur, W, <floating> 0,
+                H + r0 * nh)
+        _pass(H + r0 * nh, bh, m, nh, H + r0 * nh,
+              uh + (s * n + r0) * nh if uh != NULL else NULL, _derive(seed, 2 * s), r0,
+              <const floating*> NULL, <floating> 1)
+        _matmul(False, <int> m, <int> nv, <int> nh, <floating> 1, H + r0 * nh, W, <floating> 0,
+                P + r0 * nv)
+        _pass(P + r0 * nv, bv, m, nv, out + r0 * nv,
+              uv + (s * n + r0) * nv if uv != NULL else NULL, _derive(seed, 2 * s + 1), r0,
+              <const floating*> NULL, <floating> 1)
+        cur = out + r0 * nv
+
+
+cdef void _gibbs(Py_ssize_t n, Py_ssize_t nv, Py_ssize_t nh, int steps, const floating* v,
+                 const floating* W, const floating* bv, const floating* bh, floating* H,
+                 floating* P, floating* out, const floating* uh, const floating* uv,
+                 uint64_t seed, int n_threads) noexcept nogil:
+    """Block Gibbs sampling; the chains (rows) are shared among threads."""
+    cdef Py_ssize_t r0 = 0, r1 = 0
+    cdef int tid = 0
+    if n_threads <= 1:
+        _gibbs_rows(0, n, n, nv, nh, steps, v, W, bv, bh, H, P, out, uh, uv, seed)
+        return
+    with parallel(num_threads=n_threads):
+        tid = omp_get_thread_num()
+        _split(n, tid, nnf_team_size(), &r0, &r1)
+        _gibbs_rows(r0, r1, n, nv, nh, steps, v, W, bv, bh, H, P, out, uh, uv, seed)
+
+
+cdef void _sigmoid_bernoulli(Py_ssize_t rows, Py_ssize_t cols, floating* prob,
+                             const floating* bias, floating* sample, const floating* unif,
+                             uint64_t key, int n_threads) noexcept nogil:
+    cdef Py_ssize_t i
+    if n_threads <= 1:
+        _pass(prob, bias, rows, cols, sample, unif, key, 0, <const floating*> NULL,
+              <floating> 1)
+        return
+    for i in prange(rows, num_threads=n_threads, schedule="static"):
+        _pass_row(prob + i * cols, bias, cols, sample + i * cols,
+                  unif + i * cols if unif != NULL else NULL, key, i, <const floating*> NULL,
+                  <floating> 1)
+
+
+# ---------------------------------------------------------------------------
+# Python entry points (arguments checked by nnfast.backend.cpu_rbm, which
+# also limits BLAS to one thread around the calls)
+# ---------------------------------------------------------------------------
+
+cdef inline void* _ptr(object a):
+    """Data pointer of a contiguous ndarray, or NULL for None."""
+    if a is None:
+        return NULL
+    return cnp.PyArray_DATA(<cnp.ndarray> a)
+
+
+cdef class _Args:
+    """Data pointers of the arrays handed to a kernel (NULL for None)."""
+    cdef void* p[24]
+
+    def __cinit__(self, *arrays):
+        cdef Py_ssize_t i
+        for i in range(len(arrays)):
+            self.p[i] = _ptr(arrays[i])
+
+
+def sigmoid_bernoulli(pre, bias, uniform, uint64_t key, prob, sample, int n_threads):
+    """prob = sigmoid(pre + bias); sample = (uniform < prob), drawing from ``key`` if no uniform."""
+    cdef Py_ssize_t rows = pre.shape[0], cols = pre.shape[1]
+    cdef uint64_t pass_key = _derive(key, 0)
+    if prob is not pre:
+        prob[...] = pre
+    cdef _Args a = _Args(prob, bias, sample, uniform)
+    if pre.dtype.itemsize == 4:
+        with nogil:
+            _sigmoid_bernoulli(rows, cols, <float*> a.p[0], <const float*> a.p[1],
+                               <float*> a.p[2], <const float*> a.p[3], pass_key, n_threads)
+    else:
+        with nogil:
+            _sigmoid_bernoulli(rows, cols, <double*> a.p[0], <const double*> a.p[1],
+                               <double*> a.p[2], <const double*> a.p[3], pass_key, n_threads)
+
+
+def sigmoid_affine(x, W, bias, bint trans_w, out, int n_threads):
+    """out = sigmoid(x @ op(W) + bias), op(W) = W.T when ``trans_w``."""
+    cdef Py_ssize_t m = x.shape[0], k = x.shape[1], n = out.shape[1]
+    cdef _Args a = _Args(x, W, bias, out)
+    if x.dtype.itemsize == 4:
+        with nogil:
+            _sigmoid_affine(m, k, n, trans_w, <const float*> a.p[0], <const float*> a.p[1],
+                            <const float*> a.p[2], <float*> a.p[3], n_threads)
+    else:
+        with nogil:
+            _sigmoid_affine(m, k, n, trans_w, <const double*> a.p[0], <const double*> a.p[1],
+                            <const double*> a.p[2], <double*> a.p[3], n_threads)
+
+
+def gibbs(v, W, b_vis, b_hid, int steps, uniform_hid, uniform_vis, uint64_t seed,
+          H, P, out, int n_threads):
+    """Block Gibbs sampling; see RBMOps.rbm_gibbs."""
+    cdef Py_ssize_t n = v.shape[0], nv = v.shape[1], nh = W.shape[0]
+    cdef _Args a = _Args(v, W, b_vis, b_hid, H, P, out, uniform_hid, uniform_vis)
+    if v.dtype.itemsize == 4:
+        with nogil:
+            _gibbs(n, nv, nh, steps, <const float*> a.p[0], <const float*> a.p[1],
+                   <const float*> a.p[2], <const float*> a.p[3], <float*> a.p[4],
+                   <float*> a.p[5], <float*> a.p[6], <const float*> a.p[7],
+                   <const float*> a.p[8], seed, n_threads)
+    else:
+        with nogil:
+            _gibbs(n, nv, nh, steps, <const double*> a.p[0], <const double*> a.p[1],
+                   <const double*> a.p[2], <const double*> a.p[3], <double*> a.p[4],
+                   <double*> a.p[5], <double*> a.p[6], <const double*> a.p[7],
+                   <const double*> a.p[8], seed, n_threads)
+
+
+cdef CDArgs _cd_args(W, b_vis, b_hid, double lr, int k, double momentum, double weight_decay,
+                     vel_W, vel_vis, vel_hid, chain, V, H, Hs, P, coef, uniform_hid,
+                     uniform_vis):
+    cdef CDArgs a
+    a.nv = W.shape[1]
+    a.nh = W.shape[0]
+    a.k = k
+    a.pcd = chain is not None
+    a.C = chain.shape[0] if a.pcd else 0
+    a.N = 0
+    a.lr = lr
+    a.momentum = momentum
+    a.wd = weight_decay
+    a.W = _ptr(W)
+    a.bv = _ptr(b_vis)
+    a.bh = _ptr(b_hid)
+    a.vW = _ptr(vel_W)
+    a.vbv = _ptr(vel_vis)
+    a.vbh = _ptr(vel_hid)
+    a.V = _ptr(V)
+    a.H = _ptr(H)
+    a.Hs = _ptr(Hs)
+    a.P = _ptr(P)
+    a.coef = _ptr(coef)
+    a.uh = _ptr(uniform_hid)
+    a.uv = _ptr(uniform_vis)
+    a.key = 0
+    a.barrier = NULL
+    a.sense = 0
+    return a
+
+
+def cd_update(v0, W, b_vis, b_hid, double lr, int k, double momentum, double weight_decay,
+              vel_W, vel_vis, vel_hid, chain, uint64_t seed, uint64_t step,
+              uniform_hid, uniform_vis, V, H, Hs, P, coef, int n_threads):
+    """One CD-k / PCD-k update; returns the summed squared reconstruction error."""
+    cdef CDArgs a = _cd_args(W, b_vis, b_hid, lr, k, momentum, weight_decay, vel_W, vel_vis,
+                             vel_hid, chain, V, H, Hs, P, coef, uniform_hid, uniform_vis)
+    cdef double err
+    cdef size_t isz = v0.dtype.itemsize
+    cdef char* vbuf = <char*> a.V
+    a.N = v0.shape[0]
+    if not a.pcd:
+        a.C = a.N
+    a.key = _derive(seed, step)
+    # Chains first, then the data (see the module docstring).
+    if a.pcd:
+        memcpy(vbuf, _ptr(chain), a.C * a.nv * isz)
+    memcpy(vbuf + a.C * a.nv * isz, _ptr(v0), a.N * a.nv * isz)
+    if isz == 4:
+        with nogil:
+            err = _cd_run(&a, <float*> a.W, <const float*> NULL, NULL, 0, 0, 0, 0, n_threads)
+    else:
+        with nogil:
+            err = _cd_run(&a, <double*> a.W, <const double*> NULL, NULL, 0, 0, 0, 0, n_threads)
+    if a.pcd:
+        memcpy(_ptr(chain), vbuf, a.C * a.nv * isz)
+    return err
+
+
+def cd_epoch(X, order, Py_ssize_t batch_size, W, b_vis, b_hid, double lr, int k,
+             double momentum, double weight_decay, vel_W, vel_vis, vel_hid, chain,
+             uint64_t seed, uint64_t first_step, V, H, Hs, P, coef, int n_threads):
+    """A pass of CD-k / PCD-k updates over ``X[order]``; returns the summed squared error."""
+    cdef CDArgs a = _cd_args(W, b_vis, b_hid, lr, k, momentum, weight_decay, vel_W, vel_vis,
+                             vel_hid, chain, V, H, Hs, P, coef, None, None)
+    cdef Py_ssize_t n_rows = order.shape[0]
+    cdef size_t isz = X.dtype.itemsize
+    cdef void* px = _ptr(X)
+    cdef const int64_t* po = <const int64_t*> _ptr(order)
+    cdef double err
+    if a.pcd:
+        memcpy(a.V, _ptr(chain), a.C * a.nv * isz)
+    if isz == 4:
+        with nogil:
+            err = _cd_run(&a, <float*> a.W, <const float*> px, po, n_rows, batch_size, seed,
+                          first_step, n_threads)
+    else:
+        with nogil:
+            err = _cd_run(&a, <double*> a.W, <const double*> px, po, n_rows, batch_size, seed,
+                          first_step, n_threads)
+    if a.pcd:
+        memcpy(_ptr(chain), a.V, a.C * a.nv * isz)
+    return err

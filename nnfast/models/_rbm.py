@@ -1,0 +1,556 @@
+"""Bernoulli restricted Boltzmann machine trained by contrastive divergence."""
+import math
+import numbers
+import time
+
+import numpy as np
+
+from .._validation import (
+    check_array, check_fraction, check_is_fitted, check_positive, check_random_state,
+)
+from ..backend import resolve_ops
+from ..backend.ops_rbm import MAX_ENUMERATED_UNITS
+from ..base import BaseEstimator
+from ..io import register_model
+
+__all__ = ["BernoulliRBM", "check_unit_interval"]
+
+_SEED_BOUND = 2**63
+#: Visible biases start at logit(mean); means are clipped away from 0 and 1.
+_MEAN_CLIP = 1e-3
+
+
+def check_unit_interval(X, name="X"):
+    """Raise ``ValueError`` unless every value of ``X`` is finite and in [0, 1].
+
+    Binary data and probabilities (grey levels scaled to [0, 1]) are both
+    accepted.
+    """
+    if X.size == 0:
+        return X
+    lo, hi = X.min(), X.max()
+    if lo >= 0 and hi <= 1:  # False for NaN as well
+        return X
+    if not np.isfinite(lo) or not np.isfinite(hi):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    raise ValueError(
+        f"{name} must hold values in [0, 1] (binary data, or probabilities such as grey "
+        f"levels divided by 255); found values from {lo:g} to {hi:g}")
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+@register_model
+class BernoulliRBM(BaseEstimator):
+    """Restricted Boltzmann machine with binary visible and hidden units.
+
+    Trained by contrastive divergence (CD-k) or persistent contrastive
+    divergence (PCD-k) with momentum and L2 weight decay, one sample at a
+    time (``batch_size=1``, the classic online rule) or in mini-batches.  On
+    the default ``"cpu"`` backend the whole update (the products through
+    BLAS, sigmoids fused with Bernoulli sampling, gradient fused with the
+    parameter update) runs in compiled code, and so does the loop over the
+    batches of an epoch.
+
+    The chain of the negative phase is driven by sampled binary states; the
+    statistics use the hidden probabilities (Hinton, "A practical guide to
+    training restricted Boltzmann machines", 2010).  Weights start as
+    Gaussian noise of standard deviation 0.01, hidden biases at 0 and visible
+    biases at ``log(p / (1 - p))`` where ``p`` is the mean of each visible unit
+    over the data seen at initialisation (the whole ``X`` of :meth:`fit`, the
+    first batch of :meth:`partial_fit`), clipped to [0.001, 0.999]: the model
+    starts as the best independent model of the pixels.
+
+    Parameters
+    ----------
+    n_hidden : int, default=128
+        Number of hidden units.
+    learning_rate : float, default=0.1
+        Step size; gradients are averaged over a batch.
+    k : int, default=1
+        Gibbs steps of the negative phase (CD-k or PCD-k).
+    persistent : bool, default=False
+        Persistent contrastive divergence: the negative phase continues a set
+        of fantasy chains from update to update instead of starting at the
+        data.
+    n_chains : int or None, default=None
+        Number of fantasy chains for PCD (``batch_size`` when None).  Ignored
+        when ``persistent`` is False.
+    momentum : float in [0, 1), default=0.0
+        ``velocity = momentum * velocity + learning_rate * (gradient - weight_decay * W)``;
+        ``parameter += velocity``.
+    weight_decay : float, default=0.0
+        L2 penalty on the weights (not on the biases).
+    batch_size : int, default=10
+        Samples per update; 1 gives the classic online rule.
+    epochs : int, default=10
+        Passes over the data made by :meth:`fit`.
+    shuffle : bool, default=True
+        Visit the samples in a new random order each epoch of :meth:`fit`.
+    random_state : int, numpy Generator or None, default=None
+        Seeds the initial weights, the shuffling and every Gibbs sample, so a
+        fixed value gives identical models (on a given backend).
+    dtype : {"float32", "float64"}, default="float32"
+        Precision of the parameters and of the computations.
+    device : str or None, default=None
+        Backend ("cpu", "numpy", "gpu"); None uses the current backend.
+    verbose : bool, default=False
+        Print the reconstruction error and the time of each epoch.
+    track_pseudo_likelihood : bool, default=False
+        Also record the mean pseudo-log-likelihood of the training data after
+        each epoch (costs two passes over the data).
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_hidden, n_features)
+        Weights; row ``j`` is the filter of hidden unit ``j``.
+    intercept_visible_ : ndarray of shape (n_features,)
+    intercept_hidden_ : ndarray of shape (n_hidden,)
+    chains_ : ndarray of shape (n_chains, n_features) or None
+        States of the PCD fantasy chains (None for CD).
+    n_features_in_ : int
+    n_iter_ : int
+        Passes over data made so far (epochs of :meth:`fit` plus calls of
+        :meth:`partial_fit`).
+    n_updates_ : int
+        Parameter updates made so far.
+    history_ : dict of list
+        One entry per pass: ``"reconstruction_error"`` (mean over samples and
+        visible units of ``(v - r)**2``, ``r`` the reconstruction made during
+        the update, see :meth:`~nnfast.backend.ops_rbm.RBMOps.rbm_cd_update`),
+        ``"epoch_time"`` (seconds) and, when tracked, ``"pseudo_likelihood"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nnfast.models import BernoulliRBM
+    >>> X = np.array([[0, 0, 1, 1], [1, 1, 0, 0]] * 50, dtype=np.float32)
+    >>> rbm = BernoulliRBM(n_hidden=2, learning_rate=0.5, epochs=30, random_state=0).fit(X)
+    >>> rbm.transform(X[:2]).shape
+    (2, 2)
+    >>> bool(rbm.history_["reconstruction_error"][-1] < rbm.history_["reconstruction_error"][0])
+    True
+    >>> rbm.reconstruct(X[:2]).round()
+    array([[0., 0., 1., 1.],
+           [1., 1., 0., 0.]], dtype=float32)
+    """
+
+    def __init__(self, n_hidden=128, learning_rate=0.1, k=1, persistent=False, n_chains=None,
+                 momentum=0.0, weight_decay=0.0, batch_size=10, epochs=10, shuffle=True,
+                 random_state=None, dtype="float32", device=None, verbose=False,
+                 track_pseudo_likelihood=False):
+        self.n_hidden = n_hidden
+        self.learning_rate = learning_rate
+        self.k = k
+        self.persistent = persistent
+        self.n_chains = n_chains
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.dtype = dtype
+        self.device = device
+        self.verbose = verbose
+        self.track_pseudo_likelihood = track_pseudo_likelihood
+
+    # ------------------------------------------------------------- checks
+    def _check_params(self):
+        check_positive(self.n_hidden, "n_hidden", integer=True)
+        check_positive(self.learning_rate, "learning_rate")
+        check_positive(self.k, "k", integer=True)
+        if self.n_chains is not None:
+            check_positive(self.n_chains, "n_chains", integer=True)
+        check_fraction(self.momentum, "momentum")
+        check_positive(self.weight_decay, "weight_decay", allow_zero=True)
+        check_positive(self.batch_size, "batch_size", integer=True)
+        check_positive(self.epochs, "epochs", integer=True, allow_zero=True)
+        if np.dtype(self.dtype) not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        return resolve_ops(self.device)
+
+    def _check_X(self, X, reset=False):
+        """Validate ``X``: 2-D, finite, in [0, 1], with the fitted number of features."""
+        n_features = None if reset else self.n_features_in_
+        X = check_array(X, dtype=self.dtype if reset else self._dtype, allow_nan=True,
+                        n_features=n_features)
+        return check_unit_interval(X)
+
+    def _fitted(self):
+        check_is_fitted(self, "components_")
+
+    # -------------------------------------------------------------- setup
+    def _initialize(self, X, ops):
+        dtype = np.dtype(self.dtype)
+        rng = check_random_state(self.random_state)
+        n_features = X.shape[1]
+        self._seed = int(rng.integers(_SEED_BOUND))
+        W = rng.standard_normal((self.n_hidden, n_features)) * 0.01
+        # Column means as one matrix-vector product (much faster than a float64 reduction).
+        p = np.ones(X.shape[0], dtype=X.dtype) @ X / X.shape[0]
+        p = np.clip(p.astype(np.float64), _MEAN_CLIP, 1 - _MEAN_CLIP)
+        self._ops = ops
+        self._dtype = dtype
+        self.components_ = ops.asarray(W, dtype=dtype)
+        self.intercept_visible_ = ops.asarray(np.log(p / (1 - p)), dtype=dtype)
+        self.intercept_hidden_ = ops.alloc((self.n_hidden,), dtype=dtype)
+        self._velocity = tuple(ops.alloc(a.shape, dtype=dtype) for a in (
+            self.components_, self.intercept_visible_, self.intercept_hidden_))
+        self.chains_ = None
+        if self.persistent:
+            # Start the fantasy chains at binary samples of random training rows.
+            n_chains = self.batch_size if self.n_chains is None else self.n_chains
+            rows = rng.integers(0, X.shape[0], n_chains)
+            chains = (rng.random((n_chains, n_features)) < X[rows]).astype(dtype)
+            self.chains_ = ops.asarray(chains, dtype=dtype)
+        self.n_features_in_ = n_features
+        self.n_iter_ = 0
+        self.n_updates_ = 0
+        self.history_ = {"reconstruction_error": [], "epoch_time": []}
+        if self.track_pseudo_likelihood:
+            self.history_["pseudo_likelihood"] = []
+        self._workspace = None
+        self._sampling_rng = np.random.default_rng([self._seed, 1])
+
+    def _chain_state(self):
+        """The fantasy chains to update, (re)made when ``persistent`` or ``n_chains`` changed."""
+        if not self.persistent:
+            return None
+        n_chains = self.batch_size if self.n_chains is None else self.n_chains
+        if self.chains_ is None or self.chains_.shape[0] != n_chains:
+            rng = self._sampling_rng
+            p = 1.0 / (1.0 + np.exp(-self._ops.to_numpy(self.intercept_visible_).astype(np.float64)))
+            chains = (rng.random((n_chains, self.n_features_in_)) < p).astype(self._dtype)
+            self.chains_ = self._ops.asarray(chains, dtype=self._dtype)
+        return self.chains_
+
+    # ----------------------------------------------------------- training
+    def fit(self, X, y=None):
+        """Train from scratch for ``epochs`` passes over ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Binary data or probabilities, all in [0, 1].
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        ops = self._check_params()
+        X = self._check_X(X, reset=True)
+        self._initialize(X, ops)
+        Xd = ops.asarray(X)
+        for _ in range(self.epochs):
+            self._pass(Xd, shuffle=self.shuffle)
+        return self
+
+    def partial_fit(self, X, y=None):
+        """One pass over ``X`` in the given order, in batches of ``batch_size``.
+
+        The first call initialises the model from ``X``; with
+        ``len(X) <= batch_size`` a call is exactly one update.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        ops = self._check_params()
+        first = not hasattr(self, "components_")
+        X = self._check_X(X, reset=first)
+        if first:
+            self._initialize(X, ops)
+        self._pass(ops.asarray(X), shuffle=False)
+        return self
+
+    def _pass(self, X, shuffle):
+        ops = self._ops
+        n = X.shape[0]
+        if shuffle:
+            order = np.random.default_rng([self._seed, 2, self.n_iter_]).permutation(n)
+        else:
+            order = np.arange(n)
+        chains = self._chain_state()
+        batch = min(self.batch_size, n)
+        n_chains = batch if chains is None else chains.shape[0]
+        ws = self._workspace
+        if ws is None or ws.get("_key") != (batch, n_chains):
+            ws = ops.rbm_workspace(batch, self.n_features_in_, self.n_hidden, n_chains=n_chains,
+                                   dtype=self._dtype)
+            ws["_key"] = (batch, n_chains)
+            self._workspace = ws
+        start = time.perf_counter()
+        error = ops.rbm_cd_epoch(
+            X, order, self.components_, self.intercept_visible_, self.intercept_hidden_,
+            float(self.learning_rate), batch_size=int(self.batch_size), k=int(self.k),
+            momentum=float(self.momentum), weight_decay=float(self.weight_decay),
+            velocity=self._velocity, chain=chains, seed=self._seed, first_step=self.n_updates_,
+            workspace=ws)
+        elapsed = time.perf_counter() - start
+        error = float(error) / (n * self.n_features_in_)
+        if not math.isfinite(error):
+            raise FloatingPointError(
+                "training diverged (the reconstruction error is not finite); "
+                "lower learning_rate or momentum")
+        self.n_iter_ += 1
+        self.n_updates_ += -(-n // self.batch_size)
+        self.history_["reconstruction_error"].append(error)
+        self.history_["epoch_time"].append(elapsed)
+        if self.track_pseudo_likelihood:
+            pll = float(np.mean(self.score_samples(ops.to_numpy(X))))
+            self.history_.setdefault("pseudo_likelihood", []).append(pll)
+        if self.verbose:
+            extra = (f", pseudo-likelihood {self.history_['pseudo_likelihood'][-1]:.3f}"
+                     if self.track_pseudo_likelihood else "")
+            print(f"[BernoulliRBM] pass {self.n_iter_}: reconstruction error {error:.5f}"
+                  f"{extra}, {elapsed:.2f} s")
+
+    # -------------------------------------------------------------- using
+    def _params(self):
+        return self.components_, self.intercept_visible_, self.intercept_hidden_
+
+    def _next_seed(self):
+        return int(self._sampling_rng.integers(_SEED_BOUND))
+
+    def transform(self, X):
+        """Hidden-unit probabilities ``p(h = 1 | v)``: the features the model extracts.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_hidden)
+        """
+        self._fitted()
+        X = self._ops.asarray(self._check_X(X))
+        W, _, c = self._params()
+        return self._ops.to_numpy(self._ops.rbm_hidden_probs(X, W, c))
+
+    def fit_transform(self, X, y=None):
+        """:meth:`fit`, then :meth:`transform` of the same data.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_hidden)
+        """
+        return self.fit(X).transform(X)
+
+    def reconstruct(self, X):
+        """One deterministic up-down pass: ``p(v = 1 | h = p(h = 1 | X))``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+            Visible probabilities.
+        """
+        self._fitted()
+        ops = self._ops
+        X = ops.asarray(self._check_X(X))
+        W, b, c = self._params()
+        return ops.to_numpy(ops.rbm_visible_probs(ops.rbm_hidden_probs(X, W, c), W, b))
+
+    def gibbs(self, X, steps=1):
+        """Run ``steps`` block-Gibbs steps from each row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        steps : int, default=1
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+            Binary visible states after the last step.
+        """
+        self._fitted()
+        check_positive(steps, "steps", integer=True)
+        ops = self._ops
+        X = ops.asarray(self._check_X(X))
+        sample, _ = ops.rbm_gibbs(X, *self._params(), steps=int(steps), seed=self._next_seed())
+        return ops.to_numpy(sample)
+
+    def sample(self, n_samples=16, steps=1000, init=None, return_probabilities=False):
+        """Draw samples from the model by block-Gibbs sampling.
+
+        Parameters
+        ----------
+        n_samples : int, default=16
+            Number of independent chains.
+        steps : int, default=1000
+            Gibbs steps per chain.
+        init : array-like of shape (n_samples, n_features), optional
+            Starting states; by default each unit starts on with probability
+            ``sigmoid(intercept_visible_)`` (the model without its hidden units).
+        return_probabilities : bool, default=False
+            Return ``p(v = 1 | h)`` of the last step instead of the binary
+            states (smoother pictures).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+        """
+        self._fitted()
+        check_positive(steps, "steps", integer=True)
+        ops = self._ops
+        if init is None:
+            check_positive(n_samples, "n_samples", integer=True)
+            p = 1.0 / (1.0 + np.exp(-ops.to_numpy(self.intercept_visible_).astype(np.float64)))
+            init = (self._sampling_rng.random((n_samples, self.n_features_in_)) < p)
+            init = init.astype(self._dtype)
+        else:
+            init = self._check_X(init)
+            if init.shape[0] != n_samples:
+                raise ValueError(f"init has {init.shape[0]} rows but n_samples is {n_samples}")
+        sample, prob = ops.rbm_gibbs(ops.asarray(init), *self._params(), steps=int(steps),
+                                     seed=self._next_seed())
+        return ops.to_numpy(prob if return_probabilities else sample)
+
+    def free_energy(self, X):
+        """Free energy ``F(v) = -b . v - sum_j softplus(W_j . v + c_j)``; ``p(v) ∝ exp(-F(v))``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) of float64
+        """
+        self._fitted()
+        X = self._ops.asarray(self._check_X(X))
+        return self._ops.to_numpy(self._ops.rbm_free_energy(X, *self._params()))
+
+    def score_samples(self, X):
+        """Pseudo-log-likelihood of each sample (as in scikit-learn's BernoulliRBM).
+
+        For each sample one visible unit ``i`` is chosen at random and
+        ``n_features * log p(v_i | v_-i)`` is returned, an unbiased estimate
+        of ``sum_i log p(v_i | v_-i)``.  Meaningful for binary data.  The
+        choice of units is drawn from the model's random stream: repeated
+        calls differ, a model rebuilt with the same ``random_state`` gives the
+        same sequence.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) of float64
+        """
+        self._fitted()
+        ops = self._ops
+        X = self._check_X(X)
+        index = self._sampling_rng.integers(0, X.shape[1], X.shape[0])
+        return ops.to_numpy(ops.rbm_pseudo_likelihood(
+            ops.asarray(X), *self._params(), ops.asarray(index)))
+
+    def log_partition(self):
+        """Exact log partition function ``log Z``, by enumeration.
+
+        Enumerates the ``2**min(n_features, n_hidden)`` states of the smaller
+        layer, so it is only available for small models.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        ValueError
+            When both layers have more than 24 units.
+        """
+        self._fitted()
+        if min(self.n_hidden, self.n_features_in_) > MAX_ENUMERATED_UNITS:
+            raise ValueError(
+                f"log_partition enumerates 2**min(n_features, n_hidden) states; both layers "
+                f"have more than {MAX_ENUMERATED_UNITS} units here")
+        return self._ops.rbm_log_partition(*self._params())
+
+    def log_likelihood(self, X):
+        """Exact ``log p(v) = -F(v) - log Z`` of each sample (small models only).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) of float64
+        """
+        log_z = self.log_partition()
+        return -self.free_energy(X) - log_z
+
+    # ------------------------------------------------------------- saving
+    def _get_state(self):
+        params = self.get_params()
+        if not (params["device"] is None or isinstance(params["device"], str)):
+            params["device"] = None
+        if not (params["random_state"] is None or _is_int(params["random_state"])):
+            params["random_state"] = None
+        params["dtype"] = np.dtype(params["dtype"]).name
+        config = {"params": params}
+        arrays = {}
+        if hasattr(self, "components_"):
+            to_np = self._ops.to_numpy
+            config.update(n_features_in=self.n_features_in_, n_iter=self.n_iter_,
+                          n_updates=self.n_updates_, seed=self._seed,
+                          history={k: list(v) for k, v in self.history_.items()})
+            arrays = {
+                "components": to_np(self.components_),
+                "intercept_visible": to_np(self.intercept_visible_),
+                "intercept_hidden": to_np(self.intercept_hidden_),
+                "velocity/components": to_np(self._velocity[0]),
+                "velocity/intercept_visible": to_np(self._velocity[1]),
+                "velocity/intercept_hidden": to_np(self._velocity[2]),
+            }
+            if self.chains_ is not None:
+                arrays["chains"] = to_np(self.chains_)
+        return config, arrays
+
+    @classmethod
+    def _from_state(cls, config, arrays):
+        model = cls(**config["params"])
+        if "components" not in arrays:
+            return model
+        ops = model._check_params()
+        dtype = np.dtype(model.dtype)
+        W = np.asarray(arrays["components"], dtype=dtype)
+        n_hidden, n_features = W.shape
+        if n_hidden != model.n_hidden or n_features != int(config["n_features_in"]):
+            raise ValueError(f"components of shape {W.shape} do not match n_hidden="
+                             f"{model.n_hidden} and n_features_in={config['n_features_in']}")
+        model._ops = ops
+        model._dtype = dtype
+        model.components_ = ops.asarray(W, dtype=dtype)
+        model.intercept_visible_ = ops.asarray(arrays["intercept_visible"], dtype=dtype)
+        model.intercept_hidden_ = ops.asarray(arrays["intercept_hidden"], dtype=dtype)
+        if model.intercept_visible_.shape != (n_features,) or \
+                model.intercept_hidden_.shape != (n_hidden,):
+            raise ValueError("intercepts do not match the shape of components")
+        model._velocity = tuple(ops.asarray(arrays[f"velocity/{name}"], dtype=dtype) for name in (
+            "components", "intercept_visible", "intercept_hidden"))
+        model.chains_ = ops.asarray(arrays["chains"], dtype=dtype) if "chains" in arrays else None
+        model.n_features_in_ = n_features
+        model.n_iter_ = int(config["n_iter"])
+        model.n_updates_ = int(config["n_updates"])
+        model._seed = int(config["seed"])
+        model.history_ = {k: [float(x) for x in v] for k, v in config["history"].items()}
+        model._workspace = None
+        model._sampling_rng = np.random.default_rng([model._seed, 1])
+        return model

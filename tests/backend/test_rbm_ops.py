@@ -1,0 +1,254 @@
+"""The compiled RBM kernels against the reference operations."""
+import inspect
+
+import numpy as np
+import pytest
+
+import nnfast
+from nnfast.backend import get_ops
+from nnfast.backend.cpu_rbm import CpuRBMOps
+from nnfast.backend.ops_rbm import RBMOps
+
+CPU = get_ops("cpu")
+REF = get_ops("numpy")
+DTYPES = [np.float32, np.float64]
+# (batch, visible, hidden): odd sizes, a single row, a row count that splits unevenly.
+SHAPES = [(1, 9, 4), (7, 13, 5), (33, 31, 17), (100, 784, 120)]
+
+
+def _tol(dtype):
+    return dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+
+
+def _model(rng, n_visible, n_hidden, dtype, scale=0.5):
+    W = (rng.standard_normal((n_hidden, n_visible)) * scale).astype(dtype)
+    b = (rng.standard_normal(n_visible) * 0.3).astype(dtype)
+    c = (rng.standard_normal(n_hidden) * 0.3).astype(dtype)
+    return W, b, c
+
+
+def _binary(rng, shape, dtype, p=0.4):
+    return (rng.random(shape) < p).astype(dtype)
+
+
+def test_same_methods_and_signatures():
+    public = [name for name in vars(CpuRBMOps) if not name.startswith("_")]
+    assert public, "CpuRBMOps overrides nothing"
+    for name in public:
+        assert inspect.signature(getattr(CpuRBMOps, name)) == \
+            inspect.signature(getattr(RBMOps, name)), name
+    assert type(CPU).rbm_cd_update is CpuRBMOps.rbm_cd_update
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_sigmoid_bernoulli_matches_reference(dtype, shape):
+    rng = np.random.default_rng(0)
+    n, m, _ = shape
+    pre = (rng.standard_normal((n, m)) * 4).astype(dtype)
+    bias = rng.standard_normal(m).astype(dtype)
+    u = rng.random((n, m)).astype(dtype)
+    p1, s1 = CPU.sigmoid_bernoulli(pre, bias, uniform=u)
+    p2, s2 = REF.sigmoid_bernoulli(pre, bias, uniform=u)
+    np.testing.assert_allclose(p1, p2, **_tol(dtype))
+    np.testing.assert_array_equal(s1, s2)
+    assert s1.dtype == dtype and set(np.unique(s1)) <= {0.0, 1.0}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_accurate_on_both_tails(dtype):
+    x = np.linspace(-80, 80, 20001).astype(dtype)[None, :]
+    prob, _ = CPU.sigmoid_bernoulli(x, uniform=np.zeros_like(x))
+    exact = 1 / (1 + np.exp(-x.astype(np.float64)))
+    rel = np.abs(prob - exact) / exact
+    assert rel.max() < (1e-6 if dtype == np.float32 else 1e-14)
+    # Saturation, not overflow, far out.
+    far, _ = CPU.sigmoid_bernoulli(np.array([[-1e4, 1e4]], dtype), uniform=np.zeros((1, 2), dtype))
+    assert far[0, 0] < 1e-30 and far[0, 1] == 1.0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_seeded_samples_have_the_right_mean_and_repeat(dtype):
+    p = np.full((40, 1000), 0.3, dtype)
+    pre = np.log(p / (1 - p))
+    _, s1 = CPU.sigmoid_bernoulli(pre, seed=5)
+    _, s2 = CPU.sigmoid_bernoulli(pre, seed=5)
+    _, s3 = CPU.sigmoid_bernoulli(pre, seed=6)
+    np.testing.assert_array_equal(s1, s2)
+    assert not np.array_equal(s1, s3)
+    assert abs(s1.mean() - 0.3) < 0.01
+    # Rows and columns are independent streams: no two rows alike, no drift along a row.
+    assert len({row.tobytes() for row in s1}) == len(s1)
+    assert abs(s1[:, :500].mean() - s1[:, 500:].mean()) < 0.02
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_layer_probabilities_match_reference(dtype, shape):
+    rng = np.random.default_rng(1)
+    n, nv, nh = shape
+    W, b, c = _model(rng, nv, nh, dtype)
+    v = _binary(rng, (n, nv), dtype)
+    h = rng.random((n, nh)).astype(dtype)
+    np.testing.assert_allclose(CPU.rbm_hidden_probs(v, W, c), REF.rbm_hidden_probs(v, W, c),
+                               **_tol(dtype))
+    np.testing.assert_allclose(CPU.rbm_visible_probs(h, W, b), REF.rbm_visible_probs(h, W, b),
+                               **_tol(dtype))
+    out = np.empty((n, nh), dtype)
+    assert CPU.rbm_hidden_probs(v, W, c, out=out) is out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES[:3])
+def test_gibbs_matches_reference_with_the_same_draws(dtype, shape):
+    rng = np.random.default_rng(2)
+    n, nv, nh = shape
+    W, b, c = _model(rng, nv, nh, dtype)
+    v = _binary(rng, (n, nv), dtype)
+    steps = 3
+    uh = rng.random((steps, n, nh)).astype(dtype)
+    uv = rng.random((steps, n, nv)).astype(dtype)
+    s1, p1 = CPU.rbm_gibbs(v, W, b, c, steps=steps, uniform_hid=uh, uniform_vis=uv)
+    s2, p2 = REF.rbm_gibbs(v, W, b, c, steps=steps, uniform_hid=uh, uniform_vis=uv)
+    np.testing.assert_array_equal(s1, s2)
+    np.testing.assert_allclose(p1, p2, **_tol(dtype))
+
+
+def _update_both(dtype, n, nv, nh, k, chains, momentum, weight_decay, seed=3):
+    """One update by each backend from the same state and the same uniform draws."""
+    rng = np.random.default_rng(seed)
+    W, b, c = _model(rng, nv, nh, dtype)
+    v0 = _binary(rng, (n, nv), dtype)
+    v0[0] = rng.random(nv)  # probabilities are valid data too
+    m = n if chains is None else chains
+    chain = None if chains is None else _binary(rng, (chains, nv), dtype, 0.5)
+    uh = rng.random((k, m, nh)).astype(dtype)
+    uv = rng.random((k, m, nv)).astype(dtype)
+    vel = tuple((rng.standard_normal(a.shape) * 0.01).astype(dtype) for a in (W, b, c))
+    results = []
+    for ops in (CPU, REF):
+        params = [W.copy(), b.copy(), c.copy()]
+        velocity = tuple(x.copy() for x in vel)
+        ch = None if chain is None else chain.copy()
+        err = ops.rbm_cd_update(v0, *params, 0.1, k=k, momentum=momentum,
+                                weight_decay=weight_decay, velocity=velocity, chain=ch,
+                                uniform_hid=uh, uniform_vis=uv)
+        results.append((err, params, velocity, ch))
+    return results
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_cd1_step_matches_reference_with_the_same_draws(dtype, shape):
+    (e1, p1, _, _), (e2, p2, _, _) = _update_both(dtype, *shape, k=1, chains=None,
+                                                  momentum=0.0, weight_decay=0.0)
+    np.testing.assert_allclose(e1, e2, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    for a, b in zip(p1, p2):
+        np.testing.assert_allclose(a, b, **_tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k, chains, momentum, weight_decay", [
+    (3, None, 0.5, 0.01),   # CD-3 with momentum and decay
+    (1, 4, 0.0, 0.0),       # PCD-1, fewer chains than rows
+    (2, 11, 0.9, 0.001),    # PCD-2, more chains than rows
+])
+def test_cdk_and_pcd_match_reference(dtype, k, chains, momentum, weight_decay):
+    (e1, p1, v1, c1), (e2, p2, v2, c2) = _update_both(dtype, 7, 13, 5, k, chains, momentum,
+                                                      weight_decay)
+    np.testing.assert_allclose(e1, e2, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    for a, b in zip(p1 + list(v1), p2 + list(v2)):
+        np.testing.assert_allclose(a, b, **_tol(dtype))
+    if chains is not None:
+        np.testing.assert_array_equal(c1, c2)
+
+
+def test_epoch_equals_its_sequence_of_updates():
+    rng = np.random.default_rng(4)
+    X = _binary(rng, (53, 40), np.float32)
+    order = rng.permutation(53)
+    W, b, c = _model(rng, 40, 12, np.float32, scale=0.1)
+    vel = tuple(np.zeros_like(a) for a in (W, b, c))
+    chain = _binary(rng, (6, 40), np.float32)
+    one = [W.copy(), b.copy(), c.copy()], tuple(x.copy() for x in vel), chain.copy()
+    two = [W.copy(), b.copy(), c.copy()], tuple(x.copy() for x in vel), chain.copy()
+    kw = dict(k=2, momentum=0.5, weight_decay=1e-3)
+    err = CPU.rbm_cd_epoch(X, order, *one[0], 0.05, batch_size=10, velocity=one[1],
+                           chain=one[2], seed=9, first_step=3, **kw)
+    total = 0.0
+    for i, start in enumerate(range(0, 53, 10)):
+        total += CPU.rbm_cd_update(X[order[start:start + 10]], *two[0], 0.05, velocity=two[1],
+                                   chain=two[2], seed=9, step=3 + i, **kw)
+    np.testing.assert_allclose(err, total, rtol=1e-6)
+    for a, b in zip(one[0] + list(one[1]) + [one[2]], two[0] + list(two[1]) + [two[2]]):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("batch_size", [1, 100])
+def test_results_do_not_depend_on_the_number_of_threads(batch_size):
+    rng = np.random.default_rng(5)
+    X = _binary(rng, (400, 784), np.float32, 0.15)
+    order = rng.permutation(400)
+    start = _model(rng, 784, 64, np.float32, scale=0.01)
+    results = []
+    try:
+        for threads in (1, 2):
+            nnfast.set_num_threads(threads)
+            params = [a.copy() for a in start]
+            err = CPU.rbm_cd_epoch(X, order, *params, 0.05, batch_size=batch_size, seed=1)
+            results.append((err, params))
+    finally:
+        nnfast.set_num_threads(None)
+    (e1, p1), (e2, p2) = results
+    np.testing.assert_allclose(e1, e2, rtol=1e-6)
+    for a, b in zip(p1, p2):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_reference_runs_an_epoch_and_learns():
+    rng = np.random.default_rng(6)
+    patterns = _binary(rng, (4, 12), np.float64, 0.5)
+    X = patterns[rng.integers(0, 4, 200)]
+    W, b, c = _model(rng, 12, 6, np.float64, scale=0.01)
+    errors = [REF.rbm_cd_epoch(X, rng.permutation(200), W, b, c, 0.1, batch_size=5, seed=s)
+              for s in range(15)]
+    assert errors[-1] < 0.5 * errors[0]
+
+
+def test_non_contiguous_parameters_fall_back_to_the_reference():
+    rng = np.random.default_rng(7)
+    W, b, c = _model(rng, 13, 5, np.float64)
+    v0 = _binary(rng, (7, 13), np.float64)
+    uh, uv = rng.random((1, 7, 5)), rng.random((1, 7, 13))
+    W_f = np.asfortranarray(W)
+    b1, c1, b2, c2 = b.copy(), c.copy(), b.copy(), c.copy()
+    W_c = W.copy()
+    CPU.rbm_cd_update(v0, W_f, b1, c1, 0.1, uniform_hid=uh, uniform_vis=uv)
+    CPU.rbm_cd_update(v0, W_c, b2, c2, 0.1, uniform_hid=uh, uniform_vis=uv)
+    np.testing.assert_allclose(W_f, W_c, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(b1, b2, rtol=1e-12, atol=1e-14)
+
+
+def test_bad_arguments_raise_clear_errors():
+    rng = np.random.default_rng(8)
+    W, b, c = _model(rng, 10, 4, np.float32)
+    v = _binary(rng, (3, 10), np.float32)
+    with pytest.raises(ValueError, match="uniform draws or a seed"):
+        CPU.rbm_cd_update(v, W, b, c, 0.1)
+    with pytest.raises(ValueError, match="uniform draws or a seed"):
+        REF.rbm_cd_update(v, W, b, c, 0.1)
+    with pytest.raises(ValueError, match="v0 must have shape"):
+        CPU.rbm_cd_update(v[:, :9], W, b, c, 0.1, seed=1)
+    with pytest.raises(ValueError, match="b_hid has shape"):
+        CPU.rbm_cd_update(v, W, b, c[:3], 0.1, seed=1)
+    with pytest.raises(ValueError, match="uniform_hid has shape"):
+        CPU.rbm_cd_update(v, W, b, c, 0.1, uniform_hid=np.zeros((1, 3, 5), np.float32),
+                          uniform_vis=np.zeros((1, 3, 10), np.float32))
+    with pytest.raises(ValueError, match="momentum needs velocity"):
+        CPU.rbm_cd_update(v, W, b, c, 0.1, momentum=0.5, seed=1)
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        CPU.rbm_cd_update(v, W, b, c, 0.1, k=0, seed=1)
+    with pytest.raises(ValueError, match="outside"):
+        CPU.rbm_cd_epoch(v, np.array([0, 3]), W, b, c, 0.1, seed=1)
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        CPU.sigmoid_bernoulli(v, seed=-1)
