@@ -16,8 +16,9 @@ Layout of a CD/PCD batch (``C`` chain rows, ``N`` data rows)::
 
 Random numbers: update ``step`` of a run seeded with ``seed`` derives one
 key per sampling pass, and row ``i`` of that pass draws from the xoshiro256**
-stream ``(key, i)``.  The draws therefore depend on the seed, the step and the
-row only, not on the number of threads.
+stream ``(key, i)`` (in a single-sample CD update, block ``b`` of 32 units
+draws from ``(key, b)``).  The draws therefore depend on the seed, the step
+and the position only, not on the number of threads.
 
 The Python wrappers in ``nnfast.backend.cpu_rbm`` check shapes, dtypes and
 contiguity; these functions trust their arguments and release the GIL.
@@ -25,7 +26,8 @@ contiguity; these functions trust their arguments and release the GIL.
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.stdint cimport uint64_t, int64_t
-from libc.string cimport memcpy
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, memmove
 
 cimport numpy as cnp
 
@@ -455,15 +457,163 @@ cdef double _cd_epoch_thread(CDArgs* a, floating* W, const floating* X, const in
     return err
 
 
+# ---------------------------------------------------------------------------
+# The online rule: one sample per update
+#
+# A single row cannot be shared out, so the threads share out the hidden
+# units instead, in blocks of 32: a thread owns rows [j0, j1) of W, computes
+# their hidden units, their part of the down product (W[j0:j1].T @ h) and
+# their part of the update.  The visible units are shared out too, in blocks
+# of 32, after the parts of the down product are added up.  Two barriers per
+# Gibbs step (after the parts are written, after the visible sample); the up
+# products read only the thread's own rows of W, so the update needs none.
+# Each block of 32 units draws from its own random stream, so the result
+# does not depend on the number of threads.
+# ---------------------------------------------------------------------------
+
+cdef enum:
+    _BLOCK = 32
+
+
+cdef inline void _block_pass(floating* p, const floating* bias, Py_ssize_t lo, Py_ssize_t hi,
+                             Py_ssize_t n, floating* sample, const floating* unif,
+                             uint64_t key, const floating* target, floating scale,
+                             double* err) noexcept nogil:
+    """:func:`_pass_row` over the 32-unit blocks [lo, hi) of a row of ``n`` units."""
+    cdef Py_ssize_t blk, j, m
+    for blk in range(lo, hi):
+        j = blk * _BLOCK
+        m = min(<Py_ssize_t> _BLOCK, n - j)
+        err[0] += _pass_row(p + j, bias + j, m, sample + j if sample != NULL else NULL,
+                            unif + j if unif != NULL else NULL, key, blk,
+                            target + j if target != NULL else NULL, scale)
+
+
+cdef double _online_thread(CDArgs* a, floating* W, const floating* X, const int64_t* order,
+                           Py_ssize_t n_rows, uint64_t seed, uint64_t first_step,
+                           floating* parts, int tid, int n_threads) noexcept nogil:
+    """Thread ``tid``'s share of ``n_rows`` single-sample CD-k updates (rows X[order]).
+
+    Uses the CD layout with C = N = 1: V = [vk; v0], H = [-hk; h0].
+    parts   scratch (n_threads, nv): each thread's part of the down product
+    """
+    cdef Py_ssize_t nv = a.nv, nh = a.nh
+    cdef floating* V = <floating*> a.V
+    cdef floating* H = <floating*> a.H
+    cdef floating* Hs = <floating*> a.Hs
+    cdef floating* P = <floating*> a.P
+    cdef floating* bv = <floating*> a.bv
+    cdef floating* bh = <floating*> a.bh
+    cdef floating* vW = <floating*> a.vW
+    cdef floating* vbv = <floating*> a.vbv
+    cdef floating* vbh = <floating*> a.vbh
+    cdef const floating* uh = <const floating*> a.uh
+    cdef const floating* uv = <const floating*> a.uv
+    cdef floating* VC = V
+    cdef floating* V0 = V + nv
+    cdef floating* HC = H
+    cdef floating* H0 = H + nh
+    cdef floating* part = parts + tid * nv
+    cdef floating lr = <floating> a.lr
+    cdef floating momentum = <floating> a.momentum
+    cdef floating wd = <floating> a.wd
+    cdef floating sum_
+    cdef const floating* x
+    cdef double err = 0.0
+    cdef Py_ssize_t t, i, q, bh0, bh1, bv0, bv1, j0, j1, i0, i1
+    cdef int s, nvi = <int> nv
+    cdef uint64_t key
+    _split((nh + _BLOCK - 1) // _BLOCK, tid, n_threads, &bh0, &bh1)
+    _split((nv + _BLOCK - 1) // _BLOCK, tid, n_threads, &bv0, &bv1)
+    j0 = min(bh0 * _BLOCK, nh)
+    j1 = min(bh1 * _BLOCK, nh)
+    i0 = min(bv0 * _BLOCK, nv)
+    i1 = min(bv1 * _BLOCK, nv)
+    for t in range(n_rows):
+        key = _derive(seed, first_step + t)
+        x = X + order[t] * nv
+        # Positive phase and the first hidden sample, on this thread's hidden units.
+        if j1 > j0:
+            gemv(False, <int> (j1 - j0), nvi, <floating> 1, W + j0 * nv, nvi, x, <floating> 0,
+                 H0 + j0)
+            _block_pass(H0, bh, bh0, bh1, nh, Hs, uh, _derive(key, 0), NULL, <floating> 1,
+                        &err)
+        for s in range(a.k):
+            # This thread's part of the down product.
+            if j1 > j0:
+                gemv(True, <int> (j1 - j0), nvi, <floating> 1, W + j0 * nv, nvi, Hs + j0,
+                     <floating> 0, part)
+            else:
+                for i in range(nv):
+                    part[i] = 0
+            nnf_barrier_wait(a.barrier, n_threads, &a.sense)
+            # This thread's visible units: add up the parts, sigmoid, sample.
+            for i in range(i0, i1):
+                sum_ = parts[i]
+                for q in range(1, n_threads):
+                    sum_ = sum_ + parts[q * nv + i]
+                P[i] = sum_
+            if s == 0:
+                if V0 + i0 != x + i0:
+                    memmove(V0 + i0, x + i0, (i1 - i0) * sizeof(floating))
+                _block_pass(P, bv, bv0, bv1, nv, VC, uv, _derive(key, 1), x, <floating> 1,
+                            &err)
+            else:
+                _block_pass(P, bv, bv0, bv1, nv, VC, uv + s * nv if uv != NULL else NULL,
+                            _derive(key, 2 * s + 1), NULL, <floating> 1, &err)
+            nnf_barrier_wait(a.barrier, n_threads, &a.sense)
+            # Up again, on this thread's hidden units.
+            if j1 > j0:
+                gemv(False, <int> (j1 - j0), nvi, <floating> 1, W + j0 * nv, nvi, VC,
+                     <floating> 0, HC + j0)
+                if s + 1 < a.k:
+                    _block_pass(HC, bh, bh0, bh1, nh, Hs,
+                                uh + (s + 1) * nh if uh != NULL else NULL,
+                                _derive(key, 2 * s + 2), NULL, <floating> 1, &err)
+                else:
+                    _block_pass(HC, bh, bh0, bh1, nh, NULL, NULL, 0, NULL, <floating> -1, &err)
+        # Update this thread's rows of W and hidden biases, and its visible biases.
+        if j1 > j0:
+            if momentum == 0:
+                gemm(True, False, <int> (j1 - j0), nvi, 2, lr, H + j0, <int> nh, V, nvi,
+                     1 - lr * wd, W + j0 * nv, nvi)
+                for i in range(j0, j1):
+                    bh[i] += lr * (H0[i] + HC[i])
+            else:
+                gemm(True, False, <int> (j1 - j0), nvi, 2, lr, H + j0, <int> nh, V, nvi,
+                     momentum, vW + j0 * nv, nvi)
+                if wd != 0:
+                    axpy(<int> ((j1 - j0) * nv), -lr * wd, W + j0 * nv, vW + j0 * nv)
+                axpy(<int> ((j1 - j0) * nv), <floating> 1, vW + j0 * nv, W + j0 * nv)
+                for i in range(j0, j1):
+                    vbh[i] = momentum * vbh[i] + lr * (H0[i] + HC[i])
+                    bh[i] += vbh[i]
+        if momentum == 0:
+            for i in range(i0, i1):
+                bv[i] += lr * (V0[i] - VC[i])
+        else:
+            for i in range(i0, i1):
+                vbv[i] = momentum * vbv[i] + lr * (V0[i] - VC[i])
+                bv[i] += vbv[i]
+    return err
+
+
 cdef double _cd_run(CDArgs* args, floating* W, const floating* X, const int64_t* order,
                     Py_ssize_t n_rows, Py_ssize_t batch_size, uint64_t seed,
                     uint64_t first_step, int n_threads) noexcept nogil:
-    """One batch (``X`` NULL: ``args`` complete, rows in place) or a pass over ``X[order]``."""
+    """One update (``X`` NULL: rows already in ``args.V``) or a pass over ``X[order]``.
+
+    Single-sample CD goes through :func:`_online_thread`, anything else through
+    :func:`_cd_batch`.
+    """
     cdef double errs[64]
     cdef double err = 0.0
     cdef CDArgs local
     cdef nnf_barrier_t barrier
     cdef int tid, team, t
+    cdef int64_t zero = 0
+    cdef bint online = not args.pcd and (args.N == 1 if X == NULL else batch_size == 1)
+    cdef floating* parts = NULL
     for t in range(64):
         errs[t] = 0
     tid = 0
@@ -472,21 +622,45 @@ cdef double _cd_run(CDArgs* args, floating* W, const floating* X, const int64_t*
     barrier.sense = 0
     args.barrier = &barrier
     args.sense = 0
+    if X == NULL:
+        args.key = _derive(seed, first_step)
+        if online:
+            # The sample is row 1 of V (after the chain's row).
+            args.C = 1
+            X = (<floating*> args.V) + args.nv
+            order = &zero
+            n_rows = 1
+    if online:
+        parts = <floating*> malloc(max(n_threads, 1) * args.nv * sizeof(floating))
+        if parts == NULL:
+            n_threads = 1
+            parts = <floating*> malloc(args.nv * sizeof(floating))
+            if parts == NULL:
+                return -1
     if n_threads <= 1:
-        if X == NULL:
-            return _cd_batch(args, W, 0, 1)
-        return _cd_epoch_thread(args, W, X, order, n_rows, batch_size, seed, first_step, 0, 1)
-    with parallel(num_threads=n_threads):
-        tid = omp_get_thread_num()
-        team = nnf_team_size()
-        local = args[0]
-        if X == NULL:
-            errs[tid] = _cd_batch(&local, W, tid, team)
+        if online:
+            err = _online_thread(args, W, X, order, n_rows, seed, first_step, parts, 0, 1)
+        elif X == NULL:
+            err = _cd_batch(args, W, 0, 1)
         else:
-            errs[tid] = _cd_epoch_thread(&local, W, X, order, n_rows, batch_size, seed,
-                                         first_step, tid, team)
-    for t in range(64):
-        err += errs[t]
+            err = _cd_epoch_thread(args, W, X, order, n_rows, batch_size, seed, first_step, 0,
+                                   1)
+    else:
+        with parallel(num_threads=n_threads):
+            tid = omp_get_thread_num()
+            team = nnf_team_size()
+            local = args[0]
+            if online:
+                errs[tid] = _online_thread(&local, W, X, order, n_rows, seed, first_step, parts,
+                                           tid, team)
+            elif X == NULL:
+                errs[tid] = _cd_batch(&local, W, tid, team)
+            else:
+                errs[tid] = _cd_epoch_thread(&local, W, X, order, n_rows, batch_size, seed,
+                                             first_step, tid, team)
+        for t in range(64):
+            err += errs[t]
+    free(parts)
     return err
 
 
@@ -690,17 +864,18 @@ def cd_update(v0, W, b_vis, b_hid, double lr, int k, double momentum, double wei
     a.N = v0.shape[0]
     if not a.pcd:
         a.C = a.N
-    a.key = _derive(seed, step)
     # Chains first, then the data (see the module docstring).
     if a.pcd:
         memcpy(vbuf, _ptr(chain), a.C * a.nv * isz)
     memcpy(vbuf + a.C * a.nv * isz, _ptr(v0), a.N * a.nv * isz)
     if isz == 4:
         with nogil:
-            err = _cd_run(&a, <float*> a.W, <const float*> NULL, NULL, 0, 0, 0, 0, n_threads)
+            err = _cd_run(&a, <float*> a.W, <const float*> NULL, NULL, 0, 0, seed, step,
+                          n_threads)
     else:
         with nogil:
-            err = _cd_run(&a, <double*> a.W, <const double*> NULL, NULL, 0, 0, 0, 0, n_threads)
+            err = _cd_run(&a, <double*> a.W, <const double*> NULL, NULL, 0, 0, seed, step,
+                          n_threads)
     if a.pcd:
         memcpy(_ptr(chain), vbuf, a.C * a.nv * isz)
     return err

@@ -15,9 +15,14 @@ Anything else (other dtypes, mixed dtypes, non-contiguous parameters, cupy
 arrays) goes to the reference implementation.
 
 The random draws of the compiled kernels come from xoshiro256** streams (one
-per row of each sampling pass, see ``csrc/_rbm.pyx``), not from numpy: for a
-given seed both backends are reproducible, but they draw different numbers.
-Pass the uniforms explicitly to compare them draw for draw.
+per row of each sampling pass, or per block of 32 units in a single-sample
+update; see ``csrc/_rbm.pyx``), not from numpy: for a given seed both
+backends are reproducible, whatever the number of threads, but they draw
+different numbers.  Pass the uniforms explicitly to compare them draw for
+draw.
+
+The kernels run their own threads and limit BLAS to one thread while they
+run.
 """
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -48,6 +53,18 @@ def _row_threads(n_rows, n_visible, n_hidden):
     """
     return max(1, min(64, threads_for(n_rows * n_visible * n_hidden // 2), n_rows,
                       get_num_threads()))
+
+
+def _update_threads(n_rows, n_chains, chain, n_visible, n_hidden):
+    """Threads for a CD update of ``n_rows`` data rows (``n_chains`` chain rows).
+
+    A single-sample CD update shares out blocks of 32 hidden units instead of
+    rows (see ``csrc/_rbm.pyx``).
+    """
+    if n_rows == 1 and chain is None:
+        return max(1, min(64, threads_for(n_visible * n_hidden), -(-n_hidden // 32),
+                          get_num_threads()))
+    return _row_threads(max(n_rows, n_chains), n_visible, n_hidden)
 
 
 _F32 = np.dtype(np.float32)
@@ -269,7 +286,7 @@ class CpuRBMOps:
             return _rbm.cd_update(
                 _c(v0), W, b_vis, b_hid, lr, int(k), momentum, weight_decay, *velocity, chain,
                 key, int(step), uniform_hid, uniform_vis, ws["V"], ws["H"], ws["Hs"], ws["P"],
-                ws["coef"], _row_threads(max(n, m), n_visible, n_hidden))
+                ws["coef"], _update_threads(n, m, chain, n_visible, n_hidden))
 
     def rbm_cd_epoch(self, X, order, W, b_vis, b_hid, lr, batch_size=1, k=1, momentum=0.0,
                      weight_decay=0.0, velocity=None, chain=None, seed=None, first_step=0,
@@ -310,7 +327,7 @@ class CpuRBMOps:
             return _rbm.cd_epoch(
                 _c(X), order, n, W, b_vis, b_hid, lr, int(k), momentum, weight_decay, *velocity,
                 chain, seed, int(first_step), ws["V"], ws["H"], ws["Hs"], ws["P"], ws["coef"],
-                _row_threads(max(n, m), n_visible, n_hidden))
+                _update_threads(n, m, chain, n_visible, n_hidden))
 
 
 __all__ = ["CpuRBMOps"]

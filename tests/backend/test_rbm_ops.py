@@ -13,7 +13,7 @@ CPU = get_ops("cpu")
 REF = get_ops("numpy")
 DTYPES = [np.float32, np.float64]
 # (batch, visible, hidden): odd sizes, a single row, a row count that splits unevenly.
-SHAPES = [(1, 9, 4), (7, 13, 5), (33, 31, 17), (100, 784, 120)]
+SHAPES = [(1, 9, 4), (7, 13, 5), (33, 31, 17), (100, 784, 120), (1, 784, 120)]
 
 
 def _tol(dtype):
@@ -148,13 +148,14 @@ def test_cd1_step_matches_reference_with_the_same_draws(dtype, shape):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, nv, nh", [(7, 13, 5), (1, 784, 120)], ids=["batch", "online"])
 @pytest.mark.parametrize("k, chains, momentum, weight_decay", [
     (3, None, 0.5, 0.01),   # CD-3 with momentum and decay
     (1, 4, 0.0, 0.0),       # PCD-1, fewer chains than rows
     (2, 11, 0.9, 0.001),    # PCD-2, more chains than rows
 ])
-def test_cdk_and_pcd_match_reference(dtype, k, chains, momentum, weight_decay):
-    (e1, p1, v1, c1), (e2, p2, v2, c2) = _update_both(dtype, 7, 13, 5, k, chains, momentum,
+def test_cdk_and_pcd_match_reference(dtype, n, nv, nh, k, chains, momentum, weight_decay):
+    (e1, p1, v1, c1), (e2, p2, v2, c2) = _update_both(dtype, n, nv, nh, k, chains, momentum,
                                                       weight_decay)
     np.testing.assert_allclose(e1, e2, rtol=1e-5 if dtype == np.float32 else 1e-12)
     for a, b in zip(p1 + list(v1), p2 + list(v2)):
@@ -163,25 +164,35 @@ def test_cdk_and_pcd_match_reference(dtype, k, chains, momentum, weight_decay):
         np.testing.assert_array_equal(c1, c2)
 
 
-def test_epoch_equals_its_sequence_of_updates():
+@pytest.mark.parametrize("n_visible, n_hidden, batch_size, n_chains", [
+    (40, 12, 10, 6),     # PCD in mini-batches
+    (600, 128, 1, None),  # the online rule, large enough to share out hidden units
+])
+def test_epoch_equals_its_sequence_of_updates(n_visible, n_hidden, batch_size, n_chains):
     rng = np.random.default_rng(4)
-    X = _binary(rng, (53, 40), np.float32)
+    X = _binary(rng, (53, n_visible), np.float32)
     order = rng.permutation(53)
-    W, b, c = _model(rng, 40, 12, np.float32, scale=0.1)
+    W, b, c = _model(rng, n_visible, n_hidden, np.float32, scale=0.1)
     vel = tuple(np.zeros_like(a) for a in (W, b, c))
-    chain = _binary(rng, (6, 40), np.float32)
-    one = [W.copy(), b.copy(), c.copy()], tuple(x.copy() for x in vel), chain.copy()
-    two = [W.copy(), b.copy(), c.copy()], tuple(x.copy() for x in vel), chain.copy()
+    chain = None if n_chains is None else _binary(rng, (n_chains, n_visible), np.float32)
+
+    def state():
+        return ([W.copy(), b.copy(), c.copy()], tuple(x.copy() for x in vel),
+                None if chain is None else chain.copy())
+
+    one, two = state(), state()
     kw = dict(k=2, momentum=0.5, weight_decay=1e-3)
-    err = CPU.rbm_cd_epoch(X, order, *one[0], 0.05, batch_size=10, velocity=one[1],
+    err = CPU.rbm_cd_epoch(X, order, *one[0], 0.05, batch_size=batch_size, velocity=one[1],
                            chain=one[2], seed=9, first_step=3, **kw)
     total = 0.0
-    for i, start in enumerate(range(0, 53, 10)):
-        total += CPU.rbm_cd_update(X[order[start:start + 10]], *two[0], 0.05, velocity=two[1],
-                                   chain=two[2], seed=9, step=3 + i, **kw)
+    for i, start in enumerate(range(0, 53, batch_size)):
+        total += CPU.rbm_cd_update(X[order[start:start + batch_size]], *two[0], 0.05,
+                                   velocity=two[1], chain=two[2], seed=9, step=3 + i, **kw)
     np.testing.assert_allclose(err, total, rtol=1e-6)
-    for a, b in zip(one[0] + list(one[1]) + [one[2]], two[0] + list(two[1]) + [two[2]]):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    for a, b_ in zip(one[0] + list(one[1]), two[0] + list(two[1])):
+        np.testing.assert_allclose(a, b_, rtol=1e-6, atol=1e-7)
+    if chain is not None:
+        np.testing.assert_array_equal(one[2], two[2])
 
 
 @pytest.mark.parametrize("batch_size", [1, 100])
