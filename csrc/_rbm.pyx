@@ -15,10 +15,22 @@ Layout of a CD/PCD batch (``C`` chain rows, ``N`` data rows)::
     dW = H.T @ V / N = h0.T @ v0 / N - hk.T @ vk / C
 
 Random numbers: update ``step`` of a run seeded with ``seed`` derives one
-key per sampling pass, and row ``i`` of that pass draws from the xoshiro256**
-stream ``(key, i)`` (in a single-sample CD update, block ``b`` of 32 units
-draws from ``(key, b)``).  The draws therefore depend on the seed, the step
-and the position only, not on the number of threads.
+key per sampling pass, and row ``i`` of that pass draws from the stream
+``(key, i)`` (in a single-sample CD update, block ``b`` of 32 units draws
+from ``(key, b)``).  The draws therefore depend on the seed, the step and
+the position only, not on the number of threads.  A float stream is eight
+interleaved xoshiro128+ generators (so that drawing vectorises), a double
+stream one xoshiro256** generator (53-bit uniforms), both seeded through
+splitmix64.
+
+Threads: every kernel shares out rows (or, for a single sample, blocks of
+hidden units) among its own OpenMP threads and calls BLAS single-threaded
+(the Python wrappers limit BLAS to one thread around each call), so that
+OpenBLAS's threads and OpenMP's never compete for the cores.
+
+The float sigmoid and uniform row kernels are compiled for the baseline
+instruction set and for AVX2; the AVX2 ones are used when the CPU has it
+(:func:`use_avx2`).  Both give bit-identical results.
 
 The Python wrappers in ``nnfast.backend.cpu_rbm`` check shapes, dtypes and
 contiguity; these functions trust their arguments and release the GIL.
@@ -79,6 +91,112 @@ cdef extern from *:
         sb = (qb & ~neg) | (eqb & neg);
         memcpy(&s, &sb, sizeof s);
         return s;
+    }
+
+    /* Row kernels for float: the sigmoid of a row (plus bias) and a row of
+     * uniforms.  On x86 with GCC or Clang each is compiled twice, for the
+     * baseline instruction set and for AVX2, and nnf_select_kernels() picks
+     * the AVX2 one when the CPU has it.  Neither uses FMA, so both give
+     * bit-identical results.
+     *
+     * Uniforms come from eight interleaved xoshiro128+ generators (one per
+     * lane), seeded by splitmix64 from (key, stream); the top 24 bits of each
+     * 32-bit output make a float in [0, 1). */
+    static inline uint64_t nnf_splitmix64(uint64_t* x) {
+        uint64_t z;
+        *x += 0x9E3779B97F4A7C15ULL;
+        z = *x;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        return z ^ (z >> 31);
+    }
+
+    #define NNF_SIGMOID_ROW_BODY                                             \\
+        Py_ssize_t j;                                                        \\
+        for (j = 0; j < m; j++) p[j] = nnf_sigmoidf(p[j] + bias[j]);
+
+    #define NNF_LANES_SEED                                                   \\
+        uint64_t x = key ^ (stream * 0xD1B54A32D192ED03ULL);                 \\
+        int l;                                                               \\
+        x = nnf_splitmix64(&x) ^ stream;                                     \\
+        for (l = 0; l < 8; l++) {                                            \\
+            uint64_t a = nnf_splitmix64(&x), b = nnf_splitmix64(&x);         \\
+            s0[l] = (uint32_t) a; s1[l] = (uint32_t) (a >> 32);              \\
+            s2[l] = (uint32_t) b; s3[l] = (uint32_t) (b >> 32) | 1u;         \\
+        }
+
+    #if (defined(__GNUC__) || defined(__clang__)) && \\
+        (defined(__x86_64__) || defined(__i386__))
+    #define NNF_DISPATCH 1
+    typedef uint32_t nnf_u32x8 __attribute__((vector_size(32)));
+    typedef int32_t nnf_i32x8 __attribute__((vector_size(32)));
+    typedef float nnf_f32x8 __attribute__((vector_size(32)));
+    #define NNF_UNIFORM_ROW_BODY                                             \\
+        nnf_u32x8 s0, s1, s2, s3, r, t;                                      \\
+        nnf_f32x8 f;                                                         \\
+        Py_ssize_t j;                                                        \\
+        NNF_LANES_SEED                                                       \\
+        for (j = 0; j < m; j += 8) {                                         \\
+            r = s0 + s3;                                                     \\
+            f = __builtin_convertvector((nnf_i32x8) (r >> 8), nnf_f32x8)     \\
+                * 5.9604644775390625e-08f;                                   \\
+            memcpy(out + j, &f, (j + 8 <= m ? 8 : m - j) * sizeof(float));   \\
+            t = s1 << 9;                                                     \\
+            s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t;                 \\
+            s3 = (s3 << 11) | (s3 >> 21);                                    \\
+        }
+    #else
+    #define NNF_UNIFORM_ROW_BODY                                             \\
+        uint32_t s0[8], s1[8], s2[8], s3[8], t;                              \\
+        Py_ssize_t j;                                                        \\
+        NNF_LANES_SEED                                                       \\
+        for (j = 0; j < m; j += 8) {                                         \\
+            for (l = 0; l < 8; l++) {                                        \\
+                if (j + l < m)                                               \\
+                    out[j + l] = (float) (int32_t) ((s0[l] + s3[l]) >> 8)    \\
+                        * 5.9604644775390625e-08f;                           \\
+                t = s1[l] << 9;                                              \\
+                s2[l] ^= s0[l]; s3[l] ^= s1[l]; s1[l] ^= s2[l];              \\
+                s0[l] ^= s3[l]; s2[l] ^= t;                                  \\
+                s3[l] = (s3[l] << 11) | (s3[l] >> 21);                       \\
+            }                                                                \\
+        }
+    #endif
+
+    static void nnf_sigmoid_row_base(float* p, const float* bias, Py_ssize_t m) {
+        NNF_SIGMOID_ROW_BODY
+    }
+    static void nnf_uniform_row_base(uint64_t key, uint64_t stream, float* out, Py_ssize_t m) {
+        NNF_UNIFORM_ROW_BODY
+    }
+    static void (*nnf_sigmoid_row_f)(float*, const float*, Py_ssize_t) = nnf_sigmoid_row_base;
+    static void (*nnf_uniform_row_f)(uint64_t, uint64_t, float*, Py_ssize_t) =
+        nnf_uniform_row_base;
+
+    #ifdef NNF_DISPATCH
+    __attribute__((target("avx2")))
+    static void nnf_sigmoid_row_avx2(float* p, const float* bias, Py_ssize_t m) {
+        NNF_SIGMOID_ROW_BODY
+    }
+    __attribute__((target("avx2")))
+    static void nnf_uniform_row_avx2(uint64_t key, uint64_t stream, float* out, Py_ssize_t m) {
+        NNF_UNIFORM_ROW_BODY
+    }
+    #endif
+
+    /* Use the AVX2 row kernels when the CPU has AVX2; returns 1 if so. */
+    static int nnf_select_kernels(void) {
+    #ifdef NNF_DISPATCH
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx2")) {
+            nnf_sigmoid_row_f = nnf_sigmoid_row_avx2;
+            nnf_uniform_row_f = nnf_uniform_row_avx2;
+            return 1;
+        }
+    #endif
+        nnf_sigmoid_row_f = nnf_sigmoid_row_base;
+        nnf_uniform_row_f = nnf_uniform_row_base;
+        return 0;
     }
 
     /* The same split form in double precision. */
@@ -147,6 +265,11 @@ cdef extern from *:
     """
     float nnf_sigmoidf(float x) noexcept nogil
     double nnf_sigmoid(double x) noexcept nogil
+    void (*nnf_sigmoid_row_f)(float* p, const float* bias, Py_ssize_t m) noexcept nogil
+    void (*nnf_uniform_row_f)(uint64_t key, uint64_t stream, float* out, Py_ssize_t m) noexcept nogil
+    void nnf_sigmoid_row_base(float* p, const float* bias, Py_ssize_t m) noexcept nogil
+    void nnf_uniform_row_base(uint64_t key, uint64_t stream, float* out, Py_ssize_t m) noexcept nogil
+    int nnf_select_kernels() noexcept nogil
     double nnf_sqdiff_f(const float* a, const float* b, Py_ssize_t n) noexcept nogil
     double nnf_sqdiff_d(const double* a, const double* b, Py_ssize_t n) noexcept nogil
     int nnf_team_size() noexcept nogil
@@ -154,6 +277,27 @@ cdef extern from *:
         int count
         int sense
     void nnf_barrier_wait(nnf_barrier_t* b, int n, int* local_sense) noexcept nogil
+
+
+def use_avx2(bint enable=True):
+    """Use the AVX2 float row kernels when ``enable`` and the CPU has AVX2; return whether used.
+
+    Both versions give bit-identical results; the choice is made at import.
+    """
+    if enable:
+        return bool(nnf_select_kernels())
+    nnf_select_kernels()
+    _baseline_kernels()
+    return False
+
+
+cdef void _baseline_kernels() noexcept nogil:
+    global nnf_sigmoid_row_f, nnf_uniform_row_f
+    nnf_sigmoid_row_f = nnf_sigmoid_row_base
+    nnf_uniform_row_f = nnf_uniform_row_base
+
+
+use_avx2()
 
 
 cdef uint64_t _GOLDEN = <uint64_t> 0x9E3779B97F4A7C15ULL
@@ -203,11 +347,9 @@ cdef inline double _pass_row(floating* p, const floating* bias, Py_ssize_t m,
     """One row of :func:`_pass`; ``row`` numbers its random stream."""
     cdef Py_ssize_t j
     cdef rng_t r
-    cdef uint64_t x
     cdef double err = 0.0
     if floating is float:
-        for j in range(m):
-            p[j] = nnf_sigmoidf(p[j] + bias[j])
+        nnf_sigmoid_row_f(p, bias, m)
     else:
         for j in range(m):
             p[j] = nnf_sigmoid(p[j] + bias[j])
@@ -217,25 +359,17 @@ cdef inline double _pass_row(floating* p, const floating* bias, Py_ssize_t m,
         else:
             err = nnf_sqdiff_d(target, p, m)
     if sample != NULL:
-        if unif != NULL:
-            for j in range(m):
-                sample[j] = 1 if unif[j] < p[j] else 0
-        else:
-            rng_seed(&r, key, <uint64_t> row)
+        if unif == NULL:
+            # Draw the uniforms into ``sample``, then compare in place.
             if floating is float:
-                # Two 24-bit uniforms from each 64-bit draw.
-                j = 0
-                while j + 1 < m:
-                    x = rng_next(&r)
-                    sample[j] = 1 if <float> <int> (x >> 40) * <float> 5.9604644775390625e-08 < p[j] else 0
-                    sample[j + 1] = 1 if <float> <int> ((x >> 8) & 0xFFFFFF) * <float> 5.9604644775390625e-08 < p[j + 1] else 0
-                    j += 2
-                if j < m:
-                    x = rng_next(&r)
-                    sample[j] = 1 if <float> <int> (x >> 40) * <float> 5.9604644775390625e-08 < p[j] else 0
+                nnf_uniform_row_f(key, <uint64_t> row, sample, m)
             else:
+                rng_seed(&r, key, <uint64_t> row)
                 for j in range(m):
-                    sample[j] = 1 if rng_uniform(&r) < p[j] else 0
+                    sample[j] = rng_uniform(&r)
+            unif = sample
+        for j in range(m):
+            sample[j] = 1 if unif[j] < p[j] else 0
     if scale != 1:
         for j in range(m):
             p[j] *= scale
@@ -343,7 +477,7 @@ cdef double _cd_batch(CDArgs* a, floating* W, int tid, int n_threads) noexcept n
     cdef floating wd = <floating> a.wd
     cdef const floating* target
     cdef double err = 0.0, e
-    cdef Py_ssize_t d0, d1, c0, c1, i0, i1, j0, j1, r0, r1, i, nd, nc
+    cdef Py_ssize_t d0, d1, c0, c1, i0, i1, j0, j1, r0, r1, i, j, nd, nc
     cdef int s, nvi = <int> nv, nhi = <int> nh, rows = <int> (C + N)
     _split(N, tid, n_threads, &d0, &d1)
     _split(C, tid, n_threads, &c0, &c1)
@@ -403,28 +537,30 @@ cdef double _cd_batch(CDArgs* a, floating* W, int tid, int n_threads) noexcept n
         ones[i] = 1
     nnf_barrier_wait(a.barrier, n_threads, &a.sense)
 
-    # Update: this thread's rows of W and entries of the biases.
+    # Update: this thread's columns of W and of the visible biases (each thread
+    # packs only its part of V), and its entries of the hidden biases.
     _split(nh, tid, n_threads, &j0, &j1)
     _split(nv, tid, n_threads, &i0, &i1)
-    if momentum == 0:
-        if j1 > j0:
-            gemm(True, False, <int> (j1 - j0), nvi, rows, alpha, H + j0, nhi, V, nvi,
-                 1 - lr * wd, W + j0 * nv, nvi)
-            gemv(True, rows, <int> (j1 - j0), alpha, H + j0, nhi, ones, <floating> 1, bh + j0)
-        if i1 > i0:
+    if i1 > i0:
+        if momentum == 0:
+            gemm(True, False, nhi, <int> (i1 - i0), rows, alpha, H, nhi, V + i0, nvi,
+                 1 - lr * wd, W + i0, nvi)
             gemv(True, rows, <int> (i1 - i0), alpha, V + i0, nvi, coef, <floating> 1, bv + i0)
-    else:
-        if j1 > j0:
-            gemm(True, False, <int> (j1 - j0), nvi, rows, alpha, H + j0, nhi, V, nvi,
-                 momentum, vW + j0 * nv, nvi)
-            if wd != 0:
-                axpy(<int> ((j1 - j0) * nv), -lr * wd, W + j0 * nv, vW + j0 * nv)
-            axpy(<int> ((j1 - j0) * nv), <floating> 1, vW + j0 * nv, W + j0 * nv)
-            gemv(True, rows, <int> (j1 - j0), alpha, H + j0, nhi, ones, momentum, vbh + j0)
-            axpy(<int> (j1 - j0), <floating> 1, vbh + j0, bh + j0)
-        if i1 > i0:
+        else:
+            gemm(True, False, nhi, <int> (i1 - i0), rows, alpha, H, nhi, V + i0, nvi,
+                 momentum, vW + i0, nvi)
+            for j in range(nh):
+                if wd != 0:
+                    axpy(<int> (i1 - i0), -lr * wd, W + j * nv + i0, vW + j * nv + i0)
+                axpy(<int> (i1 - i0), <floating> 1, vW + j * nv + i0, W + j * nv + i0)
             gemv(True, rows, <int> (i1 - i0), alpha, V + i0, nvi, coef, momentum, vbv + i0)
             axpy(<int> (i1 - i0), <floating> 1, vbv + i0, bv + i0)
+    if j1 > j0:
+        if momentum == 0:
+            gemv(True, rows, <int> (j1 - j0), alpha, H + j0, nhi, ones, <floating> 1, bh + j0)
+        else:
+            gemv(True, rows, <int> (j1 - j0), alpha, H + j0, nhi, ones, momentum, vbh + j0)
+            axpy(<int> (j1 - j0), <floating> 1, vbh + j0, bh + j0)
     nnf_barrier_wait(a.barrier, n_threads, &a.sense)
     return err
 

@@ -14,9 +14,9 @@ returns.  Before a kernel runs, the override checks in Python that
 Anything else (other dtypes, mixed dtypes, non-contiguous parameters, cupy
 arrays) goes to the reference implementation.
 
-The random draws of the compiled kernels come from xoshiro256** streams (one
-per row of each sampling pass, or per block of 32 units in a single-sample
-update; see ``csrc/_rbm.pyx``), not from numpy: for a given seed both
+The random draws of the compiled kernels come from xoshiro generators (one
+stream per row of each sampling pass, or per block of 32 units in a
+single-sample update; see ``csrc/_rbm.pyx``), not from numpy: for a given seed both
 backends are reproducible, whatever the number of threads, but they draw
 different numbers.  Pass the uniforms explicitly to compare them draw for
 draw.

@@ -263,3 +263,29 @@ def test_bad_arguments_raise_clear_errors():
         CPU.rbm_cd_epoch(v, np.array([0, 3]), W, b, c, 0.1, seed=1)
     with pytest.raises(ValueError, match="seed must be an integer"):
         CPU.sigmoid_bernoulli(v, seed=-1)
+
+
+def test_avx2_and_baseline_row_kernels_give_identical_results():
+    # The float sigmoid and uniform kernels exist twice (baseline and AVX2);
+    # which one runs depends on the CPU, never the result.
+    from nnfast import _rbm
+
+    rng = np.random.default_rng(10)
+    X = _binary(rng, (64, 100), np.float32)
+    pre = (rng.standard_normal((9, 333)) * 6).astype(np.float32)
+    start = _model(rng, 100, 40, np.float32, scale=0.1)
+    results = []
+    try:
+        for avx2 in (False, True):
+            _rbm.use_avx2(avx2)
+            params = [a.copy() for a in start]
+            err = CPU.rbm_cd_epoch(X, np.arange(64), *params, 0.1, batch_size=16, seed=2)
+            results.append((CPU.sigmoid_bernoulli(pre, seed=4), err, params))
+    finally:
+        _rbm.use_avx2(True)
+    (s1, e1, p1), (s2, e2, p2) = results
+    np.testing.assert_array_equal(s1[0], s2[0])
+    np.testing.assert_array_equal(s1[1], s2[1])
+    assert e1 == e2
+    for a, b in zip(p1, p2):
+        np.testing.assert_array_equal(a, b)
