@@ -39,6 +39,7 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.stdint cimport uint64_t, int64_t
 from libc.stdlib cimport free, malloc
+from libc.math cimport exp, fabs, log1p
 from libc.string cimport memcpy, memmove
 
 cimport numpy as cnp
@@ -870,6 +871,43 @@ cdef void _gibbs(Py_ssize_t n, Py_ssize_t nv, Py_ssize_t nh, int steps, const fl
         _gibbs_rows(r0, r1, n, nv, nh, steps, v, W, bv, bh, H, P, out, uh, uv, seed)
 
 
+cdef inline double _softplus(double x) noexcept nogil:
+    return (x if x > 0 else 0.0) + log1p(exp(-fabs(x)))
+
+
+cdef void _free_energy_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t nv, Py_ssize_t nh,
+                            const floating* v, const floating* W, const floating* bv,
+                            const floating* bh, floating* pre, double* out) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef double fe
+    if r1 <= r0:
+        return
+    _matmul(True, <int> (r1 - r0), <int> nh, <int> nv, <floating> 1, v + r0 * nv, W,
+            <floating> 0, pre + r0 * nh)
+    for i in range(r0, r1):
+        fe = 0.0
+        for j in range(nv):
+            fe -= <double> v[i * nv + j] * bv[j]
+        for j in range(nh):
+            fe -= _softplus(<double> pre[i * nh + j] + bh[j])
+        out[i] = fe
+
+
+cdef void _free_energy(Py_ssize_t n, Py_ssize_t nv, Py_ssize_t nh, const floating* v,
+                       const floating* W, const floating* bv, const floating* bh,
+                       floating* pre, double* out, int n_threads) noexcept nogil:
+    """out[n] = -v @ bv - sum_j softplus(v @ W.T + bh) (float64 out), rows shared out."""
+    cdef Py_ssize_t r0 = 0, r1 = 0
+    cdef int tid = 0
+    if n_threads <= 1:
+        _free_energy_rows(0, n, nv, nh, v, W, bv, bh, pre, out)
+        return
+    with parallel(num_threads=n_threads):
+        tid = omp_get_thread_num()
+        _split(n, tid, nnf_team_size(), &r0, &r1)
+        _free_energy_rows(r0, r1, nv, nh, v, W, bv, bh, pre, out)
+
+
 cdef void _sigmoid_bernoulli(Py_ssize_t rows, Py_ssize_t cols, floating* prob,
                              const floating* bias, floating* sample, const floating* unif,
                              uint64_t key, int n_threads) noexcept nogil:
@@ -935,6 +973,22 @@ def sigmoid_affine(x, W, bias, bint trans_w, out, int n_threads):
         with nogil:
             _sigmoid_affine(m, k, n, trans_w, <const double*> a.p[0], <const double*> a.p[1],
                             <const double*> a.p[2], <double*> a.p[3], n_threads)
+
+
+def free_energy(v, W, b_vis, b_hid, pre, out, int n_threads):
+    """Free energy of each row of ``v`` into ``out`` (float64); ``pre`` is scratch (n, nh)."""
+    cdef Py_ssize_t n = v.shape[0], nv = v.shape[1], nh = W.shape[0]
+    cdef _Args a = _Args(v, W, b_vis, b_hid, pre, out)
+    if v.dtype.itemsize == 4:
+        with nogil:
+            _free_energy(n, nv, nh, <const float*> a.p[0], <const float*> a.p[1],
+                         <const float*> a.p[2], <const float*> a.p[3], <float*> a.p[4],
+                         <double*> a.p[5], n_threads)
+    else:
+        with nogil:
+            _free_energy(n, nv, nh, <const double*> a.p[0], <const double*> a.p[1],
+                         <const double*> a.p[2], <const double*> a.p[3], <double*> a.p[4],
+                         <double*> a.p[5], n_threads)
 
 
 def gibbs(v, W, b_vis, b_hid, int steps, uniform_hid, uniform_vis, uint64_t seed,

@@ -186,6 +186,24 @@ class CpuRBMOps:
             "rbm_visible_probs", h, W, b_vis, False, n_hidden, n_visible, out,
             lambda: super(CpuRBMOps, self).rbm_visible_probs(h, W, b_vis, out=out))
 
+    def rbm_free_energy(self, v, W, b_vis, b_hid, out=None):
+        dtype = _dtype_of(v, W, b_vis, b_hid)
+        if dtype is None or (out is not None and (
+                type(out) is not np.ndarray or out.dtype != _F64 or not _writable(out))):
+            return super().rbm_free_energy(v, W, b_vis, b_hid, out=out)
+        op = "rbm_free_energy"
+        n_hidden, n_visible = _params(op, W, b_vis, b_hid)
+        _rows(op, "v", v, n_visible, "W")
+        n = v.shape[0]
+        if out is None:
+            out = np.empty(n, np.float64)
+        _shape(op, "out", out, (n,))
+        pre = np.empty((n, n_hidden), dtype)
+        with _one_blas_thread():
+            _rbm.free_energy(_c(v), _c(W), _c(b_vis), _c(b_hid), pre, out,
+                             _row_threads(n, n_visible, n_hidden))
+        return out
+
     def rbm_gibbs(self, v, W, b_vis, b_hid, steps=1, seed=None, uniform_hid=None,
                   uniform_vis=None, out=None):
         dtype = _dtype_of(v, W, b_vis, b_hid, uniform_hid, uniform_vis, out)

@@ -167,8 +167,8 @@ class RBMOps(BaseOps):
     def rbm_free_energy(self, v, W, b_vis, b_hid, out=None):
         """Free energy ``F(v) = -b_vis . v - sum_j softplus(W_j . v + b_hid_j)``.
 
-        ``p(v) = exp(-F(v)) / Z``.  Computed in float64 whatever the input
-        dtype.
+        ``p(v) = exp(-F(v)) / Z``.  The products are taken in the input's
+        dtype, the rest in float64.
 
         Parameters
         ----------
@@ -182,9 +182,8 @@ class RBMOps(BaseOps):
         -------
         ndarray of shape (n_samples,) of float64
         """
-        v64 = v.astype("float64", copy=False)
-        pre = v64 @ W.T.astype("float64") + b_hid
-        fe = -(v64 @ b_vis.astype("float64")) - self._softplus(pre).sum(axis=1)
+        pre = (v @ W.T).astype("float64") + b_hid
+        fe = -(v @ b_vis).astype("float64") - self._softplus(pre).sum(axis=1)
         if out is None:
             return fe
         out[...] = fe

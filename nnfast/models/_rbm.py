@@ -18,6 +18,8 @@ __all__ = ["BernoulliRBM", "check_unit_interval"]
 _SEED_BOUND = 2**63
 #: Visible biases start at logit(mean); means are clipped away from 0 and 1.
 _MEAN_CLIP = 1e-3
+#: Samples in the tracked pseudo-log-likelihood.
+_PLL_SAMPLES = 1000
 
 
 def check_unit_interval(X, name="X"):
@@ -86,7 +88,7 @@ class BernoulliRBM(BaseEstimator):
     batch_size : int, default=10
         Samples per update; 1 gives the classic online rule.
     epochs : int, default=10
-        Passes over the data made by :meth:`fit`.
+        Passes over the data made by :meth:`fit` (0 only initialises).
     shuffle : bool, default=True
         Visit the samples in a new random order each epoch of :meth:`fit`.
     random_state : int, numpy Generator or None, default=None
@@ -99,8 +101,9 @@ class BernoulliRBM(BaseEstimator):
     verbose : bool, default=False
         Print the reconstruction error and the time of each epoch.
     track_pseudo_likelihood : bool, default=False
-        Also record the mean pseudo-log-likelihood of the training data after
-        each epoch (costs two passes over the data).
+        Also record, after each epoch, the mean pseudo-log-likelihood (see
+        :meth:`score_samples`) of a fixed subset of at most 1,000 training
+        samples, flipping the same units every time.
 
     Attributes
     ----------
@@ -189,9 +192,11 @@ class BernoulliRBM(BaseEstimator):
         n_features = X.shape[1]
         self._seed = int(rng.integers(_SEED_BOUND))
         W = rng.standard_normal((self.n_hidden, n_features)) * 0.01
-        # Column means as one matrix-vector product (much faster than a float64 reduction).
-        p = np.ones(X.shape[0], dtype=X.dtype) @ X / X.shape[0]
-        p = np.clip(p.astype(np.float64), _MEAN_CLIP, 1 - _MEAN_CLIP)
+        # Column means summed in X's dtype: several times faster than in float64
+        # and exact for binary data (no BLAS call, whose idle threads would
+        # keep spinning on the cores the first epoch needs).
+        p = X.sum(axis=0, dtype=X.dtype).astype(np.float64) / X.shape[0]
+        p = np.clip(p, _MEAN_CLIP, 1 - _MEAN_CLIP)
         self._ops = ops
         self._dtype = dtype
         self.components_ = ops.asarray(W, dtype=dtype)
@@ -306,13 +311,25 @@ class BernoulliRBM(BaseEstimator):
         self.history_["reconstruction_error"].append(error)
         self.history_["epoch_time"].append(elapsed)
         if self.track_pseudo_likelihood:
-            pll = float(np.mean(self.score_samples(ops.to_numpy(X))))
-            self.history_.setdefault("pseudo_likelihood", []).append(pll)
+            self.history_.setdefault("pseudo_likelihood", []).append(self._tracked_pll(X))
         if self.verbose:
             extra = (f", pseudo-likelihood {self.history_['pseudo_likelihood'][-1]:.3f}"
                      if self.track_pseudo_likelihood else "")
             print(f"[BernoulliRBM] pass {self.n_iter_}: reconstruction error {error:.5f}"
                   f"{extra}, {elapsed:.2f} s")
+
+    def _tracked_pll(self, X):
+        """Mean pseudo-log-likelihood of a fixed subset of ``X``, flipping fixed units.
+
+        The same (at most 1,000) samples and units every epoch, so that the
+        curve shows the model changing rather than the draw.
+        """
+        ops = self._ops
+        rng = np.random.default_rng([self._seed, 3, X.shape[0]])
+        rows = np.sort(rng.permutation(X.shape[0])[:_PLL_SAMPLES])
+        index = rng.integers(0, self.n_features_in_, len(rows))
+        pll = ops.rbm_pseudo_likelihood(X[ops.asarray(rows)], *self._params(), ops.asarray(index))
+        return float(ops.to_numpy(pll).mean())
 
     # -------------------------------------------------------------- using
     def _params(self):

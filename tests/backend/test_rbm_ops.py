@@ -99,6 +99,24 @@ def test_layer_probabilities_match_reference(dtype, shape):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_free_energy_and_pseudo_likelihood_match_reference(dtype, shape):
+    rng = np.random.default_rng(11)
+    n, nv, nh = shape
+    W, b, c = _model(rng, nv, nh, dtype)
+    v = _binary(rng, (n, nv), dtype)
+    fe = CPU.rbm_free_energy(v, W, b, c)
+    assert fe.dtype == np.float64 and fe.shape == (n,)
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(fe, REF.rbm_free_energy(v, W, b, c), rtol=rtol)
+    index = rng.integers(0, nv, n)
+    # A difference of two free energies, times n_visible: float32 keeps about 4 digits.
+    np.testing.assert_allclose(CPU.rbm_pseudo_likelihood(v, W, b, c, index),
+                               REF.rbm_pseudo_likelihood(v, W, b, c, index),
+                               rtol=1e-4 if dtype == np.float32 else 1e-9)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES[:3])
 def test_gibbs_matches_reference_with_the_same_draws(dtype, shape):
     rng = np.random.default_rng(2)
