@@ -237,31 +237,46 @@ cdef extern from *:
     /* A sense-reversing barrier for the threads of one kernel call.  Waiting
      * threads spin briefly and then yield their core, so that a thread that
      * was descheduled (on a busy machine) gets to run instead of waiting for
-     * a spinning peer's time slice to end.  Other compilers use the OpenMP
-     * barrier. */
-    typedef struct { int count; int sense; } nnf_barrier_t;
+     * a spinning peer's time slice to end.  nnf_barrier_wait returns 1 when it
+     * had to yield; the kernels count these "slow" waits and fall back to one
+     * thread (nnf_flag_*) when the machine is too busy for fine-grained
+     * sharing.  Other compilers use the OpenMP barrier and never fall back. */
+    typedef struct { int count; int sense; int serial; } nnf_barrier_t;
     #if defined(__GNUC__) && !defined(_WIN32)
     #include <sched.h>
-    static inline void nnf_barrier_wait(nnf_barrier_t* b, int n, int* local_sense) {
-        int s = !*local_sense, spins = 0;
+    static inline int nnf_barrier_wait(nnf_barrier_t* b, int n, int* local_sense) {
+        int s = !*local_sense, spins = 0, slow = 0;
         *local_sense = s;
-        if (n <= 1) return;
+        if (n <= 1) return 0;
         if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == n) {
             __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
             __atomic_store_n(&b->sense, s, __ATOMIC_RELEASE);
-            return;
+            return 0;
         }
         while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != s) {
-            if (++spins > 4000) sched_yield();
+            if (++spins > 4000) {
+                slow = 1;
+                sched_yield();
+            }
         }
+        return slow;
+    }
+    static inline void nnf_flag_set(nnf_barrier_t* b) {
+        __atomic_store_n(&b->serial, 1, __ATOMIC_RELAXED);
+    }
+    static inline int nnf_flag_get(nnf_barrier_t* b) {
+        return __atomic_load_n(&b->serial, __ATOMIC_RELAXED);
     }
     #else
-    static inline void nnf_barrier_wait(nnf_barrier_t* b, int n, int* local_sense) {
+    static inline int nnf_barrier_wait(nnf_barrier_t* b, int n, int* local_sense) {
         (void) b; (void) n; (void) local_sense;
     #ifdef _OPENMP
         _Pragma("omp barrier")
     #endif
+        return 0;
     }
+    static inline void nnf_flag_set(nnf_barrier_t* b) { (void) b; }
+    static inline int nnf_flag_get(nnf_barrier_t* b) { (void) b; return 0; }
     #endif
     """
     float nnf_sigmoidf(float x) noexcept nogil
@@ -277,7 +292,10 @@ cdef extern from *:
     ctypedef struct nnf_barrier_t:
         int count
         int sense
-    void nnf_barrier_wait(nnf_barrier_t* b, int n, int* local_sense) noexcept nogil
+        int serial
+    int nnf_barrier_wait(nnf_barrier_t* b, int n, int* local_sense) noexcept nogil
+    void nnf_flag_set(nnf_barrier_t* b) noexcept nogil
+    int nnf_flag_get(nnf_barrier_t* b) noexcept nogil
 
 
 def use_avx2(bint enable=True):
@@ -445,6 +463,40 @@ cdef struct CDArgs:
     uint64_t key        # random key of this update
     nnf_barrier_t* barrier  # shared by the threads of the call
     int sense           # each thread's barrier sense
+    int waits           # each thread's barrier waits so far
+    int slow            # ... and how many of them had to yield
+
+
+cdef enum:
+    # A thread that had to yield in more than 1 of 16 barrier waits (and more
+    # than 32 times) asks the others to let it finish the call alone.
+    _SLOW_WAITS = 32
+
+
+cdef inline void _wait(CDArgs* a, int n_threads) noexcept nogil:
+    """Barrier wait that counts slow waits."""
+    a.waits += 1
+    a.slow += nnf_barrier_wait(a.barrier, n_threads, &a.sense)
+
+
+cdef int _serial_after = -1
+
+
+def _force_serial_after(int waits):
+    """Test hook: fall back to one thread after ``waits`` barrier waits (-1: only when slow)."""
+    global _serial_after
+    _serial_after = waits
+
+
+cdef inline void _vote_serial(CDArgs* a, int n_threads) noexcept nogil:
+    """Ask for one thread when this one's waits were often slow.
+
+    Called only between two barriers of a step, and the flag is read only
+    right after the second, so every thread reads the same value.
+    """
+    if n_threads > 1 and ((a.slow > _SLOW_WAITS and a.slow * 16 > a.waits)
+                          or 0 <= _serial_after <= a.waits):
+        nnf_flag_set(a.barrier)
 
 
 cdef double _cd_batch(CDArgs* a, floating* W, int tid, int n_threads) noexcept nogil:
@@ -536,7 +588,8 @@ cdef double _cd_batch(CDArgs* a, floating* W, int tid, int n_threads) noexcept n
     for i in range(r0, r1):
         coef[i] = neg if i < C else 1
         ones[i] = 1
-    nnf_barrier_wait(a.barrier, n_threads, &a.sense)
+    _wait(a, n_threads)
+    _vote_serial(a, n_threads)
 
     # Update: this thread's columns of W and of the visible biases (each thread
     # packs only its part of V), and its entries of the hidden biases.
@@ -562,7 +615,7 @@ cdef double _cd_batch(CDArgs* a, floating* W, int tid, int n_threads) noexcept n
         else:
             gemv(True, rows, <int> (j1 - j0), alpha, H + j0, nhi, ones, momentum, vbh + j0)
             axpy(<int> (j1 - j0), <floating> 1, vbh + j0, bh + j0)
-    nnf_barrier_wait(a.barrier, n_threads, &a.sense)
+    _wait(a, n_threads)
     return err
 
 
@@ -590,6 +643,12 @@ cdef double _cd_epoch_thread(CDArgs* a, floating* W, const floating* X, const in
         err += _cd_batch(a, W, tid, n_threads)
         step += 1
         start += a.N
+        if n_threads > 1 and nnf_flag_get(a.barrier):
+            # The batch is complete (its last barrier has passed): thread 0
+            # goes on alone, with the same results.
+            if tid != 0:
+                break
+            n_threads = 1
     a.C = n_chains
     return err
 
@@ -659,6 +718,7 @@ cdef double _online_thread(CDArgs* a, floating* W, const floating* X, const int6
     cdef double err = 0.0
     cdef Py_ssize_t t, i, q, bh0, bh1, bv0, bv1, j0, j1, i0, i1
     cdef int s, nvi = <int> nv
+    cdef bint serial
     cdef uint64_t key
     _split((nh + _BLOCK - 1) // _BLOCK, tid, n_threads, &bh0, &bh1)
     _split((nv + _BLOCK - 1) // _BLOCK, tid, n_threads, &bv0, &bv1)
@@ -683,7 +743,8 @@ cdef double _online_thread(CDArgs* a, floating* W, const floating* X, const int6
             else:
                 for i in range(nv):
                     part[i] = 0
-            nnf_barrier_wait(a.barrier, n_threads, &a.sense)
+            _wait(a, n_threads)
+            _vote_serial(a, n_threads)
             # This thread's visible units: add up the parts, sigmoid, sample.
             for i in range(i0, i1):
                 sum_ = parts[i]
@@ -698,7 +759,7 @@ cdef double _online_thread(CDArgs* a, floating* W, const floating* X, const int6
             else:
                 _block_pass(P, bv, bv0, bv1, nv, VC, uv + s * nv if uv != NULL else NULL,
                             _derive(key, 2 * s + 1), NULL, <floating> 1, &err)
-            nnf_barrier_wait(a.barrier, n_threads, &a.sense)
+            _wait(a, n_threads)
             # Up again, on this thread's hidden units.
             if j1 > j0:
                 gemv(False, <int> (j1 - j0), nvi, <floating> 1, W + j0 * nv, nvi, VC,
@@ -709,6 +770,7 @@ cdef double _online_thread(CDArgs* a, floating* W, const floating* X, const int6
                                 _derive(key, 2 * s + 2), NULL, <floating> 1, &err)
                 else:
                     _block_pass(HC, bh, bh0, bh1, nh, NULL, NULL, 0, NULL, <floating> -1, &err)
+        serial = n_threads > 1 and nnf_flag_get(a.barrier)
         # Update this thread's rows of W and hidden biases, and its visible biases.
         if j1 > j0:
             if momentum == 0:
@@ -732,6 +794,15 @@ cdef double _online_thread(CDArgs* a, floating* W, const floating* X, const int6
             for i in range(i0, i1):
                 vbv[i] = momentum * vbv[i] + lr * (V0[i] - VC[i])
                 bv[i] += vbv[i]
+        if serial:
+            # Once every thread has finished this sample, thread 0 goes on alone.
+            _wait(a, n_threads)
+            if tid != 0:
+                break
+            n_threads = 1
+            part = parts
+            bh0, bh1, bv0, bv1 = 0, (nh + _BLOCK - 1) // _BLOCK, 0, (nv + _BLOCK - 1) // _BLOCK
+            j0, j1, i0, i1 = 0, nh, 0, nv
     return err
 
 
@@ -757,8 +828,11 @@ cdef double _cd_run(CDArgs* args, floating* W, const floating* X, const int64_t*
     team = 1
     barrier.count = 0
     barrier.sense = 0
+    barrier.serial = 0
     args.barrier = &barrier
     args.sense = 0
+    args.waits = 0
+    args.slow = 0
     if X == NULL:
         args.key = _derive(seed, first_step)
         if online:
@@ -1039,6 +1113,8 @@ cdef CDArgs _cd_args(W, b_vis, b_hid, double lr, int k, double momentum, double 
     a.key = 0
     a.barrier = NULL
     a.sense = 0
+    a.waits = 0
+    a.slow = 0
     return a
 
 

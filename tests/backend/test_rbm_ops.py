@@ -234,6 +234,33 @@ def test_results_do_not_depend_on_the_number_of_threads(batch_size):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("n_visible, n_hidden, batch_size", [(784, 64, 50), (600, 128, 1)])
+def test_falling_back_to_one_thread_mid_epoch_changes_nothing(n_visible, n_hidden, batch_size):
+    # On a busy machine the kernels finish an epoch on one thread; the hook
+    # forces that switch after a few barrier waits.
+    from nnfast import _rbm
+
+    rng = np.random.default_rng(12)
+    X = _binary(rng, (300, n_visible), np.float32, 0.2)
+    start = _model(rng, n_visible, n_hidden, np.float32, scale=0.05)
+    results = []
+    try:
+        for threads, switch in ((1, -1), (2, 7)):
+            nnfast.set_num_threads(threads)
+            _rbm._force_serial_after(switch)
+            params = [a.copy() for a in start]
+            err = CPU.rbm_cd_epoch(X, np.arange(300), *params, 0.05, batch_size=batch_size,
+                                   k=2, seed=3)
+            results.append((err, params))
+    finally:
+        _rbm._force_serial_after(-1)
+        nnfast.set_num_threads(None)
+    (e1, p1), (e2, p2) = results
+    np.testing.assert_allclose(e1, e2, rtol=1e-6)
+    for a, b in zip(p1, p2):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
 def test_reference_runs_an_epoch_and_learns():
     rng = np.random.default_rng(6)
     patterns = _binary(rng, (4, 12), np.float64, 0.5)
