@@ -238,7 +238,7 @@ cdef extern from *:
      * threads spin briefly and then yield their core, so that a thread that
      * was descheduled (on a busy machine) gets to run instead of waiting for
      * a spinning peer's time slice to end.  nnf_barrier_wait returns 1 when it
-     * had to yield; the kernels count these "slow" waits and fall back to one
+     * had to wait long; the kernels count these "slow" waits and fall back to one
      * thread (nnf_flag_*) when the machine is too busy for fine-grained
      * sharing.  Other compilers use the OpenMP barrier and never fall back. */
     typedef struct { int count; int sense; int serial; } nnf_barrier_t;
@@ -255,11 +255,13 @@ cdef extern from *:
         }
         while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != s) {
             if (++spins > 4000) {
-                slow = 1;
+                /* Some 100 yields (a wait of the order of 100 microseconds)
+                 * mean the peer was not running. */
+                if (++slow > 100) slow = 100;
                 sched_yield();
             }
         }
-        return slow;
+        return slow >= 100;
     }
     static inline void nnf_flag_set(nnf_barrier_t* b) {
         __atomic_store_n(&b->serial, 1, __ATOMIC_RELAXED);
