@@ -11,7 +11,7 @@ from .backend import (
 )
 from .io import ModelFileError, load_model, save_model
 from .models import (
-    CapacityResult, GateExercise, MLPClassifier, MLPRegressor, Perceptron, Sequential, cover_fraction,
+    BernoulliRBM, CapacityResult, GateExercise, MLPClassifier, MLPRegressor, Perceptron, Sequential, cover_fraction,
     logic_gate_exercise, perceptron_capacity,
 )
 
@@ -19,7 +19,7 @@ __all__ = [
     "__version__", "get_ops", "get_current_ops", "set_backend", "use_backend",
     "get_num_threads", "set_num_threads", "Sequential", "MLPClassifier", "MLPRegressor",
     "Perceptron", "logic_gate_exercise", "GateExercise", "perceptron_capacity", "CapacityResult",
-    "cover_fraction",
+    "cover_fraction", "BernoulliRBM",
     "save_model", "load_model", "ModelFileError", "NotFittedError",
     "callbacks", "datasets", "layers", "losses", "metrics", "optimizers", "plotting",
 ]
