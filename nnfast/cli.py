@@ -93,8 +93,9 @@ def main(argv=None):
     results = run_demos(names, args.output, quick=args.quick)
     print(f"\nFigures and summary written to {os.path.abspath(args.output)}/")
     for name, summary in results.items():
-        keys = [k for k in summary if k not in ("files", "model")][:6]
-        print(f"  {name}: " + ", ".join(f"{k}={summary[k]}" for k in keys))
+        scalars = [(k, v) for k, v in summary.items()
+                   if isinstance(v, (int, float, str)) and k != "model" and len(str(v)) < 40]
+        print(f"  {name}: " + ", ".join(f"{k}={v}" for k, v in scalars[:8]))
     return 0
 
 

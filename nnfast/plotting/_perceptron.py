@@ -1,40 +1,13 @@
 """Figures of the perceptron: errors per epoch, decision lines, capacity."""
-import os
-
 import numpy as np
-from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from ._style import PALETTE, new_figure, save, style_axes
 
 __all__ = ["plot_perceptron_errors", "plot_decision_line", "plot_gate_exercise", "plot_capacity"]
 
-_BLUE, _ORANGE, _GREEN, _PINK, _GREY = "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#555555"
-_DPI = 110
-
-
-def _figure(width, height):
-    return Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
-
-
-def _style(ax, title=None, xlabel=None, ylabel=None):
-    if title:
-        ax.set_title(title, fontsize=11, fontweight="bold")
-    if xlabel:
-        ax.set_xlabel(xlabel)
-    if ylabel:
-        ax.set_ylabel(ylabel)
-    ax.grid(True, color="#dddddd", linewidth=0.6)
-    ax.set_axisbelow(True)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-
-
-def _save(fig, path):
-    if path is not None:
-        folder = os.path.dirname(os.fspath(path))
-        if folder:
-            os.makedirs(folder, exist_ok=True)
-        fig.savefig(path, dpi=fig.dpi, facecolor="white")
-    return fig
+_BLUE, _ORANGE, _GREEN, _PINK = PALETTE[0], PALETTE[1], PALETTE[2], PALETTE[3]
+_GREY = "#555555"
 
 
 def _errors_of(source):
@@ -78,7 +51,7 @@ def plot_perceptron_errors(errors, path=None, title="Errors per epoch", ax=None)
     matplotlib.figure.Figure
     """
     errors = _errors_of(errors)
-    fig = ax.figure if ax is not None else _figure(5.0, 3.4)
+    fig = ax.figure if ax is not None else new_figure(5.0, 3.4)
     if ax is None:
         ax = fig.subplots()
     epochs = np.arange(1, errors.size + 1)
@@ -100,8 +73,8 @@ def plot_perceptron_errors(errors, path=None, title="Errors per epoch", ax=None)
         note = f"not learned: errors in all {errors.size} epochs"
     ax.text(0.98, 0.96, note, transform=ax.transAxes, ha="right", va="top", fontsize=9,
             color=_GREEN if learned else _ORANGE)
-    _style(ax, title=title, xlabel="epoch", ylabel="errors (updates)")
-    return _save(fig, path)
+    style_axes(ax, title=title, xlabel="epoch", ylabel="errors (updates)")
+    return save(fig, path)
 
 
 def plot_decision_line(model, X, y, path=None, title="Decision line", ax=None):
@@ -131,7 +104,7 @@ def plot_decision_line(model, X, y, path=None, title="Decision line", ax=None):
     if getattr(model, "n_features_in_", None) != 2 or X.ndim != 2 or X.shape[1] != 2:
         raise ValueError("plot_decision_line needs a model fitted on two features and X of "
                          "shape (n_samples, 2)")
-    fig = ax.figure if ax is not None else _figure(4.6, 4.2)
+    fig = ax.figure if ax is not None else new_figure(4.6, 4.2)
     if ax is None:
         ax = fig.subplots()
     lo, hi = X.min(axis=0), X.max(axis=0)
@@ -173,10 +146,10 @@ def plot_decision_line(model, X, y, path=None, title="Decision line", ax=None):
     equation = f"{w[0]:+.3g} x1 {w[1]:+.3g} x2 {b:+.3g} = 0"
     ax.text(0.02, 0.02, equation, transform=ax.transAxes, fontsize=8.5, color=_GREY,
             bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=2))
-    _style(ax, title=title, xlabel="x1", ylabel="x2")
+    style_axes(ax, title=title, xlabel="x1", ylabel="x2")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=8.5,
               frameon=False, handletextpad=0.3, columnspacing=1.2)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_gate_exercise(exercise, path=None):
@@ -194,7 +167,7 @@ def plot_gate_exercise(exercise, path=None):
     """
     name = f"{exercise.gate.upper()}, {exercise.n_inputs} input{'s' * (exercise.n_inputs > 1)}"
     two = exercise.n_inputs == 2
-    fig = _figure(9.4 if two else 5.2, 4.0)
+    fig = new_figure(9.4 if two else 5.2, 4.0)
     axes = fig.subplots(1, 2 if two else 1, squeeze=False)[0]
     plot_perceptron_errors(exercise.model, ax=axes[0], title="Errors per epoch")
     if two:
@@ -203,7 +176,7 @@ def plot_gate_exercise(exercise, path=None):
     verdict = "learned" if exercise.learned else "not learned"
     fig.suptitle(f"Perceptron on {name} (\u00b11 coding): {verdict}", fontsize=12,
                  fontweight="bold")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_capacity(result, path=None, title=None):
@@ -230,7 +203,7 @@ def plot_capacity(result, path=None, title=None):
 
     n, d = result.n_features, result.n_dims
     alpha, frac = result.alpha, result.fraction_learned
-    fig = _figure(10.0, 4.0)
+    fig = new_figure(10.0, 4.0)
     ax, ax_ep = fig.subplots(1, 2, width_ratios=[1.5, 1])
     p_max = max(int(result.n_patterns.max()), 2 * d) * 1.08
     p_grid = np.arange(1, int(p_max) + 1)
@@ -244,7 +217,7 @@ def plot_capacity(result, path=None, title=None):
                label="p = 2N" if d == n else "p = 2(N+1)")
     ax.set_ylim(-0.04, 1.06)
     ax.set_xlim(0, p_max / n)
-    _style(ax, title="Fraction of random dichotomies learned", xlabel="load p / N",
+    style_axes(ax, title="Fraction of random dichotomies learned", xlabel="load p / N",
            ylabel="fraction learned")
     ax.legend(loc="lower left", fontsize=9, framealpha=0.9)
 
@@ -257,10 +230,10 @@ def plot_capacity(result, path=None, title=None):
     ax_ep.axvline(capacity, color=_ORANGE, linestyle="--", linewidth=1.2)
     ax_ep.set_yscale("log")
     ax_ep.set_xlim(0, p_max / n)
-    _style(ax_ep, title="Epochs to learn", xlabel="load p / N", ylabel="epochs")
+    style_axes(ax_ep, title="Epochs to learn", xlabel="load p / N", ylabel="epochs")
     ax_ep.legend(loc="lower right", fontsize=9, framealpha=0.9)
     if title is None:
         bias = "with" if result.fit_intercept else "without"
         title = f"Perceptron capacity: N = {n} \u00b11 inputs, {bias} bias"
     fig.suptitle(title, fontsize=12, fontweight="bold")
-    return _save(fig, path)
+    return save(fig, path)
