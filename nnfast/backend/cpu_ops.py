@@ -1,10 +1,11 @@
 """The compiled CPU backend: the reference ops with the hot paths overridden."""
+from .cpu_dense import CpuDenseOps
 from .cpu_perceptron import CpuPerceptronOps
 from .cpu_rbm import CpuRBMOps
 from .ops import Ops
 
 
-class CpuOps(CpuPerceptronOps, CpuRBMOps, Ops):
+class CpuOps(CpuDenseOps, CpuPerceptronOps, CpuRBMOps, Ops):
     """Reference :class:`Ops` on numpy whose hot paths run compiled kernels.
 
     Each family's overrides live in their own mixin (``cpu_*.py``); anything

@@ -1,0 +1,872 @@
+"""Compiled kernels behind :class:`nnfast.backend.cpu_dense.CpuDenseOps`.
+
+Every function here trusts its arguments: ``cpu_dense.py`` has already checked
+that the arrays are C-contiguous numpy arrays of one floating dtype, that their
+shapes agree and that none of them is empty.  The work itself runs without the
+GIL.  ``num_threads`` comes from :func:`nnfast.backend.threads_for`; with 1 the
+kernel runs serially and never opens an OpenMP parallel region.
+
+Elementwise loops are written over raw pointers in small ``cdef inline``
+helpers so that the compiler sees plain counted loops it can vectorise; the
+parallel versions hand each thread one contiguous chunk of the same helper.
+Matrix products go through the row-major BLAS wrapper in ``_blas.pxd``.
+
+Activation codes (shared with ``cpu_dense.py``): 0 identity, 1 sigmoid,
+2 tanh, 3 relu, 4 softmax.  Forward tanh is left to numpy's vectorised
+``np.tanh`` (one pass already, and faster than a portable build of
+``tanhf``), so :func:`activation` does not take code 2.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport log, logf
+from libc.string cimport memcpy
+
+from _blas cimport gemm as _gemm
+from _dense_simd cimport nnf_dense_select, nnf_dense_simd
+
+ctypedef Py_ssize_t intp_t
+
+# Chunks handed to threads start on multiples of this many elements (one
+# 64-byte cache line of float32), so two threads never write the same line.
+cdef enum:
+    _ALIGN = 16
+
+cdef enum:
+    ACT_IDENTITY = 0
+    ACT_SIGMOID = 1
+    ACT_TANH = 2
+    ACT_RELU = 3
+    ACT_SOFTMAX = 4
+
+
+# ---------------------------------------------------------------- math helpers
+# Float versions for float32 so that single-precision data stays in single
+# precision.
+cdef inline floating _log(floating x) noexcept nogil:
+    if floating is float:
+        return logf(x)
+    else:
+        return log(x)
+
+
+def select_simd_kernels(int max_level=2):
+    """Use the widest exponential and optimizer kernels the CPU supports, up to ``max_level``.
+
+    Parameters
+    ----------
+    max_level : {0, 1, 2}
+        0 for the baseline instruction set, 1 for AVX2, 2 for AVX-512.
+
+    Returns
+    -------
+    int
+        The level now in use (made at import with ``max_level=2``).
+    """
+    if not 0 <= max_level <= 2:
+        raise ValueError(f"max_level must be 0, 1 or 2, got {max_level}")
+    return nnf_dense_select(max_level)
+
+
+select_simd_kernels()
+
+
+# The exponential runs the instruction-set specific kernels of
+# _dense_simd.pxd over whole rows or blocks: libm's exp is an opaque call that
+# keeps a loop scalar.  ``_log1p_unit`` is plain arithmetic for the same
+# reason.
+cdef inline void _exp_shift(const floating* x, floating shift, floating* y,
+                            intp_t n) noexcept nogil:
+    """``y = exp(x - shift)`` for ``x - shift <= 0`` (``y`` may be ``x``)."""
+    if floating is float:
+        nnf_dense_simd.exp_shift_f32(x, shift, y, n)
+    else:
+        nnf_dense_simd.exp_shift_f64(x, shift, y, n)
+
+
+cdef inline void _exp_negabs(const floating* x, floating* y, intp_t n) noexcept nogil:
+    """``y = exp(-|x|)`` (``y`` may be ``x``)."""
+    if floating is float:
+        nnf_dense_simd.exp_negabs_f32(x, y, n)
+    else:
+        nnf_dense_simd.exp_negabs_f64(x, y, n)
+
+
+cdef inline floating _log1p_unit(floating y) noexcept nogil:
+    """``log(1 + y)`` for ``0 <= y <= 1`` as ``2 atanh(s)``, ``s = y / (2 + y) <= 1/3``.
+
+    The series ``atanh(s) = s + s^3/3 + s^5/5 + ...`` is truncated below half
+    an ulp: 8 terms in float32, 17 in float64.
+    """
+    cdef floating s = y / (<floating> 2 + y)
+    cdef floating q = s * s
+    if floating is float:
+        return <float> 2 * s * (<float> 1.0 + q * (<float> (1.0 / 3) + q * (<float> (1.0 / 5) + q * (
+            <float> (1.0 / 7) + q * (<float> (1.0 / 9) + q * (<float> (1.0 / 11) + q * (
+                <float> (1.0 / 13) + q * <float> (1.0 / 15))))))))
+    else:
+        return 2 * s * (1.0 + q * (1.0 / 3 + q * (1.0 / 5 + q * (1.0 / 7 + q * (1.0 / 9 + q * (
+            1.0 / 11 + q * (1.0 / 13 + q * (1.0 / 15 + q * (1.0 / 17 + q * (1.0 / 19 + q * (
+                1.0 / 21 + q * (1.0 / 23 + q * (1.0 / 25 + q * (1.0 / 27 + q * (
+                    1.0 / 29 + q * (1.0 / 31 + q * (1.0 / 33)))))))))))))))))
+
+
+cdef enum:
+    _BLOCK = 512  # elements per block of intermediate values kept on the stack
+
+
+cdef inline void _sigmoid_range(const floating* z, floating* y, intp_t n) noexcept nogil:
+    """``y = 1 / (1 + e)`` where ``z >= 0`` and ``e / (1 + e)`` elsewhere, ``e = exp(-|z|)``.
+
+    ``y`` may be ``z``.
+    """
+    cdef floating e[_BLOCK]
+    cdef floating zero = 0
+    cdef floating one = 1
+    cdef intp_t i, blk, start, m
+    for blk in range((n + _BLOCK - 1) // _BLOCK):
+        start = blk * _BLOCK
+        m = min(<intp_t> _BLOCK, n - start)
+        _exp_negabs(z + start, e, m)
+        for i in range(m):
+            y[start + i] = (one if z[start + i] >= zero else e[i]) / (one + e[i])
+
+
+# Reductions: a single running sum is a dependency chain the compiler may not
+# reorder (and so cannot vectorise).  Sixteen independent partial sums can be,
+# at the price of a different (not worse) rounding than numpy's pairwise sum.
+cdef enum:
+    _LANES = 16
+
+
+cdef inline floating _sum(const floating* x, intp_t n) noexcept nogil:
+    cdef floating acc[_LANES]
+    cdef floating total = 0
+    cdef intp_t i, j, b
+    cdef intp_t n_main = n - n % _LANES
+    for j in range(_LANES):
+        acc[j] = 0
+    for b in range(n_main // _LANES):
+        i = b * _LANES
+        for j in range(_LANES):
+            acc[j] = acc[j] + x[i + j]
+    for j in range(_LANES):
+        total = total + acc[j]
+    for i in range(n_main, n):
+        total = total + x[i]
+    return total
+
+
+cdef inline floating _max(const floating* x, intp_t n) noexcept nogil:
+    """Largest element of ``x[0:n]``, ``n >= 1``.
+
+    NaNs may or may not be passed over; the callers subtract the result from
+    every element, so a row holding a NaN becomes NaN either way.
+    """
+    cdef floating acc[_LANES]
+    cdef floating mx = x[0]
+    cdef intp_t i, j, b
+    cdef intp_t n_main = n - n % _LANES
+    if n_main:
+        for j in range(_LANES):
+            acc[j] = x[j]
+        for b in range(1, n_main // _LANES):
+            i = b * _LANES
+            for j in range(_LANES):
+                acc[j] = x[i + j] if x[i + j] > acc[j] else acc[j]
+        for j in range(_LANES):
+            mx = acc[j] if acc[j] > mx else mx
+    for i in range(n_main, n):
+        mx = x[i] if x[i] > mx else mx
+    return mx
+
+
+cdef inline intp_t _chunk_size(intp_t n, int num_threads) noexcept nogil:
+    """Elements per thread: ``n / num_threads`` rounded up to a multiple of _ALIGN."""
+    cdef intp_t chunk = (n + num_threads - 1) // num_threads
+    return ((chunk + _ALIGN - 1) // _ALIGN) * _ALIGN
+
+
+cdef inline intp_t _n_chunks(intp_t n, intp_t chunk) noexcept nogil:
+    return (n + chunk - 1) // chunk
+
+
+# -------------------------------------------------------------------- products
+def gemm(const floating[:, ::1] a,    # IN  (m, k), or (k, m) when trans_a
+         const floating[:, ::1] b,    # IN  (k, n), or (n, k) when trans_b
+         floating[:, ::1] out,        # OUT (m, n)
+         bint trans_a, bint trans_b, double alpha, double beta):
+    """``out = alpha * op(a) @ op(b) + beta * out`` (one BLAS call)."""
+    cdef int m = out.shape[0]
+    cdef int n = out.shape[1]
+    cdef int k = a.shape[0] if trans_a else a.shape[1]
+    with nogil:
+        _gemm(trans_a, trans_b, m, n, k, <floating> alpha, &a[0, 0], a.shape[1],
+              &b[0, 0], b.shape[1], <floating> beta, &out[0, 0], n)
+
+
+def affine(const floating[:, ::1] x,  # IN  (n_samples, n_in)
+           const floating[:, ::1] w,  # IN  (n_in, n_out)
+           const floating[::1] b,     # IN  (n_out,)
+           floating[:, ::1] out):     # OUT (n_samples, n_out)
+    """``out = x @ w + b``: copy ``b`` into every row, then one GEMM with beta 1."""
+    cdef intp_t i
+    cdef int n_samples = x.shape[0]
+    cdef int n_in = x.shape[1]
+    cdef int n_out = w.shape[1]
+    cdef size_t row_bytes = n_out * sizeof(floating)
+    cdef floating* o = &out[0, 0]
+    with nogil:
+        for i in range(n_samples):
+            memcpy(o + i * n_out, &b[0], row_bytes)
+        _gemm(False, False, n_samples, n_out, n_in, <floating> 1, &x[0, 0], n_in,
+              &w[0, 0], n_out, <floating> 1, o, n_out)
+
+
+cdef inline void _col_sums(const floating* x, floating* out, intp_t n_rows,
+                           intp_t n_cols, intp_t ld) noexcept nogil:
+    """``out[j] = sum_i x[i, j]`` for a block of ``n_cols`` columns with row stride ``ld``.
+
+    Rows are added one after the other, the order numpy uses for
+    ``x.sum(axis=0)``, so the two agree to the last bit.
+    """
+    cdef intp_t i, j
+    cdef const floating* row
+    for j in range(n_cols):
+        out[j] = x[j]
+    for i in range(1, n_rows):
+        row = x + i * ld
+        for j in range(n_cols):
+            out[j] = out[j] + row[j]
+
+
+cdef inline void _sum_rows(const floating* x, floating* out, intp_t n_rows,
+                           intp_t n_cols, int num_threads) noexcept nogil:
+    """Column sums, with threads splitting the columns when there are enough."""
+    cdef intp_t chunk, c, start
+    if num_threads <= 1 or n_cols < 2 * _ALIGN:
+        _col_sums(x, out, n_rows, n_cols, n_cols)
+        return
+    chunk = _chunk_size(n_cols, num_threads)
+    for c in prange(_n_chunks(n_cols, chunk), num_threads=num_threads, schedule="static"):
+        start = c * chunk
+        _col_sums(x + start, out + start, n_rows, min(chunk, n_cols - start), n_cols)
+
+
+def sum_rows(const floating[:, ::1] x,  # IN  (n_rows, n_cols)
+             floating[::1] out,         # OUT (n_cols,)
+             int num_threads):
+    """``out = x.sum(axis=0)``."""
+    with nogil:
+        _sum_rows(&x[0, 0], &out[0], x.shape[0], x.shape[1], num_threads)
+
+
+def backprop_affine(const floating[:, ::1] dz,  # IN  (n_samples, n_out)
+                    const floating[:, ::1] x,   # IN  (n_samples, n_in)
+                    const floating[:, ::1] w,   # IN  (n_in, n_out)
+                    floating[:, ::1] dw,        # OUT (n_in, n_out)
+                    floating[::1] db,           # OUT (n_out,)
+                    floating[:, ::1] dx,        # OUT (n_samples, n_in), or None
+                    int num_threads):
+    """``dw = x.T @ dz``, ``db = dz.sum(0)`` and, unless ``dx`` is None, ``dx = dz @ w.T``."""
+    cdef int n_samples = dz.shape[0]
+    cdef int n_out = dz.shape[1]
+    cdef int n_in = x.shape[1]
+    cdef bint want_dx = dx is not None
+    cdef floating* dx_ptr = &dx[0, 0] if want_dx else NULL
+    with nogil:
+        _gemm(True, False, n_in, n_out, n_samples, <floating> 1, &x[0, 0], n_in,
+              &dz[0, 0], n_out, <floating> 0, &dw[0, 0], n_out)
+        _sum_rows(&dz[0, 0], &db[0], n_samples, n_out, num_threads)
+        if want_dx:
+            _gemm(False, True, n_samples, n_in, n_out, <floating> 1, &dz[0, 0], n_out,
+                  &w[0, 0], n_out, <floating> 0, dx_ptr, n_in)
+
+
+# ----------------------------------------------------------------- activations
+cdef inline void _act_range(const floating* z, floating* y, intp_t n, int kind) noexcept nogil:
+    """Elementwise activation ``kind`` (identity, sigmoid or relu) of ``z[0:n]`` into ``y`` (may be ``z``)."""
+    cdef intp_t i
+    cdef floating zero = 0
+    if kind == ACT_IDENTITY:
+        if y != z:
+            memcpy(y, z, n * sizeof(floating))
+    elif kind == ACT_SIGMOID:
+        _sigmoid_range(z, y, n)
+    elif kind == ACT_RELU:
+        for i in range(n):
+            y[i] = zero if z[i] < zero else z[i]
+
+
+cdef inline void _softmax_row(const floating* z, floating* y, intp_t n) noexcept nogil:
+    """Softmax of one row, shifted by its maximum (``y`` may be ``z``)."""
+    cdef intp_t j
+    cdef floating mx = _max(z, n)
+    cdef floating inv_s
+    _exp_shift(z, mx, y, n)
+    inv_s = 1 / _sum(y, n)  # a multiply per element instead of a divide
+    for j in range(n):
+        y[j] = y[j] * inv_s
+
+
+def activation(const floating[:, ::1] z,  # IN  (n_samples, n_units)
+               floating[:, ::1] out,      # OUT (n_samples, n_units), may be z
+               int kind, int num_threads):
+    """Apply activation ``kind`` to ``z`` (see the module docstring for the codes)."""
+    cdef intp_t n_rows = z.shape[0]
+    cdef intp_t n_cols = z.shape[1]
+    cdef intp_t n = n_rows * n_cols
+    cdef const floating* zp = &z[0, 0]
+    cdef floating* op = &out[0, 0]
+    cdef intp_t i, c, start, chunk
+    with nogil:
+        if kind == ACT_SOFTMAX:
+            if num_threads <= 1:
+                for i in range(n_rows):
+                    _softmax_row(zp + i * n_cols, op + i * n_cols, n_cols)
+            else:
+                for i in prange(n_rows, num_threads=num_threads, schedule="static"):
+                    _softmax_row(zp + i * n_cols, op + i * n_cols, n_cols)
+        elif num_threads <= 1:
+            _act_range(zp, op, n, kind)
+        else:
+            chunk = _chunk_size(n, num_threads)
+            for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
+                start = c * chunk
+                _act_range(zp + start, op + start, min(chunk, n - start), kind)
+
+
+cdef inline void _bp_act_range(const floating* dy, const floating* y, floating* dz,
+                               intp_t n, int kind) noexcept nogil:
+    """Elementwise ``dz = dy * f'(.)`` written in terms of the output ``y`` (``dz`` may be ``dy``)."""
+    cdef intp_t i
+    cdef floating zero = 0
+    cdef floating one = 1
+    if kind == ACT_IDENTITY:
+        if dz != dy:
+            memcpy(dz, dy, n * sizeof(floating))
+    elif kind == ACT_SIGMOID:
+        for i in range(n):
+            dz[i] = dy[i] * y[i] * (one - y[i])
+    elif kind == ACT_TANH:
+        for i in range(n):
+            dz[i] = dy[i] * (one - y[i] * y[i])
+    elif kind == ACT_RELU:
+        for i in range(n):
+            # A product rather than a select, as in the reference: NaN and
+            # infinite gradients behind a dead unit still give NaN.
+            dz[i] = dy[i] * (one if y[i] > zero else zero)
+
+
+cdef inline floating _dot(const floating* x, const floating* y, intp_t n) noexcept nogil:
+    cdef floating acc[_LANES]
+    cdef floating total = 0
+    cdef intp_t i, j, b
+    cdef intp_t n_main = n - n % _LANES
+    for j in range(_LANES):
+        acc[j] = 0
+    for b in range(n_main // _LANES):
+        i = b * _LANES
+        for j in range(_LANES):
+            acc[j] = acc[j] + x[i + j] * y[i + j]
+    for j in range(_LANES):
+        total = total + acc[j]
+    for i in range(n_main, n):
+        total = total + x[i] * y[i]
+    return total
+
+
+cdef inline void _bp_softmax_row(const floating* dy, const floating* y, floating* dz,
+                                 intp_t n) noexcept nogil:
+    """``dz = y * (dy - <dy, y>)`` for one row (``dz`` may be ``dy`` or ``y``)."""
+    cdef intp_t j
+    cdef floating s = _dot(dy, y, n)
+    for j in range(n):
+        dz[j] = y[j] * (dy[j] - s)
+
+
+def backprop_activation(const floating[:, ::1] dy,  # IN  (n_samples, n_units)
+                        const floating[:, ::1] y,   # IN  (n_samples, n_units)
+                        floating[:, ::1] out,       # OUT (n_samples, n_units), may be dy
+                        int kind, int num_threads):
+    """Gradient with respect to the pre-activation of activation ``kind``."""
+    cdef intp_t n_rows = dy.shape[0]
+    cdef intp_t n_cols = dy.shape[1]
+    cdef intp_t n = n_rows * n_cols
+    cdef const floating* dyp = &dy[0, 0]
+    cdef const floating* yp = &y[0, 0]
+    cdef floating* op = &out[0, 0]
+    cdef intp_t i, c, start, chunk
+    with nogil:
+        if kind == ACT_SOFTMAX:
+            if num_threads <= 1:
+                for i in range(n_rows):
+                    _bp_softmax_row(dyp + i * n_cols, yp + i * n_cols, op + i * n_cols, n_cols)
+            else:
+                for i in prange(n_rows, num_threads=num_threads, schedule="static"):
+                    _bp_softmax_row(dyp + i * n_cols, yp + i * n_cols, op + i * n_cols, n_cols)
+        elif num_threads <= 1:
+            _bp_act_range(dyp, yp, op, n, kind)
+        else:
+            chunk = _chunk_size(n, num_threads)
+            for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
+                start = c * chunk
+                _bp_act_range(dyp + start, yp + start, op + start, min(chunk, n - start), kind)
+
+
+# ---------------------------------------------------------------------- losses
+cdef inline double _xent_label_row(const floating* z, intp_t label, floating* g,
+                                   intp_t n, floating n_samples) noexcept nogil:
+    """Loss of one row against an integer label; ``(p - onehot) / n_samples`` into ``g``.
+
+    ``g`` may be ``z``: every pass reads ``z[j]`` before it writes ``g[j]``.
+    """
+    cdef intp_t j
+    cdef floating mx = _max(z, n)
+    cdef floating z_label = z[label] - mx
+    cdef floating s, scale
+    cdef floating inv_n = 1 / n_samples
+    _exp_shift(z, mx, g, n)
+    s = _sum(g, n)
+    scale = 1 / (s * n_samples)
+    for j in range(n):
+        g[j] = g[j] * scale
+    g[label] = g[label] - inv_n
+    return <double> _log(s) - <double> z_label
+
+
+cdef inline double _xent_prob_row(const floating* z, const floating* t, floating* g,
+                                  intp_t n, floating n_samples) noexcept nogil:
+    """Loss of one row against target probabilities ``t``; gradient ``(p - t) / n_samples``.
+
+    The loss ``sum_c t_c (log Z - (z_c - max))`` is accumulated as
+    ``log Z * sum_c t_c - sum_c t_c (z_c - max)``; both terms are
+    non-negative for non-negative targets, so nothing cancels.
+    """
+    cdef intp_t j
+    cdef floating mx = _max(z, n)
+    cdef floating s, inv_s, inv_n
+    cdef double t_sum = 0
+    cdef double t_dot = 0
+    for j in range(n):
+        t_sum += t[j]
+        t_dot += <double> t[j] * (z[j] - mx)
+    _exp_shift(z, mx, g, n)
+    s = _sum(g, n)
+    inv_s = 1 / s
+    inv_n = 1 / n_samples
+    for j in range(n):
+        g[j] = (g[j] * inv_s - t[j]) * inv_n
+    return <double> _log(s) * t_sum - t_dot
+
+
+def softmax_cross_entropy_labels(const floating[:, ::1] logits,  # IN  (n_samples, n_classes)
+                                 const intp_t[::1] labels,       # IN  (n_samples,)
+                                 floating[:, ::1] grad,          # OUT (n_samples, n_classes), may be logits
+                                 int num_threads):
+    """Summed cross-entropy of softmax(logits) against integer labels; gradient into ``grad``.
+
+    Raises ``ValueError`` (before anything is written) when a label lies
+    outside ``[0, n_classes)``.
+    """
+    cdef intp_t n_rows = logits.shape[0]
+    cdef intp_t n_cols = logits.shape[1]
+    cdef const floating* zp = &logits[0, 0]
+    cdef const intp_t* lp = &labels[0]
+    cdef floating* gp = &grad[0, 0]
+    cdef floating n_samples = <floating> n_rows
+    cdef intp_t i
+    cdef intp_t lo = lp[0]
+    cdef intp_t hi = lp[0]
+    cdef double loss = 0
+    with nogil:
+        for i in range(1, n_rows):
+            lo = min(lo, lp[i])
+            hi = max(hi, lp[i])
+    if lo < 0 or hi >= n_cols:
+        bad = lo if lo < 0 else hi
+        raise ValueError(f"softmax_cross_entropy: label {bad} is outside [0, {n_cols}) "
+                         f"for logits with {n_cols} classes")
+    with nogil:
+        if num_threads <= 1:
+            for i in range(n_rows):
+                loss += _xent_label_row(zp + i * n_cols, lp[i], gp + i * n_cols, n_cols, n_samples)
+        else:
+            for i in prange(n_rows, num_threads=num_threads, schedule="static"):
+                loss += _xent_label_row(zp + i * n_cols, lp[i], gp + i * n_cols, n_cols, n_samples)
+    return loss
+
+
+def softmax_cross_entropy_probs(const floating[:, ::1] logits,   # IN  (n_samples, n_classes)
+                                const floating[:, ::1] targets,  # IN  (n_samples, n_classes)
+                                floating[:, ::1] grad,           # OUT (n_samples, n_classes), may be logits
+                                int num_threads):
+    """Summed cross-entropy of softmax(logits) against target probabilities; gradient into ``grad``."""
+    cdef intp_t n_rows = logits.shape[0]
+    cdef intp_t n_cols = logits.shape[1]
+    cdef const floating* zp = &logits[0, 0]
+    cdef const floating* tp = &targets[0, 0]
+    cdef floating* gp = &grad[0, 0]
+    cdef floating n_samples = <floating> n_rows
+    cdef intp_t i
+    cdef double loss = 0
+    with nogil:
+        if num_threads <= 1:
+            for i in range(n_rows):
+                loss += _xent_prob_row(zp + i * n_cols, tp + i * n_cols, gp + i * n_cols,
+                                       n_cols, n_samples)
+        else:
+            for i in prange(n_rows, num_threads=num_threads, schedule="static"):
+                loss += _xent_prob_row(zp + i * n_cols, tp + i * n_cols, gp + i * n_cols,
+                                       n_cols, n_samples)
+    return loss
+
+
+cdef inline double _sum_double(const floating* x, intp_t n) noexcept nogil:
+    """``sum(x[0:n])`` accumulated in double, in ``_LANES`` partial sums."""
+    cdef double acc[_LANES]
+    cdef double total = 0
+    cdef intp_t i, j, b
+    cdef intp_t n_main = n - n % _LANES
+    for j in range(_LANES):
+        acc[j] = 0
+    for b in range(n_main // _LANES):
+        i = b * _LANES
+        for j in range(_LANES):
+            acc[j] += x[i + j]
+    for j in range(_LANES):
+        total += acc[j]
+    for i in range(n_main, n):
+        total += x[i]
+    return total
+
+
+cdef inline double _bce_range(const floating* z, const floating* t, floating* g,
+                              intp_t n, floating size) noexcept nogil:
+    """Summed ``max(z, 0) - z t + log1p(exp(-|z|))``; ``g = (sigmoid(z) - t) / size``.
+
+    Works through blocks: the exponentials, then one loop (which vectorises)
+    writing the gradient and each element's loss term, then the terms' sum.
+    ``g`` may be ``z`` or ``t``.
+    """
+    cdef floating e[_BLOCK]
+    cdef floating pos[_BLOCK]
+    cdef floating terms[_BLOCK]
+    cdef floating zero = 0
+    cdef floating one = 1
+    cdef floating zi, ti
+    cdef double total = 0
+    cdef intp_t i, blk, start, m
+    for blk in range((n + _BLOCK - 1) // _BLOCK):
+        start = blk * _BLOCK
+        m = min(<intp_t> _BLOCK, n - start)
+        _exp_negabs(z + start, e, m)
+        for i in range(m):
+            pos[i] = zero if z[start + i] < zero else z[start + i]
+        for i in range(m):
+            zi = z[start + i]
+            ti = t[start + i]
+            g[start + i] = ((one if zi >= zero else e[i]) / (one + e[i]) - ti) / size
+            terms[i] = pos[i] - zi * ti + _log1p_unit(e[i])
+        total += _sum_double(terms, m)
+    return total
+
+
+def sigmoid_binary_cross_entropy(const floating[::1] logits,   # IN  (size,)
+                                 const floating[::1] targets,  # IN  (size,)
+                                 floating[::1] grad,           # OUT (size,), may be logits
+                                 int num_threads):
+    """Summed binary cross-entropy of sigmoid(logits); gradient ``(sigmoid(z) - t) / size``."""
+    cdef intp_t n = logits.shape[0]
+    cdef const floating* zp = &logits[0]
+    cdef const floating* tp = &targets[0]
+    cdef floating* gp = &grad[0]
+    cdef floating size = <floating> n
+    cdef intp_t c, start, chunk
+    cdef double loss = 0
+    with nogil:
+        if num_threads <= 1:
+            loss = _bce_range(zp, tp, gp, n, size)
+        else:
+            chunk = _chunk_size(n, num_threads)
+            for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
+                start = c * chunk
+                loss += _bce_range(zp + start, tp + start, gp + start,
+                                   min(chunk, n - start), size)
+    return loss
+
+
+cdef inline double _mse_range(const floating* p, const floating* t, floating* g,
+                              intp_t n, floating scale) noexcept nogil:
+    """Summed ``(p - t)^2``; ``g = (p - t) * scale`` (partial sums as in ``_bce_range``)."""
+    cdef double acc[_LANES]
+    cdef double total = 0
+    cdef floating d
+    cdef intp_t i, j, b
+    cdef intp_t n_main = n - n % _LANES
+    for j in range(_LANES):
+        acc[j] = 0
+    for b in range(n_main // _LANES):
+        i = b * _LANES
+        for j in range(_LANES):
+            d = p[i + j] - t[i + j]
+            g[i + j] = d * scale
+            acc[j] += d * d
+    for j in range(_LANES):
+        total += acc[j]
+    for i in range(n_main, n):
+        d = p[i] - t[i]
+        g[i] = d * scale
+        total += d * d
+    return total
+
+
+def mean_squared_error(const floating[::1] pred,     # IN  (size,)
+                       const floating[::1] targets,  # IN  (size,)
+                       floating[::1] grad,           # OUT (size,), may be pred
+                       int num_threads):
+    """Summed squared error; gradient ``2 (pred - targets) / size``."""
+    cdef intp_t n = pred.shape[0]
+    cdef const floating* pp = &pred[0]
+    cdef const floating* tp = &targets[0]
+    cdef floating* gp = &grad[0]
+    cdef floating scale = <floating> (2.0 / n)
+    cdef intp_t c, start, chunk
+    cdef double loss = 0
+    with nogil:
+        if num_threads <= 1:
+            loss = _mse_range(pp, tp, gp, n, scale)
+        else:
+            chunk = _chunk_size(n, num_threads)
+            for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
+                start = c * chunk
+                loss += _mse_range(pp + start, tp + start, gp + start,
+                                   min(chunk, n - start), scale)
+    return loss
+
+
+# ------------------------------------------------------------------ optimizers
+# One pass over each parameter: weight decay, state update and parameter update
+# for element i happen together.  The arithmetic follows the reference formulas
+# term by term (same order of operations, scalars rounded to the array dtype),
+# so results agree with numpy to within an ulp or two.  SGD is bound by memory
+# and stays here; the updates with a square root and a division per element
+# run the instruction-set specific kernels of _dense_simd.pxd (see
+# select_simd_kernels).
+
+
+cdef inline void _sgd_range(floating* p, const floating* g, intp_t n, floating lr,
+                            floating wd) noexcept nogil:
+    cdef intp_t i
+    cdef floating gi
+    for i in range(n):
+        gi = g[i]
+        if wd != 0:
+            gi = gi + wd * p[i]
+        p[i] = p[i] - lr * gi
+
+
+cdef inline void _momentum_range(floating* p, const floating* g, floating* v, intp_t n,
+                                 floating lr, floating mu, bint nesterov,
+                                 floating wd) noexcept nogil:
+    # Two loops rather than a test of ``nesterov`` per element: the compiler
+    # takes only the weight-decay test out of the loop by itself.
+    cdef intp_t i
+    cdef floating gi, vi
+    if nesterov:
+        for i in range(n):
+            gi = g[i]
+            if wd != 0:
+                gi = gi + wd * p[i]
+            vi = v[i] * mu - lr * gi
+            v[i] = vi
+            p[i] = p[i] + (mu * vi - lr * gi)
+    else:
+        for i in range(n):
+            gi = g[i]
+            if wd != 0:
+                gi = gi + wd * p[i]
+            vi = v[i] * mu - lr * gi
+            v[i] = vi
+            p[i] = p[i] + vi
+
+
+def sgd_update(floating[::1] param,       # IN/OUT (size,)
+               const floating[::1] grad,  # IN     (size,)
+               floating[::1] velocity,    # IN/OUT (size,), None without momentum
+               double lr, double momentum, bint nesterov, double weight_decay,
+               int num_threads):
+    """SGD step, with (Nesterov) momentum when ``momentum`` is not 0."""
+    cdef intp_t n = param.shape[0]
+    cdef floating* pp = &param[0]
+    cdef const floating* gp = &grad[0]
+    cdef floating* vp = &velocity[0] if momentum != 0 else NULL
+    cdef floating lr_ = <floating> lr
+    cdef floating mu = <floating> momentum
+    cdef floating wd = <floating> weight_decay
+    cdef intp_t c, start, chunk
+    with nogil:
+        if num_threads <= 1:
+            if momentum == 0:
+                _sgd_range(pp, gp, n, lr_, wd)
+            else:
+                _momentum_range(pp, gp, vp, n, lr_, mu, nesterov, wd)
+        else:
+            chunk = _chunk_size(n, num_threads)
+            for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
+                start = c * chunk
+                if momentum == 0:
+                    _sgd_range(pp + start, gp + start, min(chunk, n - start), lr_, wd)
+                else:
+                    _momentum_range(pp + start, gp + start, vp + start,
+                                    min(chunk, n - start), lr_, mu, nesterov, wd)
+
+
+cdef inline void _adam_range(floating* p, const floating* g, floating* m, floating* v,
+                             intp_t n, floating lr_c1, floating b1, floating omb1,
+                             floating b2, floating omb2, floating c2, floating eps,
+                             floating wd) noexcept nogil:
+    if floating is float:
+        nnf_dense_simd.adam_f32(p, g, m, v, n, lr_c1, b1, omb1, b2, omb2, c2, eps, wd)
+    else:
+        nnf_dense_simd.adam_f64(p, g, m, v, n, lr_c1, b1, omb1, b2, omb2, c2, eps, wd)
+
+
+def adam_update(floating[::1] param,       # IN/OUT (size,)
+                const floating[::1] grad,  # IN     (size,)
+                floating[::1] m,           # IN/OUT (size,)
+                floating[::1] v,           # IN/OUT (size,)
+                double lr, double beta1, double beta2, double eps,
+                double bias1, double bias2, double weight_decay, int num_threads):
+    """Adam step; ``bias1 = 1 - beta1**t`` and ``bias2 = 1 - beta2**t`` come precomputed.
+
+    ``param -= (lr / bias1) * m / (sqrt(v / bias2) + eps)``.
+    """
+    cdef intp_t n = param.shape[0]
+    cdef floating* pp = &param[0]
+    cdef const floating* gp = &grad[0]
+    cdef floating* mp = &m[0]
+    cdef floating* vp = &v[0]
+    cdef floating lr_c1 = <floating> (lr / bias1)
+    cdef floating c2 = <floating> (1.0 / bias2)
+    cdef floating b1 = <floating> beta1
+    cdef floating b2 = <floating> beta2
+    cdef floating omb1 = <floating> (1.0 - beta1)
+    cdef floating omb2 = <floating> (1.0 - beta2)
+    cdef floating eps_ = <floating> eps
+    cdef floating wd = <floating> weight_decay
+    cdef intp_t c, start, chunk
+    with nogil:
+        if num_threads <= 1:
+            _adam_range(pp, gp, mp, vp, n, lr_c1, b1, omb1, b2, omb2, c2, eps_, wd)
+        else:
+            chunk = _chunk_size(n, num_threads)
+            for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
+                start = c * chunk
+                _adam_range(pp + start, gp + start, mp + start, vp + start,
+                            min(chunk, n - start), lr_c1, b1, omb1, b2, omb2, c2, eps_, wd)
+
+
+cdef inline void _rmsprop_range(floating* p, const floating* g, floating* sq, intp_t n,
+                                floating lr, floating rho, floating omrho, floating eps,
+                                floating wd) noexcept nogil:
+    if floating is float:
+        nnf_dense_simd.rmsprop_f32(p, g, sq, n, lr, rho, omrho, eps, wd)
+    else:
+        nnf_dense_simd.rmsprop_f64(p, g, sq, n, lr, rho, omrho, eps, wd)
+
+
+def rmsprop_update(floating[::1] param,       # IN/OUT (size,)
+                   const floating[::1] grad,  # IN     (size,)
+                   floating[::1] sq,          # IN/OUT (size,)
+                   double lr, double rho, double eps, double weight_decay,
+                   int num_threads):
+    """RMSprop step."""
+    cdef intp_t n = param.shape[0]
+    cdef floating* pp = &param[0]
+    cdef const floating* gp = &grad[0]
+    cdef floating* sp = &sq[0]
+    cdef floating lr_ = <floating> lr
+    cdef floating rho_ = <floating> rho
+    cdef floating omrho = <floating> (1.0 - rho)
+    cdef floating eps_ = <floating> eps
+    cdef floating wd = <floating> weight_decay
+    cdef intp_t c, start, chunk
+    with nogil:
+        if num_threads <= 1:
+            _rmsprop_range(pp, gp, sp, n, lr_, rho_, omrho, eps_, wd)
+        else:
+            chunk = _chunk_size(n, num_threads)
+            for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
+                start = c * chunk
+                _rmsprop_range(pp + start, gp + start, sp + start, min(chunk, n - start),
+                               lr_, rho_, omrho, eps_, wd)
+
+
+cdef inline void _adagrad_range(floating* p, const floating* g, floating* acc, intp_t n,
+                                floating lr, floating eps, floating wd) noexcept nogil:
+    if floating is float:
+        nnf_dense_simd.adagrad_f32(p, g, acc, n, lr, eps, wd)
+    else:
+        nnf_dense_simd.adagrad_f64(p, g, acc, n, lr, eps, wd)
+
+
+def adagrad_update(floating[::1] param,       # IN/OUT (size,)
+                   const floating[::1] grad,  # IN     (size,)
+                   floating[::1] acc,         # IN/OUT (size,)
+                   double lr, double eps, double weight_decay, int num_threads):
+    """Adagrad step."""
+    cdef intp_t n = param.shape[0]
+    cdef floating* pp = &param[0]
+    cdef const floating* gp = &grad[0]
+    cdef floating* ap = &acc[0]
+    cdef floating lr_ = <floating> lr
+    cdef floating eps_ = <floating> eps
+    cdef floating wd = <floating> weight_decay
+    cdef intp_t c, start, chunk
+    with nogil:
+        if num_threads <= 1:
+            _adagrad_range(pp, gp, ap, n, lr_, eps_, wd)
+        else:
+            chunk = _chunk_size(n, num_threads)
+            for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
+                start = c * chunk
+                _adagrad_range(pp + start, gp + start, ap + start, min(chunk, n - start),
+                               lr_, eps_, wd)
+
+
+cdef inline void _adadelta_range(floating* p, const floating* g, floating* eg,
+                                 floating* ed, intp_t n, floating lr, floating rho,
+                                 floating omrho, floating eps, floating wd) noexcept nogil:
+    if floating is float:
+        nnf_dense_simd.adadelta_f32(p, g, eg, ed, n, lr, rho, omrho, eps, wd)
+    else:
+        nnf_dense_simd.adadelta_f64(p, g, eg, ed, n, lr, rho, omrho, eps, wd)
+
+
+def adadelta_update(floating[::1] param,       # IN/OUT (size,)
+                    const floating[::1] grad,  # IN     (size,)
+                    floating[::1] acc_grad,    # IN/OUT (size,)
+                    floating[::1] acc_delta,   # IN/OUT (size,)
+                    double lr, double rho, double eps, double weight_decay,
+                    int num_threads):
+    """Adadelta step scaled by ``lr``."""
+    cdef intp_t n = param.shape[0]
+    cdef floating* pp = &param[0]
+    cdef const floating* gp = &grad[0]
+    cdef floating* egp = &acc_grad[0]
+    cdef floating* edp = &acc_delta[0]
+    cdef floating lr_ = <floating> lr
+    cdef floating rho_ = <floating> rho
+    cdef floating omrho = <floating> (1.0 - rho)
+    cdef floating eps_ = <floating> eps
+    cdef floating wd = <floating> weight_decay
+    cdef intp_t c, start, chunk
+    with nogil:
+        if num_threads <= 1:
+            _adadelta_range(pp, gp, egp, edp, n, lr_, rho_, omrho, eps_, wd)
+        else:
+            chunk = _chunk_size(n, num_threads)
+            for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
+                start = c * chunk
+                _adadelta_range(pp + start, gp + start, egp + start, edp + start,
+                                min(chunk, n - start), lr_, rho_, omrho, eps_, wd)
