@@ -10,6 +10,8 @@ NNFAST_NATIVE=1
     Compile for the local CPU (``-march=native``) instead of a portable target.
 NNFAST_DEBUG=1
     Turn Cython's bounds and wraparound checks back on (slow; for debugging).
+NNFAST_OPENMP=0
+    Build without OpenMP even when the compiler supports it.
 NNFAST_BUILD_ONLY=_dense,_rng
     Build only the named modules (development convenience).
 """
@@ -56,7 +58,9 @@ class BuildExt(build_ext):
             compile_args += ["-O3", "-fno-math-errno", "-Wno-unused-function"]
             if _flag("NNFAST_NATIVE"):
                 compile_args.append("-march=native")
-            if _compiler_accepts(self.compiler, "-fopenmp"):
+            if os.environ.get("NNFAST_OPENMP", "1").strip() == "0":
+                sys.stderr.write("nnfast: building without OpenMP (NNFAST_OPENMP=0)\n")
+            elif _compiler_accepts(self.compiler, "-fopenmp"):
                 compile_args.append("-fopenmp")
                 link_args.append("-fopenmp")
             else:
