@@ -230,8 +230,10 @@ cdef extern from *:
     #ifdef _OPENMP
     #include <omp.h>
     static inline int nnf_team_size(void) { return omp_get_num_threads(); }
+    static inline double nnf_now(void) { return omp_get_wtime(); }
     #else
     static inline int nnf_team_size(void) { return 1; }
+    static inline double nnf_now(void) { return 0.0; }
     #endif
 
     /* A sense-reversing barrier for the threads of one kernel call.  Waiting
@@ -291,6 +293,7 @@ cdef extern from *:
     double nnf_sqdiff_f(const float* a, const float* b, Py_ssize_t n) noexcept nogil
     double nnf_sqdiff_d(const double* a, const double* b, Py_ssize_t n) noexcept nogil
     int nnf_team_size() noexcept nogil
+    double nnf_now() noexcept nogil
     ctypedef struct nnf_barrier_t:
         int count
         int sense
@@ -470,8 +473,8 @@ cdef struct CDArgs:
 
 
 cdef enum:
-    # A thread that had to yield in more than 1 of 16 barrier waits (and more
-    # than 32 times) asks the others to let it finish the call alone.
+    # A thread whose barrier waits were slow more than 32 times, and in more
+    # than 1 of 8 waits, asks the others to let it finish the segment alone.
     _SLOW_WAITS = 32
 
 
@@ -496,7 +499,7 @@ cdef inline void _vote_serial(CDArgs* a, int n_threads) noexcept nogil:
     Called only between two barriers of a step, and the flag is read only
     right after the second, so every thread reads the same value.
     """
-    if n_threads > 1 and ((a.slow > _SLOW_WAITS and a.slow * 16 > a.waits)
+    if n_threads > 1 and ((a.slow > _SLOW_WAITS and a.slow * 8 > a.waits)
                           or 0 <= _serial_after <= a.waits):
         nnf_flag_set(a.barrier)
 
@@ -808,22 +811,27 @@ cdef double _online_thread(CDArgs* a, floating* W, const floating* X, const int6
     return err
 
 
-cdef double _cd_run(CDArgs* args, floating* W, const floating* X, const int64_t* order,
-                    Py_ssize_t n_rows, Py_ssize_t batch_size, uint64_t seed,
-                    uint64_t first_step, int n_threads) noexcept nogil:
-    """One update (``X`` NULL: rows already in ``args.V``) or a pass over ``X[order]``.
+cdef enum:
+    # A pass over the data runs in segments of this many batches (single
+    # samples: 64 times as many), each in its own parallel region: a segment
+    # that had to fall back to one thread does not take the next with it.
+    _SEGMENT_BATCHES = 64
+    # Samples timed on each number of threads at the start of every
+    # _PROBE_EVERY-th segment.
+    _PROBE = 64
+    _PROBE_EVERY = 4
 
-    Single-sample CD goes through :func:`_online_thread`, anything else through
-    :func:`_cd_batch`.
-    """
+
+cdef double _cd_region(CDArgs* args, floating* W, const floating* X, const int64_t* order,
+                       Py_ssize_t n_rows, Py_ssize_t batch_size, uint64_t seed,
+                       uint64_t first_step, int n_threads, bint online,
+                       floating* parts) noexcept nogil:
+    """One parallel region: an update (``X`` NULL) or a pass over ``X[order]``."""
     cdef double errs[64]
     cdef double err = 0.0
     cdef CDArgs local
     cdef nnf_barrier_t barrier
     cdef int tid, team, t
-    cdef int64_t zero = 0
-    cdef bint online = not args.pcd and (args.N == 1 if X == NULL else batch_size == 1)
-    cdef floating* parts = NULL
     for t in range(64):
         errs[t] = 0
     tid = 0
@@ -835,6 +843,45 @@ cdef double _cd_run(CDArgs* args, floating* W, const floating* X, const int64_t*
     args.sense = 0
     args.waits = 0
     args.slow = 0
+    if n_threads <= 1:
+        if online:
+            return _online_thread(args, W, X, order, n_rows, seed, first_step, parts, 0, 1)
+        elif X == NULL:
+            return _cd_batch(args, W, 0, 1)
+        return _cd_epoch_thread(args, W, X, order, n_rows, batch_size, seed, first_step, 0, 1)
+    with parallel(num_threads=n_threads):
+        tid = omp_get_thread_num()
+        team = nnf_team_size()
+        local = args[0]
+        if online:
+            errs[tid] = _online_thread(&local, W, X, order, n_rows, seed, first_step, parts,
+                                       tid, team)
+        elif X == NULL:
+            errs[tid] = _cd_batch(&local, W, tid, team)
+        else:
+            errs[tid] = _cd_epoch_thread(&local, W, X, order, n_rows, batch_size, seed,
+                                         first_step, tid, team)
+    for t in range(64):
+        err += errs[t]
+    return err
+
+
+cdef double _cd_run(CDArgs* args, floating* W, const floating* X, const int64_t* order,
+                    Py_ssize_t n_rows, Py_ssize_t batch_size, uint64_t seed,
+                    uint64_t first_step, int n_threads) noexcept nogil:
+    """One update (``X`` NULL: rows already in ``args.V``) or a pass over ``X[order]``.
+
+    Single-sample CD goes through :func:`_online_thread`, anything else through
+    :func:`_cd_batch`.
+    """
+    cdef double err = 0.0
+    cdef int64_t zero = 0
+    cdef bint online = not args.pcd and (args.N == 1 if X == NULL else batch_size == 1)
+    cdef floating* parts = NULL
+    cdef Py_ssize_t start, m, segment
+    cdef double t0, t1, t2
+    cdef Py_ssize_t probe, n_segment
+    cdef int online_threads
     if X == NULL:
         args.key = _derive(seed, first_step)
         if online:
@@ -843,6 +890,7 @@ cdef double _cd_run(CDArgs* args, floating* W, const floating* X, const int64_t*
             X = (<floating*> args.V) + args.nv
             order = &zero
             n_rows = 1
+            batch_size = 1
     if online:
         parts = <floating*> malloc(max(n_threads, 1) * args.nv * sizeof(floating))
         if parts == NULL:
@@ -850,29 +898,42 @@ cdef double _cd_run(CDArgs* args, floating* W, const floating* X, const int64_t*
             parts = <floating*> malloc(args.nv * sizeof(floating))
             if parts == NULL:
                 return -1
-    if n_threads <= 1:
-        if online:
-            err = _online_thread(args, W, X, order, n_rows, seed, first_step, parts, 0, 1)
-        elif X == NULL:
-            err = _cd_batch(args, W, 0, 1)
-        else:
-            err = _cd_epoch_thread(args, W, X, order, n_rows, batch_size, seed, first_step, 0,
-                                   1)
+    if X == NULL:
+        err = _cd_region(args, W, X, order, n_rows, batch_size, seed, first_step, n_threads,
+                         online, parts)
     else:
-        with parallel(num_threads=n_threads):
-            tid = omp_get_thread_num()
-            team = nnf_team_size()
-            local = args[0]
-            if online:
-                errs[tid] = _online_thread(&local, W, X, order, n_rows, seed, first_step, parts,
-                                           tid, team)
-            elif X == NULL:
-                errs[tid] = _cd_batch(&local, W, tid, team)
+        segment = _SEGMENT_BATCHES * batch_size * (64 if online else 1)
+        start = 0
+        n_segment = 0
+        online_threads = 1
+        while start < n_rows:
+            m = min(segment, n_rows - start)
+            if online and n_threads > 1 and m >= 8 * _PROBE:
+                # Single samples share out work at two barriers per Gibbs step,
+                # which pays only where threads reach each other quickly (on
+                # a busy or virtualised machine they may not): every few
+                # segments, time a few samples both ways and go on with the
+                # faster.
+                probe = 0
+                if n_segment % _PROBE_EVERY == 0:
+                    t0 = nnf_now()
+                    err += _cd_region(args, W, X, order + start, _PROBE, 1, seed,
+                                      first_step + <uint64_t> start, n_threads, True, parts)
+                    t1 = nnf_now()
+                    err += _cd_region(args, W, X, order + start + _PROBE, _PROBE, 1, seed,
+                                      first_step + <uint64_t> (start + _PROBE), 1, True, parts)
+                    t2 = nnf_now()
+                    online_threads = n_threads if t1 - t0 < 0.9 * (t2 - t1) else 1
+                    probe = 2 * _PROBE
+                err += _cd_region(args, W, X, order + start + probe, m - probe, 1, seed,
+                                  first_step + <uint64_t> (start + probe), online_threads, True,
+                                  parts)
             else:
-                errs[tid] = _cd_epoch_thread(&local, W, X, order, n_rows, batch_size, seed,
-                                             first_step, tid, team)
-        for t in range(64):
-            err += errs[t]
+                err += _cd_region(args, W, X, order + start, m, batch_size, seed,
+                                  first_step + <uint64_t> (start // batch_size), n_threads,
+                                  online, parts)
+            start += m
+            n_segment += 1
     free(parts)
     return err
 

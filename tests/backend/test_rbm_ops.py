@@ -213,6 +213,24 @@ def test_epoch_equals_its_sequence_of_updates(n_visible, n_hidden, batch_size, n
         np.testing.assert_array_equal(one[2], two[2])
 
 
+@pytest.mark.parametrize("batch_size, n_rows", [(2, 140), (1, 4200)])
+def test_long_epochs_run_in_segments_that_change_nothing(batch_size, n_rows):
+    # A pass runs in segments of 64 batches (4,096 single samples); the
+    # segments continue the step count and the state exactly.
+    rng = np.random.default_rng(13)
+    X = _binary(rng, (n_rows, 20), np.float32)
+    order = rng.permutation(n_rows)
+    start = _model(rng, 20, 8, np.float32, scale=0.1)
+    one, two = [a.copy() for a in start], [a.copy() for a in start]
+    err = CPU.rbm_cd_epoch(X, order, *one, 0.05, batch_size=batch_size, seed=5, first_step=2)
+    total = sum(
+        CPU.rbm_cd_update(X[order[i:i + batch_size]], *two, 0.05, seed=5, step=2 + j)
+        for j, i in enumerate(range(0, n_rows, batch_size)))
+    np.testing.assert_allclose(err, total, rtol=1e-5)
+    for a, b in zip(one, two):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("batch_size", [1, 100])
 def test_results_do_not_depend_on_the_number_of_threads(batch_size):
     rng = np.random.default_rng(5)
