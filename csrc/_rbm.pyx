@@ -929,8 +929,10 @@ cdef double _cd_run(CDArgs* args, floating* W, const floating* X, const int64_t*
                                   first_step + <uint64_t> (start + probe), online_threads, True,
                                   parts)
             else:
+                # (A short last segment of single samples keeps the last choice.)
                 err += _cd_region(args, W, X, order + start, m, batch_size, seed,
-                                  first_step + <uint64_t> (start // batch_size), n_threads,
+                                  first_step + <uint64_t> (start // batch_size),
+                                  online_threads if online and n_segment else n_threads,
                                   online, parts)
             start += m
             n_segment += 1

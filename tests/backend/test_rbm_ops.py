@@ -213,14 +213,18 @@ def test_epoch_equals_its_sequence_of_updates(n_visible, n_hidden, batch_size, n
         np.testing.assert_array_equal(one[2], two[2])
 
 
-@pytest.mark.parametrize("batch_size, n_rows", [(2, 140), (1, 4200)])
-def test_long_epochs_run_in_segments_that_change_nothing(batch_size, n_rows):
+@pytest.mark.parametrize("batch_size, n_rows, n_visible, n_hidden", [
+    (2, 140, 20, 8),
+    (1, 4200, 20, 8),
+])
+def test_long_epochs_run_in_segments_that_change_nothing(batch_size, n_rows, n_visible,
+                                                         n_hidden):
     # A pass runs in segments of 64 batches (4,096 single samples); the
     # segments continue the step count and the state exactly.
     rng = np.random.default_rng(13)
-    X = _binary(rng, (n_rows, 20), np.float32)
+    X = _binary(rng, (n_rows, n_visible), np.float32)
     order = rng.permutation(n_rows)
-    start = _model(rng, 20, 8, np.float32, scale=0.1)
+    start = _model(rng, n_visible, n_hidden, np.float32, scale=0.05)
     one, two = [a.copy() for a in start], [a.copy() for a in start]
     err = CPU.rbm_cd_epoch(X, order, *one, 0.05, batch_size=batch_size, seed=5, first_step=2)
     total = sum(
@@ -229,6 +233,28 @@ def test_long_epochs_run_in_segments_that_change_nothing(batch_size, n_rows):
     np.testing.assert_allclose(err, total, rtol=1e-5)
     for a, b in zip(one, two):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_online_epoch_timing_both_thread_counts_changes_nothing():
+    # With two threads available, a long online pass times a few samples on
+    # each count and switches between them; the result equals one thread's.
+    rng = np.random.default_rng(14)
+    X = _binary(rng, (4300, 600), np.float32, 0.2)
+    order = rng.permutation(4300)
+    start = _model(rng, 600, 128, np.float32, scale=0.05)
+    results = []
+    try:
+        for threads in (1, 2):
+            nnfast.set_num_threads(threads)
+            params = [a.copy() for a in start]
+            err = CPU.rbm_cd_epoch(X, order, *params, 0.02, batch_size=1, seed=8)
+            results.append((err, params))
+    finally:
+        nnfast.set_num_threads(None)
+    (e1, p1), (e2, p2) = results
+    np.testing.assert_allclose(e1, e2, rtol=1e-6)
+    for a, b in zip(p1, p2):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("batch_size", [1, 100])
