@@ -6,6 +6,15 @@ shapes agree and that none of them is empty.  The work itself runs without the
 GIL.  ``num_threads`` comes from :func:`nnfast.backend.threads_for`; with 1 the
 kernel runs serially and never opens an OpenMP parallel region.
 
+Threads: when the BLAS library's thread controls are registered
+(:func:`set_blas_thread_controls`), the matrix products run BLAS on one thread
+and share blocks of each product out among the kernel's own OpenMP threads,
+so that a single team of threads does all the work.  Two pools (OpenBLAS's
+pthreads and OpenMP's), each as large as the machine and each spinning for a
+while after its work, would otherwise take turns stalling each other; and the
+thread that wrote a block of a weight gradient is the one that goes on to
+update it.
+
 Elementwise loops are written over raw pointers in small ``cdef inline``
 helpers so that the compiler sees plain counted loops it can vectorise; the
 parallel versions hand each thread one contiguous chunk of the same helper.
@@ -190,36 +199,135 @@ cdef inline intp_t _n_chunks(intp_t n, intp_t chunk) noexcept nogil:
     return (n + chunk - 1) // chunk
 
 
+# ---------------------------------------------------------------- BLAS threads
+ctypedef void (*_set_num_threads_t)(int) noexcept nogil
+ctypedef int (*_get_num_threads_t)() noexcept nogil
+
+cdef _set_num_threads_t _blas_set_num_threads = NULL
+cdef _get_num_threads_t _blas_get_num_threads = NULL
+
+
+def set_blas_thread_controls(size_t set_num_threads=0, size_t get_num_threads=0):
+    """Register the ``set_num_threads`` and ``get_num_threads`` functions of BLAS.
+
+    Parameters
+    ----------
+    set_num_threads, get_num_threads : int
+        Addresses of the C functions ``void f(int)`` and ``int f(void)`` of
+        the library behind scipy's ``cython_blas`` (OpenBLAS's
+        ``openblas_set_num_threads`` and ``openblas_get_num_threads``).  0
+        unregisters them: BLAS then chooses its own threads and the kernels
+        call it from one thread.
+
+    Returns
+    -------
+    bool
+        Whether controls are now registered.
+    """
+    global _blas_set_num_threads, _blas_get_num_threads
+    if set_num_threads == 0 or get_num_threads == 0:
+        _blas_set_num_threads = NULL
+        _blas_get_num_threads = NULL
+    else:
+        _blas_set_num_threads = <_set_num_threads_t> <void*> set_num_threads
+        _blas_get_num_threads = <_get_num_threads_t> <void*> get_num_threads
+    return _blas_get_num_threads != NULL
+
+
+cdef inline int _blas_on_one_thread() noexcept nogil:
+    """Make BLAS run on its calling thread; return the count to restore, 0 without controls."""
+    cdef int previous
+    if _blas_get_num_threads == NULL:
+        return 0
+    previous = _blas_get_num_threads()
+    if previous != 1:
+        _blas_set_num_threads(1)
+    return previous
+
+
+cdef inline void _blas_restore(int previous) noexcept nogil:
+    if previous > 1:
+        _blas_set_num_threads(previous)
+
+
+cdef void _gemm_shared(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
+                       const floating* a, int lda, const floating* b, int ldb,
+                       floating beta, floating* c, int ldc, int num_threads) noexcept nogil:
+    """The row-major product of ``_blas.gemm``, shared out among ``num_threads`` threads.
+
+    Each thread computes a block of ``c`` with its own BLAS call, so BLAS must
+    be on one thread when ``num_threads`` > 1.  The blocks are rows when ``c``
+    has at least as many rows as columns, else columns: then each thread packs
+    only its share of the larger operand (a layer's weights, usually) instead
+    of all of it.
+    """
+    cdef int t, lo, hi, chunk
+    if num_threads <= 1:
+        _gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    elif m >= n:
+        chunk = (m + num_threads - 1) // num_threads
+        for t in prange(num_threads, num_threads=num_threads, schedule="static"):
+            lo = t * chunk
+            hi = min(m, lo + chunk)
+            if hi > lo:
+                # Rows lo:hi of op(a) are columns lo:hi of a when it is transposed.
+                _gemm(trans_a, trans_b, hi - lo, n, k, alpha,
+                      a + (lo if trans_a else <intp_t> lo * lda), lda, b, ldb,
+                      beta, c + <intp_t> lo * ldc, ldc)
+    else:
+        # Whole cache lines per block, so that no line of a row is written by two threads.
+        chunk = <int> _chunk_size(n, num_threads)
+        for t in prange(num_threads, num_threads=num_threads, schedule="static"):
+            lo = t * chunk
+            hi = min(n, lo + chunk)
+            if hi > lo:
+                _gemm(trans_a, trans_b, m, hi - lo, k, alpha, a, lda,
+                      b + (<intp_t> lo * ldb if trans_b else lo), ldb, beta, c + lo, ldc)
+
+
 # -------------------------------------------------------------------- products
 def gemm(const floating[:, ::1] a,    # IN  (m, k), or (k, m) when trans_a
          const floating[:, ::1] b,    # IN  (k, n), or (n, k) when trans_b
          floating[:, ::1] out,        # OUT (m, n)
-         bint trans_a, bint trans_b, double alpha, double beta):
-    """``out = alpha * op(a) @ op(b) + beta * out`` (one BLAS call)."""
+         bint trans_a, bint trans_b, double alpha, double beta, int num_threads):
+    """``out = alpha * op(a) @ op(b) + beta * out``."""
     cdef int m = out.shape[0]
     cdef int n = out.shape[1]
     cdef int k = a.shape[0] if trans_a else a.shape[1]
+    cdef int previous
     with nogil:
-        _gemm(trans_a, trans_b, m, n, k, <floating> alpha, &a[0, 0], a.shape[1],
-              &b[0, 0], b.shape[1], <floating> beta, &out[0, 0], n)
+        previous = _blas_on_one_thread()
+        _gemm_shared(trans_a, trans_b, m, n, k, <floating> alpha, &a[0, 0], a.shape[1],
+                     &b[0, 0], b.shape[1], <floating> beta, &out[0, 0], n,
+                     num_threads if previous else 1)
+        _blas_restore(previous)
 
 
 def affine(const floating[:, ::1] x,  # IN  (n_samples, n_in)
            const floating[:, ::1] w,  # IN  (n_in, n_out)
            const floating[::1] b,     # IN  (n_out,)
-           floating[:, ::1] out):     # OUT (n_samples, n_out)
-    """``out = x @ w + b``: copy ``b`` into every row, then one GEMM with beta 1."""
-    cdef intp_t i
+           floating[:, ::1] out,      # OUT (n_samples, n_out)
+           int num_threads):
+    """``out = x @ w + b``: ``b`` copied into every row, then a GEMM with beta 1."""
     cdef int n_samples = x.shape[0]
     cdef int n_in = x.shape[1]
     cdef int n_out = w.shape[1]
-    cdef size_t row_bytes = n_out * sizeof(floating)
-    cdef floating* o = &out[0, 0]
+    cdef int previous
     with nogil:
-        for i in range(n_samples):
-            memcpy(o + i * n_out, &b[0], row_bytes)
-        _gemm(False, False, n_samples, n_out, n_in, <floating> 1, &x[0, 0], n_in,
-              &w[0, 0], n_out, <floating> 1, o, n_out)
+        previous = _blas_on_one_thread()
+        _fill_rows(&out[0, 0], &b[0], 0, n_samples, n_out)
+        _gemm_shared(False, False, n_samples, n_out, n_in, <floating> 1, &x[0, 0], n_in,
+                     &w[0, 0], n_out, <floating> 1, &out[0, 0], n_out,
+                     num_threads if previous else 1)
+        _blas_restore(previous)
+
+
+cdef inline void _fill_rows(floating* out, const floating* row, intp_t lo, intp_t hi,
+                            intp_t n_cols) noexcept nogil:
+    """Copy ``row`` into rows ``lo:hi`` of ``out``."""
+    cdef intp_t i
+    for i in range(lo, hi):
+        memcpy(out + i * n_cols, row, n_cols * sizeof(floating))
 
 
 cdef inline void _col_sums(const floating* x, floating* out, intp_t n_rows,
@@ -273,13 +381,18 @@ def backprop_affine(const floating[:, ::1] dz,  # IN  (n_samples, n_out)
     cdef int n_in = x.shape[1]
     cdef bint want_dx = dx is not None
     cdef floating* dx_ptr = &dx[0, 0] if want_dx else NULL
+    cdef int previous
     with nogil:
-        _gemm(True, False, n_in, n_out, n_samples, <floating> 1, &x[0, 0], n_in,
-              &dz[0, 0], n_out, <floating> 0, &dw[0, 0], n_out)
+        previous = _blas_on_one_thread()
+        if not previous:
+            num_threads = 1
+        _gemm_shared(True, False, n_in, n_out, n_samples, <floating> 1, &x[0, 0], n_in,
+                     &dz[0, 0], n_out, <floating> 0, &dw[0, 0], n_out, num_threads)
         _sum_rows(&dz[0, 0], &db[0], n_samples, n_out, num_threads)
         if want_dx:
-            _gemm(False, True, n_samples, n_in, n_out, <floating> 1, &dz[0, 0], n_out,
-                  &w[0, 0], n_out, <floating> 0, dx_ptr, n_in)
+            _gemm_shared(False, True, n_samples, n_in, n_out, <floating> 1, &dz[0, 0], n_out,
+                         &w[0, 0], n_out, <floating> 0, dx_ptr, n_in, num_threads)
+        _blas_restore(previous)
 
 
 # ----------------------------------------------------------------- activations

@@ -19,6 +19,9 @@ do not handle (other dtypes, mixed dtypes, empty arrays, subclasses of
 ``ndarray``) goes to the reference implementation, so results never depend on
 which path ran.
 """
+import ctypes
+import os
+
 import numpy as np
 
 from .. import _dense
@@ -35,22 +38,88 @@ _overlap = np.may_share_memory
 # BLAS takes its dimensions as C ints.
 _INT_MAX = 2**31 - 1
 
-#: OpenMP's worker threads keep spinning for a while after a parallel loop,
-#: and BLAS's (pthreads) workers do the same after a matrix product.  With as
-#: many of each as there are cores, a parallel loop between two products
-#: makes each pool wait for the other's spinning threads: on 2 cores, a
-#: 2-thread relu over 1e5 to 4e6 elements placed between the GEMMs of an MLP
-#: batch took about 6 ms instead of 0.01 to 0.3 ms, and the GEMMs after it
-#: ran 3 times slower.  So the loops of this family ask
-#: :func:`~nnfast.backend.threads_for` about their work divided by this
-#: factor: they go parallel only where one thread would need tens of
-#: milliseconds.
+def _openblas_thread_controls():
+    """Addresses of ``openblas_set_num_threads``/``openblas_get_num_threads``, or None.
+
+    They must belong to the OpenBLAS that scipy's ``cython_blas`` (and so
+    ``nnfast._dense``) calls: numpy may bundle another copy, whose threads
+    are none of our business.  Any doubt (no threadpoolctl, another BLAS,
+    several candidates) gives None.
+    """
+    try:
+        import scipy
+        import scipy.linalg.cython_blas  # noqa: F401  (loads the library)
+        from threadpoolctl import ThreadpoolController
+
+        libs = ThreadpoolController().select(internal_api="openblas").lib_controllers
+    except Exception:
+        return None
+
+    def inside(path, module):
+        root = os.path.dirname(os.path.realpath(module.__file__))
+        return path.startswith((root + os.sep, root + ".libs" + os.sep))
+
+    candidates = [lib for lib in libs if not inside(os.path.realpath(lib.filepath), np)]
+    if len(candidates) > 1:
+        candidates = [lib for lib in candidates
+                      if inside(os.path.realpath(lib.filepath), scipy)]
+    if len(candidates) != 1:
+        return None
+    lib = candidates[0]
+    prefix = getattr(lib, "_symbol_prefix", "")
+    suffix = getattr(lib, "_symbol_suffix", "")
+    try:
+        set_fn = getattr(lib.dynlib, f"{prefix}openblas_set_num_threads{suffix}")
+        get_fn = getattr(lib.dynlib, f"{prefix}openblas_get_num_threads{suffix}")
+    except AttributeError:
+        return None
+    return (ctypes.cast(set_fn, ctypes.c_void_p).value,
+            ctypes.cast(get_fn, ctypes.c_void_p).value)
+
+
+def _register_blas_thread_controls():
+    """Hand OpenBLAS's thread controls to the kernels; return whether they took them."""
+    controls = _openblas_thread_controls()
+    return _dense.set_blas_thread_controls(*controls) if controls else False
+
+
+#: Whether the kernels run BLAS on one thread inside their own OpenMP team.
+#: Both OpenBLAS's pthreads and OpenMP's workers keep spinning for a while
+#: after their work; with two such pools, each as large as the machine, a
+#: parallel loop placed between two matrix products makes each wait for the
+#: other's threads (on 2 cores: a 2-thread relu between the GEMMs of an MLP
+#: batch took 6 ms instead of 0.01 ms, and the GEMMs after it ran 3 times
+#: slower).  With the controls, one team does everything: the products share
+#: blocks of rows or columns out among its threads (a little faster than
+#: OpenBLAS's own threading here), and the thread that wrote a block of a
+#: weight gradient is the one that later updates it, which halves the time
+#: of Adam on an MLP's weights.
+OWN_THREADS = _register_blas_thread_controls()
+
+#: Without the controls, BLAS runs its own threads and the elementwise loops
+#: of this family ask :func:`~nnfast.backend.threads_for` about their work
+#: divided by this factor, going parallel only where one thread would need
+#: tens of milliseconds.
 PARALLEL_WORK_DIVISOR = 1024
 
 
 def _threads(work):
-    """Threads for one of this family's loops over ``work`` elements."""
-    return threads_for(work // PARALLEL_WORK_DIVISOR)
+    """Threads for one of this family's elementwise loops over ``work`` elements."""
+    return threads_for(work if OWN_THREADS else work // PARALLEL_WORK_DIVISOR)
+
+
+#: A multiply-add of a matrix product weighs this much less than an element
+#: of an elementwise loop when asking :func:`~nnfast.backend.threads_for`
+#: for threads.  Measured on 2 cores: sharing a float32 product between two
+#: threads pays from about 2 million multiply-adds (32x256x256: 53 -> 38 us)
+#: and costs below 1 million (32x64x64: 4 -> 8 us), where OpenBLAS's own
+#: threading also stays on one thread.
+PRODUCT_WORK_DIVISOR = 32
+
+
+def _product_threads(m, n, k):
+    """Threads for a matrix product of ``m * n * k`` multiply-adds."""
+    return threads_for(m * n * k // PRODUCT_WORK_DIVISOR) if OWN_THREADS else 1
 
 
 # Codes of the activations in nnfast._dense.
@@ -136,9 +205,11 @@ class CpuDenseOps:
     A mixin: it is listed before :class:`~nnfast.backend.ops.Ops` in the
     bases of :class:`~nnfast.backend.cpu_ops.CpuOps`, and every method falls
     back to the reference through ``super()`` when the kernels cannot take
-    the arguments as given.  The matrix products use BLAS's own threads; the
-    elementwise loops take theirs from :func:`~nnfast.backend.threads_for`
-    (see :data:`PARALLEL_WORK_DIVISOR`).  The exponential and the optimizer
+    the arguments as given.  Thread counts come from
+    :func:`~nnfast.backend.threads_for`; with OpenBLAS's thread controls
+    (:data:`OWN_THREADS`) the matrix products run BLAS on one thread inside the
+    kernels' own OpenMP team, otherwise BLAS picks its own threads (see
+    :data:`PARALLEL_WORK_DIVISOR`).  The exponential and the optimizer
     updates with a square root per element run code compiled for the widest
     instruction set the CPU has (baseline x86-64, AVX2 or AVX-512, chosen at
     import by ``nnfast._dense.select_simd_kernels``).
@@ -192,7 +263,7 @@ class CpuDenseOps:
                 b, trans_b = b.T, not trans_b
             else:
                 b = _contiguous(b)
-        _dense.gemm(a, b, out, trans_a, trans_b, alpha, beta)
+        _dense.gemm(a, b, out, trans_a, trans_b, alpha, beta, _product_threads(m, n, k))
         return out
 
     def affine(self, x, w, b, out=None):
@@ -222,7 +293,7 @@ class CpuDenseOps:
                 return super().affine(x, w, b, out=out)
         if not (0 < n_samples <= _INT_MAX and 0 < n_in <= _INT_MAX and 0 < n_out <= _INT_MAX):
             return super().affine(x, w, b, out=out)
-        _dense.affine(_c(x), _c(w), _c(b), out)
+        _dense.affine(_c(x), _c(w), _c(b), out, _product_threads(n_samples, n_in, n_out))
         return out
 
     def backprop_affine(self, dz, x, w, dw, db, dx=None):
@@ -258,7 +329,7 @@ class CpuDenseOps:
                 or (want_dx and _shares(dx, dz, x, w, dw, db))):
             return super().backprop_affine(dz, x, w, dw, db, dx=dx if want_dx else False)
         _dense.backprop_affine(_c(dz), _c(x), _c(w), dw, db, dx if want_dx else None,
-                               _threads(dz.size))
+                               _product_threads(n_samples, n_in, n_out))
         return dx if want_dx else None
 
     def sum_rows(self, x, out=None):
