@@ -335,7 +335,9 @@ cdef inline void _col_sums(const floating* x, floating* out, intp_t n_rows,
     """``out[j] = sum_i x[i, j]`` for a block of ``n_cols`` columns with row stride ``ld``.
 
     Rows are added one after the other, the order numpy uses for
-    ``x.sum(axis=0)``, so the two agree to the last bit.
+    ``x.sum(axis=0)``, so the two agree to the last bit.  One thread: the loop
+    is bound by memory, and two threads each streaming every row (to sum half
+    the columns) measured slower than one.
     """
     cdef intp_t i, j
     cdef const floating* row
@@ -347,25 +349,11 @@ cdef inline void _col_sums(const floating* x, floating* out, intp_t n_rows,
             out[j] = out[j] + row[j]
 
 
-cdef inline void _sum_rows(const floating* x, floating* out, intp_t n_rows,
-                           intp_t n_cols, int num_threads) noexcept nogil:
-    """Column sums, with threads splitting the columns when there are enough."""
-    cdef intp_t chunk, c, start
-    if num_threads <= 1 or n_cols < 2 * _ALIGN:
-        _col_sums(x, out, n_rows, n_cols, n_cols)
-        return
-    chunk = _chunk_size(n_cols, num_threads)
-    for c in prange(_n_chunks(n_cols, chunk), num_threads=num_threads, schedule="static"):
-        start = c * chunk
-        _col_sums(x + start, out + start, n_rows, min(chunk, n_cols - start), n_cols)
-
-
 def sum_rows(const floating[:, ::1] x,  # IN  (n_rows, n_cols)
-             floating[::1] out,         # OUT (n_cols,)
-             int num_threads):
+             floating[::1] out):        # OUT (n_cols,)
     """``out = x.sum(axis=0)``."""
     with nogil:
-        _sum_rows(&x[0, 0], &out[0], x.shape[0], x.shape[1], num_threads)
+        _col_sums(&x[0, 0], &out[0], x.shape[0], x.shape[1], x.shape[1])
 
 
 def backprop_affine(const floating[:, ::1] dz,  # IN  (n_samples, n_out)
@@ -388,7 +376,7 @@ def backprop_affine(const floating[:, ::1] dz,  # IN  (n_samples, n_out)
             num_threads = 1
         _gemm_shared(True, False, n_in, n_out, n_samples, <floating> 1, &x[0, 0], n_in,
                      &dz[0, 0], n_out, <floating> 0, &dw[0, 0], n_out, num_threads)
-        _sum_rows(&dz[0, 0], &db[0], n_samples, n_out, num_threads)
+        _col_sums(&dz[0, 0], &db[0], n_samples, n_out, n_out)
         if want_dx:
             _gemm_shared(False, True, n_samples, n_in, n_out, <floating> 1, &dz[0, 0], n_out,
                          &w[0, 0], n_out, <floating> 0, dx_ptr, n_in, num_threads)

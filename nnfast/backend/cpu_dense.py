@@ -349,7 +349,7 @@ class CpuDenseOps:
             _check_out_shape("sum_rows", "out", out, (x.shape[1],))
             if _overlap(out, x):
                 return super().sum_rows(x, out=out)
-        _dense.sum_rows(_c(x), out, _threads(x.size))
+        _dense.sum_rows(_c(x), out)
         return out
 
     # -------------------------------------------------------------- activations

@@ -416,7 +416,7 @@ def test_backprop_affine_fallbacks_match_reference(kernels, rng):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES + [(5, 1000)])
-def test_sum_rows(kernels, threads, rng, dtype, shape):
+def test_sum_rows(kernels, rng, dtype, shape):
     x = normal(rng, shape, dtype)
     expected = REF.sum_rows(x)
     assert_close(CPU.sum_rows(x), expected)
