@@ -55,4 +55,4 @@ def threads_for(work):
     """Threads worth using for a loop over ``work`` elements (1 for small loops)."""
     if work < PARALLEL_MIN_WORK:
         return 1
-    return max(1, min(get_num_threads(), int(work // (PARALLEL_MIN_WORK // 2))))
+    return max(1, min(get_num_threads(), int(work // max(1, PARALLEL_MIN_WORK // 2))))
