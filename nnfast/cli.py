@@ -77,7 +77,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="nnfast", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="train the models on the bundled sample and write figures")
-    demo.add_argument("models", nargs="*", choices=[[]] + list(DEMOS) or None, metavar="MODEL",
+    demo.add_argument("models", nargs="*", metavar="MODEL",
                       help=f"which demos to run ({', '.join(DEMOS)}); all by default")
     demo.add_argument("-o", "--output", default="nnfast-output", help="folder for figures and summary")
     demo.add_argument("--quick", action="store_true", help="shorter training, for a smoke test")

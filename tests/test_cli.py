@@ -1,0 +1,23 @@
+"""The ``nnfast`` command: demos write their figures and a summary."""
+import json
+
+from nnfast import cli
+
+
+def test_demo_quick_writes_figures_and_summary(tmp_path, capsys):
+    assert cli.main(["demo", "--quick", "-o", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert set(summary) == {"mlp", "perceptron", "rbm"}
+    assert summary["mlp"]["test_accuracy"] > 0.8
+    for result in summary.values():
+        for path in result["files"].values():
+            with open(path, "rb") as f:
+                assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert "summary.md" in {p.name for p in tmp_path.iterdir()}
+    assert "Figures and summary written" in capsys.readouterr().out
+
+
+def test_info_describes_the_installation(capsys):
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "OpenMP compiled in" in out and "threads" in out
