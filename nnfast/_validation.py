@@ -69,10 +69,15 @@ def check_array(X, *, name="X", ndim=2, dtype=np.float32, allow_nan=False,
         target = arr.dtype if arr.dtype in FLOAT_DTYPES else np.dtype(np.float32)
     else:
         target = np.dtype(dtype)
-    arr = np.ascontiguousarray(arr, dtype=target)
+    original = arr
+    with np.errstate(over="ignore"):
+        arr = np.ascontiguousarray(arr, dtype=target)
     if copy and np.shares_memory(arr, X if isinstance(X, np.ndarray) else arr[:0]):
         arr = arr.copy()
     if not allow_nan and arr.size and not np.isfinite(arr).all():
+        if original.dtype.kind == "f" and np.isfinite(original).all():
+            raise ValueError(f"{name} has values too large for {target.name} "
+                             f"(largest magnitude {np.finfo(target).max:.3g})")
         raise ValueError(f"{name} contains NaN or infinite values")
     return arr
 

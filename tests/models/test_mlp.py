@@ -168,3 +168,10 @@ def test_scikit_learn_clone_and_grid_search():
                           {"hidden_layer_sizes": [(4,), (8,)], "learning_rate": [0.01]}, cv=3)
     search.fit(X, y)
     assert search.best_score_ > 0.8 and sklearn.__version__
+
+
+def test_values_beyond_float32_are_named():
+    with pytest.raises(ValueError, match="too large for float32"):
+        MLPRegressor(epochs=1).fit(np.array([[1e300, 1.0], [0.0, 1.0]]), [0.0, 1.0])
+    # float64 models take them as they are.
+    MLPRegressor(hidden_layer_sizes=(2,), epochs=1, dtype="float64").fit(np.array([[1e30, 1.0], [0.0, 1.0]]), [0, 1])
