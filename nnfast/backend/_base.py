@@ -51,3 +51,15 @@ class BaseOps:
     def random_normal(self, rng, shape, dtype="float32", scale=1.0):
         """Normal samples with mean 0 and standard deviation ``scale``."""
         return (rng.standard_normal(shape, dtype=dtype) * scale).astype(dtype, copy=False)
+
+    # Numerically stable elementwise helpers shared by the op families.
+    def _sigmoid(self, z):
+        """``1 / (1 + exp(-z))``, split by sign so ``exp`` never overflows."""
+        xp = self.xp
+        e = xp.exp(-xp.abs(z))
+        return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
+
+    def _softplus(self, z):
+        """``log(1 + exp(z))`` without overflow."""
+        xp = self.xp
+        return xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))

@@ -129,9 +129,7 @@ class DenseOps(BaseOps):
             if out is not z:
                 out[...] = z
         elif name == "sigmoid":
-            # Split by sign so exp never overflows.
-            e = xp.exp(-xp.abs(z))
-            out[...] = xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+            out[...] = self._sigmoid(z)
         elif name == "tanh":
             xp.tanh(z, out=out)
         elif name == "relu":
@@ -238,10 +236,9 @@ class DenseOps(BaseOps):
         grad : ndarray of shape (n_samples, n_outputs)
             ``(sigmoid(z) - t) / logits.size``.
         """
-        xp = self.xp
         z = logits
-        loss = float((xp.maximum(z, 0) - z * targets + xp.log1p(xp.exp(-xp.abs(z)))).sum()) / z.size
-        grad = (self.activation(z, "sigmoid") - targets) / z.size
+        loss = float((self._softplus(z) - z * targets).sum()) / z.size
+        grad = (self._sigmoid(z) - targets) / z.size
         if grad_out is None:
             return loss, grad.astype(z.dtype, copy=False)
         grad_out[...] = grad

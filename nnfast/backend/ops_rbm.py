@@ -71,15 +71,6 @@ class RBMOps(BaseOps):
     """Sampling, free energy and contrastive-divergence updates of Bernoulli RBMs."""
 
     # ------------------------------------------------------------ elementwise
-    def _sigmoid(self, z):
-        xp = self.xp
-        e = xp.exp(-xp.abs(z))
-        return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
-
-    def _softplus(self, z):
-        xp = self.xp
-        return xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))
-
     def _uniform(self, seed, shape, dtype):
         if seed is None:
             raise ValueError("pass either uniform draws or a seed")
