@@ -28,12 +28,17 @@ Activation codes (shared with ``cpu_dense.py``): 0 identity, 1 sigmoid,
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport log, logf
+from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy
+
+cimport numpy as cnp
 
 from _blas cimport gemm as _gemm
 from _dense_simd cimport nnf_dense_select, nnf_dense_simd
 
 ctypedef Py_ssize_t intp_t
+
+cnp.import_array()
 
 # Chunks handed to threads start on multiples of this many elements (one
 # 64-byte cache line of float32), so two threads never write the same line.
@@ -309,17 +314,21 @@ def affine(const floating[:, ::1] x,  # IN  (n_samples, n_in)
            floating[:, ::1] out,      # OUT (n_samples, n_out)
            int num_threads):
     """``out = x @ w + b``: ``b`` copied into every row, then a GEMM with beta 1."""
-    cdef int n_samples = x.shape[0]
-    cdef int n_in = x.shape[1]
-    cdef int n_out = w.shape[1]
     cdef int previous
     with nogil:
         previous = _blas_on_one_thread()
-        _fill_rows(&out[0, 0], &b[0], 0, n_samples, n_out)
-        _gemm_shared(False, False, n_samples, n_out, n_in, <floating> 1, &x[0, 0], n_in,
-                     &w[0, 0], n_out, <floating> 1, &out[0, 0], n_out,
-                     num_threads if previous else 1)
+        _affine(&x[0, 0], &w[0, 0], &b[0], &out[0, 0], x.shape[0], x.shape[1], w.shape[1],
+                num_threads if previous else 1)
         _blas_restore(previous)
+
+
+cdef inline void _affine(const floating* x, const floating* w, const floating* b,
+                         floating* out, int n_samples, int n_in, int n_out,
+                         int num_threads) noexcept nogil:
+    """``out = x @ w + b`` (see :func:`affine`); ``num_threads`` share the product."""
+    _fill_rows(out, b, 0, n_samples, n_out)
+    _gemm_shared(False, False, n_samples, n_out, n_in, <floating> 1, x, n_in, w, n_out,
+                 <floating> 1, out, n_out, num_threads)
 
 
 cdef inline void _fill_rows(floating* out, const floating* row, intp_t lo, intp_t hi,
@@ -364,23 +373,25 @@ def backprop_affine(const floating[:, ::1] dz,  # IN  (n_samples, n_out)
                     floating[:, ::1] dx,        # OUT (n_samples, n_in), or None
                     int num_threads):
     """``dw = x.T @ dz``, ``db = dz.sum(0)`` and, unless ``dx`` is None, ``dx = dz @ w.T``."""
-    cdef int n_samples = dz.shape[0]
-    cdef int n_out = dz.shape[1]
-    cdef int n_in = x.shape[1]
-    cdef bint want_dx = dx is not None
-    cdef floating* dx_ptr = &dx[0, 0] if want_dx else NULL
+    cdef floating* dx_ptr = &dx[0, 0] if dx is not None else NULL
     cdef int previous
     with nogil:
         previous = _blas_on_one_thread()
-        if not previous:
-            num_threads = 1
-        _gemm_shared(True, False, n_in, n_out, n_samples, <floating> 1, &x[0, 0], n_in,
-                     &dz[0, 0], n_out, <floating> 0, &dw[0, 0], n_out, num_threads)
-        _col_sums(&dz[0, 0], &db[0], n_samples, n_out, n_out)
-        if want_dx:
-            _gemm_shared(False, True, n_samples, n_in, n_out, <floating> 1, &dz[0, 0], n_out,
-                         &w[0, 0], n_out, <floating> 0, dx_ptr, n_in, num_threads)
+        _backprop_affine(&dz[0, 0], &x[0, 0], &w[0, 0], &dw[0, 0], &db[0], dx_ptr,
+                         dz.shape[0], x.shape[1], dz.shape[1], num_threads if previous else 1)
         _blas_restore(previous)
+
+
+cdef inline void _backprop_affine(const floating* dz, const floating* x, const floating* w,
+                                  floating* dw, floating* db, floating* dx, int n_samples,
+                                  int n_in, int n_out, int num_threads) noexcept nogil:
+    """The gradients of :func:`backprop_affine`; no ``dx`` when it is NULL."""
+    _gemm_shared(True, False, n_in, n_out, n_samples, <floating> 1, x, n_in, dz, n_out,
+                 <floating> 0, dw, n_out, num_threads)
+    _col_sums(dz, db, n_samples, n_out, n_out)
+    if dx != NULL:
+        _gemm_shared(False, True, n_samples, n_in, n_out, <floating> 1, dz, n_out, w, n_out,
+                     <floating> 0, dx, n_in, num_threads)
 
 
 # ----------------------------------------------------------------- activations
@@ -413,27 +424,29 @@ def activation(const floating[:, ::1] z,  # IN  (n_samples, n_units)
                floating[:, ::1] out,      # OUT (n_samples, n_units), may be z
                int kind, int num_threads):
     """Apply activation ``kind`` to ``z`` (see the module docstring for the codes)."""
-    cdef intp_t n_rows = z.shape[0]
-    cdef intp_t n_cols = z.shape[1]
-    cdef intp_t n = n_rows * n_cols
-    cdef const floating* zp = &z[0, 0]
-    cdef floating* op = &out[0, 0]
-    cdef intp_t i, c, start, chunk
     with nogil:
-        if kind == ACT_SOFTMAX:
-            if num_threads <= 1:
-                for i in range(n_rows):
-                    _softmax_row(zp + i * n_cols, op + i * n_cols, n_cols)
-            else:
-                for i in prange(n_rows, num_threads=num_threads, schedule="static"):
-                    _softmax_row(zp + i * n_cols, op + i * n_cols, n_cols)
-        elif num_threads <= 1:
-            _act_range(zp, op, n, kind)
+        _activation(&z[0, 0], &out[0, 0], z.shape[0], z.shape[1], kind, num_threads)
+
+
+cdef void _activation(const floating* zp, floating* op, intp_t n_rows, intp_t n_cols,
+                      int kind, int num_threads) noexcept nogil:
+    """:func:`activation` on raw pointers (``op`` may be ``zp``)."""
+    cdef intp_t n = n_rows * n_cols
+    cdef intp_t i, c, start, chunk
+    if kind == ACT_SOFTMAX:
+        if num_threads <= 1:
+            for i in range(n_rows):
+                _softmax_row(zp + i * n_cols, op + i * n_cols, n_cols)
         else:
-            chunk = _chunk_size(n, num_threads)
-            for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
-                start = c * chunk
-                _act_range(zp + start, op + start, min(chunk, n - start), kind)
+            for i in prange(n_rows, num_threads=num_threads, schedule="static"):
+                _softmax_row(zp + i * n_cols, op + i * n_cols, n_cols)
+    elif num_threads <= 1:
+        _act_range(zp, op, n, kind)
+    else:
+        chunk = _chunk_size(n, num_threads)
+        for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
+            start = c * chunk
+            _act_range(zp + start, op + start, min(chunk, n - start), kind)
 
 
 cdef inline void _bp_act_range(const floating* dy, const floating* y, floating* dz,
@@ -490,28 +503,31 @@ def backprop_activation(const floating[:, ::1] dy,  # IN  (n_samples, n_units)
                         floating[:, ::1] out,       # OUT (n_samples, n_units), may be dy
                         int kind, int num_threads):
     """Gradient with respect to the pre-activation of activation ``kind``."""
-    cdef intp_t n_rows = dy.shape[0]
-    cdef intp_t n_cols = dy.shape[1]
-    cdef intp_t n = n_rows * n_cols
-    cdef const floating* dyp = &dy[0, 0]
-    cdef const floating* yp = &y[0, 0]
-    cdef floating* op = &out[0, 0]
-    cdef intp_t i, c, start, chunk
     with nogil:
-        if kind == ACT_SOFTMAX:
-            if num_threads <= 1:
-                for i in range(n_rows):
-                    _bp_softmax_row(dyp + i * n_cols, yp + i * n_cols, op + i * n_cols, n_cols)
-            else:
-                for i in prange(n_rows, num_threads=num_threads, schedule="static"):
-                    _bp_softmax_row(dyp + i * n_cols, yp + i * n_cols, op + i * n_cols, n_cols)
-        elif num_threads <= 1:
-            _bp_act_range(dyp, yp, op, n, kind)
+        _backprop_activation(&dy[0, 0], &y[0, 0], &out[0, 0], dy.shape[0], dy.shape[1], kind,
+                             num_threads)
+
+
+cdef void _backprop_activation(const floating* dyp, const floating* yp, floating* op,
+                               intp_t n_rows, intp_t n_cols, int kind,
+                               int num_threads) noexcept nogil:
+    """:func:`backprop_activation` on raw pointers (``op`` may be ``dyp``)."""
+    cdef intp_t n = n_rows * n_cols
+    cdef intp_t i, c, start, chunk
+    if kind == ACT_SOFTMAX:
+        if num_threads <= 1:
+            for i in range(n_rows):
+                _bp_softmax_row(dyp + i * n_cols, yp + i * n_cols, op + i * n_cols, n_cols)
         else:
-            chunk = _chunk_size(n, num_threads)
-            for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
-                start = c * chunk
-                _bp_act_range(dyp + start, yp + start, op + start, min(chunk, n - start), kind)
+            for i in prange(n_rows, num_threads=num_threads, schedule="static"):
+                _bp_softmax_row(dyp + i * n_cols, yp + i * n_cols, op + i * n_cols, n_cols)
+    elif num_threads <= 1:
+        _bp_act_range(dyp, yp, op, n, kind)
+    else:
+        chunk = _chunk_size(n, num_threads)
+        for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
+            start = c * chunk
+            _bp_act_range(dyp + start, yp + start, op + start, min(chunk, n - start), kind)
 
 
 # ---------------------------------------------------------------------- losses
@@ -571,29 +587,44 @@ def softmax_cross_entropy_labels(const floating[:, ::1] logits,  # IN  (n_sample
     """
     cdef intp_t n_rows = logits.shape[0]
     cdef intp_t n_cols = logits.shape[1]
-    cdef const floating* zp = &logits[0, 0]
-    cdef const intp_t* lp = &labels[0]
-    cdef floating* gp = &grad[0, 0]
+    cdef intp_t bad
+    cdef double loss
+    with nogil:
+        bad = _label_outside(&labels[0], n_rows, n_cols)
+    if bad != -1:
+        _raise_bad_label(labels[bad], n_cols)
+    with nogil:
+        loss = _xent_labels(&logits[0, 0], &labels[0], &grad[0, 0], n_rows, n_cols, num_threads)
+    return loss
+
+
+cdef inline intp_t _label_outside(const intp_t* labels, intp_t n_rows,
+                                  intp_t n_classes) noexcept nogil:
+    """Index of the first label outside ``[0, n_classes)``, or -1."""
+    cdef intp_t i
+    for i in range(n_rows):
+        if labels[i] < 0 or labels[i] >= n_classes:
+            return i
+    return -1
+
+
+cdef _raise_bad_label(intp_t label, intp_t n_classes):
+    raise ValueError(f"softmax_cross_entropy: label {label} is outside [0, {n_classes}) "
+                     f"for logits with {n_classes} classes")
+
+
+cdef double _xent_labels(const floating* zp, const intp_t* lp, floating* gp, intp_t n_rows,
+                         intp_t n_cols, int num_threads) noexcept nogil:
+    """:func:`softmax_cross_entropy_labels` for labels already checked."""
     cdef floating n_samples = <floating> n_rows
     cdef intp_t i
-    cdef intp_t lo = lp[0]
-    cdef intp_t hi = lp[0]
     cdef double loss = 0
-    with nogil:
-        for i in range(1, n_rows):
-            lo = min(lo, lp[i])
-            hi = max(hi, lp[i])
-    if lo < 0 or hi >= n_cols:
-        bad = lo if lo < 0 else hi
-        raise ValueError(f"softmax_cross_entropy: label {bad} is outside [0, {n_cols}) "
-                         f"for logits with {n_cols} classes")
-    with nogil:
-        if num_threads <= 1:
-            for i in range(n_rows):
-                loss += _xent_label_row(zp + i * n_cols, lp[i], gp + i * n_cols, n_cols, n_samples)
-        else:
-            for i in prange(n_rows, num_threads=num_threads, schedule="static"):
-                loss += _xent_label_row(zp + i * n_cols, lp[i], gp + i * n_cols, n_cols, n_samples)
+    if num_threads <= 1:
+        for i in range(n_rows):
+            loss += _xent_label_row(zp + i * n_cols, lp[i], gp + i * n_cols, n_cols, n_samples)
+    else:
+        for i in prange(n_rows, num_threads=num_threads, schedule="static"):
+            loss += _xent_label_row(zp + i * n_cols, lp[i], gp + i * n_cols, n_cols, n_samples)
     return loss
 
 
@@ -602,23 +633,27 @@ def softmax_cross_entropy_probs(const floating[:, ::1] logits,   # IN  (n_sample
                                 floating[:, ::1] grad,           # OUT (n_samples, n_classes), may be logits
                                 int num_threads):
     """Summed cross-entropy of softmax(logits) against target probabilities; gradient into ``grad``."""
-    cdef intp_t n_rows = logits.shape[0]
-    cdef intp_t n_cols = logits.shape[1]
-    cdef const floating* zp = &logits[0, 0]
-    cdef const floating* tp = &targets[0, 0]
-    cdef floating* gp = &grad[0, 0]
+    cdef double loss
+    with nogil:
+        loss = _xent_probs(&logits[0, 0], &targets[0, 0], &grad[0, 0], logits.shape[0],
+                           logits.shape[1], num_threads)
+    return loss
+
+
+cdef double _xent_probs(const floating* zp, const floating* tp, floating* gp, intp_t n_rows,
+                        intp_t n_cols, int num_threads) noexcept nogil:
+    """:func:`softmax_cross_entropy_probs` on raw pointers."""
     cdef floating n_samples = <floating> n_rows
     cdef intp_t i
     cdef double loss = 0
-    with nogil:
-        if num_threads <= 1:
-            for i in range(n_rows):
-                loss += _xent_prob_row(zp + i * n_cols, tp + i * n_cols, gp + i * n_cols,
-                                       n_cols, n_samples)
-        else:
-            for i in prange(n_rows, num_threads=num_threads, schedule="static"):
-                loss += _xent_prob_row(zp + i * n_cols, tp + i * n_cols, gp + i * n_cols,
-                                       n_cols, n_samples)
+    if num_threads <= 1:
+        for i in range(n_rows):
+            loss += _xent_prob_row(zp + i * n_cols, tp + i * n_cols, gp + i * n_cols,
+                                   n_cols, n_samples)
+    else:
+        for i in prange(n_rows, num_threads=num_threads, schedule="static"):
+            loss += _xent_prob_row(zp + i * n_cols, tp + i * n_cols, gp + i * n_cols,
+                                   n_cols, n_samples)
     return loss
 
 
@@ -677,22 +712,25 @@ def sigmoid_binary_cross_entropy(const floating[::1] logits,   # IN  (size,)
                                  floating[::1] grad,           # OUT (size,), may be logits
                                  int num_threads):
     """Summed binary cross-entropy of sigmoid(logits); gradient ``(sigmoid(z) - t) / size``."""
-    cdef intp_t n = logits.shape[0]
-    cdef const floating* zp = &logits[0]
-    cdef const floating* tp = &targets[0]
-    cdef floating* gp = &grad[0]
+    cdef double loss
+    with nogil:
+        loss = _bce(&logits[0], &targets[0], &grad[0], logits.shape[0], num_threads)
+    return loss
+
+
+cdef double _bce(const floating* zp, const floating* tp, floating* gp, intp_t n,
+                 int num_threads) noexcept nogil:
+    """:func:`sigmoid_binary_cross_entropy` on raw pointers."""
     cdef floating size = <floating> n
     cdef intp_t c, start, chunk
     cdef double loss = 0
-    with nogil:
-        if num_threads <= 1:
-            loss = _bce_range(zp, tp, gp, n, size)
-        else:
-            chunk = _chunk_size(n, num_threads)
-            for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
-                start = c * chunk
-                loss += _bce_range(zp + start, tp + start, gp + start,
-                                   min(chunk, n - start), size)
+    if num_threads <= 1:
+        loss = _bce_range(zp, tp, gp, n, size)
+    else:
+        chunk = _chunk_size(n, num_threads)
+        for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
+            start = c * chunk
+            loss += _bce_range(zp + start, tp + start, gp + start, min(chunk, n - start), size)
     return loss
 
 
@@ -726,22 +764,25 @@ def mean_squared_error(const floating[::1] pred,     # IN  (size,)
                        floating[::1] grad,           # OUT (size,), may be pred
                        int num_threads):
     """Summed squared error; gradient ``2 (pred - targets) / size``."""
-    cdef intp_t n = pred.shape[0]
-    cdef const floating* pp = &pred[0]
-    cdef const floating* tp = &targets[0]
-    cdef floating* gp = &grad[0]
+    cdef double loss
+    with nogil:
+        loss = _mse(&pred[0], &targets[0], &grad[0], pred.shape[0], num_threads)
+    return loss
+
+
+cdef double _mse(const floating* pp, const floating* tp, floating* gp, intp_t n,
+                 int num_threads) noexcept nogil:
+    """:func:`mean_squared_error` on raw pointers."""
     cdef floating scale = <floating> (2.0 / n)
     cdef intp_t c, start, chunk
     cdef double loss = 0
-    with nogil:
-        if num_threads <= 1:
-            loss = _mse_range(pp, tp, gp, n, scale)
-        else:
-            chunk = _chunk_size(n, num_threads)
-            for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
-                start = c * chunk
-                loss += _mse_range(pp + start, tp + start, gp + start,
-                                   min(chunk, n - start), scale)
+    if num_threads <= 1:
+        loss = _mse_range(pp, tp, gp, n, scale)
+    else:
+        chunk = _chunk_size(n, num_threads)
+        for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
+            start = c * chunk
+            loss += _mse_range(pp + start, tp + start, gp + start, min(chunk, n - start), scale)
     return loss
 
 
@@ -971,3 +1012,198 @@ def adadelta_update(floating[::1] param,       # IN/OUT (size,)
                 start = c * chunk
                 _adadelta_range(pp + start, gp + start, egp + start, edp + start,
                                 min(chunk, n - start), lr_, rho_, omrho, eps_, wd)
+
+
+# --------------------------------------------------------- stacks of dense layers
+# One training step of a stack of dense layers (forward pass, loss, backward
+# pass) in a single call: the same kernels, thread counts and order of work
+# as the layers and losses calling the functions above one at a time, without
+# a trip through Python between the steps.
+
+cdef enum:
+    LOSS_XENT = 0         # against labels or target probabilities, by the targets' shape
+    LOSS_XENT_PROBS = 1   # (chosen per step)
+    LOSS_BCE = 2
+    LOSS_MSE = 3
+
+
+cdef struct _StackLayer:
+    int n_in
+    int n_out
+    int act        # applied in place after the affine map (identity for a fused output layer)
+    char* w        # (n_in, n_out)
+    char* b        # (n_out,)
+    char* dw       # (n_in, n_out)
+    char* db       # (n_out,)
+    char* y        # (max_rows, n_out): the layer's output (the logits of a fused output layer)
+    char* dz       # (max_rows, n_out): gradient with respect to the pre-activation
+
+
+cdef class DenseStack:
+    """Pointers to the parameters, gradients and buffers of a stack of dense layers.
+
+    Built by ``nnfast.backend.cpu_dense.CpuDenseStack``, which checks every
+    array and keeps them alive; this class only records their addresses.
+
+    Parameters
+    ----------
+    addresses : list of tuple of int
+        Per layer ``(w, b, dw, db, y, dz)`` data addresses.
+    sizes : list of tuple of int
+        Per layer ``(n_in, n_out, activation code)``.
+    x_buffer, prob_buffer : int
+        Addresses of the gathered input rows (max_rows, n_in of the first
+        layer) and of the output of a fused output layer (max_rows, n_out),
+        0 when there is none.
+    fused_act : int
+        Activation of a fused output layer (softmax or sigmoid), -1 for none.
+    loss : int
+        0 for the cross-entropy, 2 for the binary cross-entropy, 3 for the
+        mean squared error.
+    itemsize : int
+        4 for float32, 8 for float64.
+    """
+    cdef _StackLayer* layers
+    cdef int n_layers
+    cdef char* x_buffer
+    cdef char* prob_buffer
+    cdef int fused_act
+    cdef int loss
+    cdef int itemsize
+
+    def __cinit__(self, list addresses, list sizes, size_t x_buffer, size_t prob_buffer,
+                  int fused_act, int loss, int itemsize):
+        cdef int i
+        self.n_layers = len(sizes)
+        self.layers = <_StackLayer*> calloc(max(1, self.n_layers), sizeof(_StackLayer))
+        if self.layers == NULL:
+            raise MemoryError()
+        for i in range(self.n_layers):
+            w, b, dw, db, y, dz = addresses[i]
+            self.layers[i].n_in, self.layers[i].n_out, self.layers[i].act = sizes[i]
+            self.layers[i].w = <char*> <size_t> w
+            self.layers[i].b = <char*> <size_t> b
+            self.layers[i].dw = <char*> <size_t> dw
+            self.layers[i].db = <char*> <size_t> db
+            self.layers[i].y = <char*> <size_t> y
+            self.layers[i].dz = <char*> <size_t> dz
+        self.x_buffer = <char*> x_buffer
+        self.prob_buffer = <char*> prob_buffer
+        self.fused_act = fused_act
+        self.loss = loss
+        self.itemsize = itemsize
+
+    def __dealloc__(self):
+        free(self.layers)
+
+    def step(self, cnp.ndarray x, rows, int n, cnp.ndarray targets, cnp.ndarray threads):
+        """Forward pass, loss and backward pass on one batch; returns the summed loss.
+
+        Parameters
+        ----------
+        x : ndarray
+            The batch itself, of shape (n, n_in), when ``rows`` is None; else
+            every sample, of which the batch takes rows ``rows[0:n]``.
+        rows : intp ndarray of shape (n,) or None
+        targets : ndarray
+            intp labels of shape (n,), or targets of shape (n, n_out).
+        threads : int32 ndarray of shape (2 * n_layers + 2,)
+            Threads of each layer's products and elementwise loop, of the
+            loss and of the fused output activation.
+
+        Raises ``ValueError`` for a row index or label out of range (before
+        anything is written).
+        """
+        cdef const intp_t* row_ptr = NULL if rows is None else <const intp_t*> cnp.PyArray_DATA(rows)
+        cdef Py_ssize_t n_source_rows = x.shape[0]
+        cdef void* targets_ptr = cnp.PyArray_DATA(targets)
+        cdef const int* thread_ptr = <const int*> cnp.PyArray_DATA(threads)
+        cdef _StackLayer* last = &self.layers[self.n_layers - 1]
+        cdef intp_t bad = -1
+        cdef int loss_code = self.loss
+        cdef double loss
+        if loss_code == LOSS_XENT and targets.ndim == 2:
+            loss_code = LOSS_XENT_PROBS
+        with nogil:
+            if row_ptr != NULL:
+                bad = _label_outside(row_ptr, n, n_source_rows)
+        if bad != -1:
+            raise ValueError(f"row index {row_ptr[bad]} is outside [0, {n_source_rows})")
+        if loss_code == LOSS_XENT:
+            with nogil:
+                bad = _label_outside(<const intp_t*> targets_ptr, n, last.n_out)
+            if bad != -1:
+                _raise_bad_label((<const intp_t*> targets_ptr)[bad], last.n_out)
+        with nogil:
+            if self.itemsize == 4:
+                loss = _stack_step(self, <const float*> cnp.PyArray_DATA(x), row_ptr, n,
+                                   loss_code, targets_ptr, thread_ptr)
+            else:
+                loss = _stack_step(self, <const double*> cnp.PyArray_DATA(x), row_ptr, n,
+                                   loss_code, targets_ptr, thread_ptr)
+        return loss
+
+
+cdef double _stack_step(DenseStack s, const floating* x, const intp_t* rows, int n,
+                        int loss_code, const void* targets, const int* threads) noexcept nogil:
+    """:meth:`DenseStack.step` for one dtype."""
+    cdef _StackLayer* layer
+    cdef _StackLayer* last = &s.layers[s.n_layers - 1]
+    cdef floating* gathered = <floating*> s.x_buffer
+    cdef const floating* inp
+    cdef floating* z
+    cdef floating* dz
+    cdef intp_t i, n_in0 = s.layers[0].n_in
+    cdef int l, t_prod, t_elem
+    cdef int t_loss = threads[2 * s.n_layers]
+    cdef int t_out = threads[2 * s.n_layers + 1]
+    cdef double loss = 0
+    cdef int previous = _blas_on_one_thread()
+    if rows != NULL:
+        for i in range(n):
+            memcpy(gathered + i * n_in0, x + rows[i] * n_in0, n_in0 * sizeof(floating))
+        x = gathered
+
+    # Forward: each layer's affine map, then its activation in place.
+    inp = x
+    for l in range(s.n_layers):
+        layer = &s.layers[l]
+        t_prod = threads[2 * l] if previous else 1
+        t_elem = threads[2 * l + 1]
+        z = <floating*> layer.y
+        _affine(inp, <const floating*> layer.w, <const floating*> layer.b, z, n,
+                layer.n_in, layer.n_out, t_prod)
+        if layer.act != ACT_IDENTITY:
+            _activation(z, z, n, layer.n_out, layer.act, t_elem)
+        inp = z
+
+    # The loss and its gradient, into the output layer's delta.
+    z = <floating*> last.y
+    dz = <floating*> last.dz
+    if s.fused_act != -1:
+        _activation(z, <floating*> s.prob_buffer, n, last.n_out, s.fused_act, t_out)
+    if loss_code == LOSS_XENT:
+        loss = _xent_labels(z, <const intp_t*> targets, dz, n, last.n_out, t_loss)
+    elif loss_code == LOSS_XENT_PROBS:
+        loss = _xent_probs(z, <const floating*> targets, dz, n, last.n_out, t_loss)
+    elif loss_code == LOSS_BCE:
+        loss = _bce(z, <const floating*> targets, dz, <intp_t> n * last.n_out, t_loss)
+    else:
+        loss = _mse(z, <const floating*> targets, dz, <intp_t> n * last.n_out, t_loss)
+
+    # Backward: the input gradient of layer l is written into the delta of
+    # layer l - 1, which then goes through that layer's activation in place.
+    for l in range(s.n_layers - 1, -1, -1):
+        layer = &s.layers[l]
+        t_prod = threads[2 * l] if previous else 1
+        t_elem = threads[2 * l + 1]
+        dz = <floating*> layer.dz
+        if layer.act != ACT_IDENTITY:
+            _backprop_activation(dz, <const floating*> layer.y, dz, n, layer.n_out,
+                                 layer.act, t_elem)
+        _backprop_affine(dz, x if l == 0 else <const floating*> s.layers[l - 1].y,
+                         <const floating*> layer.w, <floating*> layer.dw, <floating*> layer.db,
+                         <floating*> s.layers[l - 1].dz if l > 0 else <floating*> NULL,
+                         n, layer.n_in, layer.n_out, t_prod)
+    _blas_restore(previous)
+    return loss

@@ -332,6 +332,27 @@ class CpuDenseOps:
                                _product_threads(n_samples, n_in, n_out))
         return dx if want_dx else None
 
+    def dense_stack(self, weights, biases, weight_grads, bias_grads, activations, loss,
+                    fused):
+        """A compiled training step for a stack of dense layers, or None.
+
+        See Also
+        --------
+        nnfast.backend.ops_dense.DenseOps.dense_stack : parameters and return value.
+        nnfast.backend.cpu_dense_stack.CpuDenseStack : the step.
+
+        Notes
+        -----
+        None (the layers then run one at a time) unless every array is a
+        C-contiguous float32 or float64 numpy array of one dtype, the hidden
+        activations are identity, sigmoid or relu, and the output layer's
+        activation is one of those or is fused with the cross-entropy.
+        """
+        from .cpu_dense_stack import make_dense_stack
+
+        return make_dense_stack(weights, biases, weight_grads, bias_grads, activations, loss,
+                                fused)
+
     def sum_rows(self, x, out=None):
         """Column sums of ``x`` (the sum over samples), added row by row as numpy does.
 

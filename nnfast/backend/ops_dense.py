@@ -98,6 +98,36 @@ class DenseOps(BaseOps):
             return None
         return self.gemm(dz, w, out=dx, trans_b=True)
 
+    def dense_stack(self, weights, biases, weight_grads, bias_grads, activations, loss,
+                    fused):
+        """A fused training step for a stack of dense layers, or None.
+
+        Backends that can run the forward pass, the loss and the backward pass
+        of a whole stack of ``Dense`` layers in one call return an object
+        whose ``train_step(x, targets, rows=None)`` returns ``(loss,
+        output)`` and writes every gradient, exactly as the layers and the
+        loss would one after the other.  The reference returns None: its
+        layers and losses, called one at a time, are the definition that
+        fused steps are tested against.
+
+        Parameters
+        ----------
+        weights, weight_grads : list of ndarray of shape (n_in, n_out)
+            One per layer, each layer's ``n_in`` the previous one's ``n_out``.
+        biases, bias_grads : list of ndarray of shape (n_out,)
+        activations : list of str
+            Each layer's activation.
+        loss : {'cross_entropy', 'binary_cross_entropy', 'mean_squared_error'}
+        fused : bool
+            Whether the output layer's activation (softmax or sigmoid) is
+            folded into the cross-entropy, which then takes the logits.
+
+        Returns
+        -------
+        object or None
+        """
+        return None
+
     def sum_rows(self, x, out=None):
         """Column sums of ``x`` (sum over samples): ndarray of shape (n_cols,)."""
         if out is None:

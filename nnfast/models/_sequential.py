@@ -9,13 +9,16 @@ from .._validation import check_array, check_consistent_length, check_fraction
 from ..backend import resolve_ops
 from ..callbacks import CallbackList, EpochPrinter, History, ProgressBar
 from ..io import register_model
-from ..layers import Layer, layer_from_config
-from ..losses import get_loss
+from ..layers import Dense, Layer, layer_from_config
+from ..losses import BinaryCrossEntropy, CrossEntropy, MeanSquaredError, get_loss
 from ..metrics import batch_metric, normalize_metric
 from ..optimizers import get_optimizer, optimizer_from_config
 
 #: Rows per forward pass in predict/evaluate when no batch size is given.
 INFERENCE_BATCH = 4096
+
+#: Losses a backend may fuse with a stack of dense layers (see ``Ops.dense_stack``).
+_STACK_LOSSES = (CrossEntropy, BinaryCrossEntropy, MeanSquaredError)
 
 
 @register_model
@@ -63,6 +66,7 @@ class Sequential:
         self.stop_training = False
         self.stop_reason = None
         self._fused = False
+        self._stack = None
         for layer in layers or []:
             self.add(layer)
 
@@ -191,6 +195,22 @@ class Sequential:
         self._output_activation = activation
         self._fused = self.loss.fuses is not None and activation == self.loss.fuses
         last.keep_preactivation = self._fused
+        self._stack = self._make_stack()
+
+    def _make_stack(self):
+        """The backend's fused step for a model of dense layers only, or None.
+
+        With one, a training step is a single call that runs every layer's
+        forward and backward pass and the loss, with the same results as the
+        layers one at a time.
+        """
+        if not (type(self.loss) in _STACK_LOSSES
+                and all(type(l) is Dense and l.trainable and l.use_bias for l in self.layers)):
+            return None
+        dense = self.layers
+        return self.ops.dense_stack([l.W for l in dense], [l.b for l in dense],
+                                    [l.dW for l in dense], [l.db for l in dense],
+                                    [l.activation for l in dense], self.loss.name, self._fused)
 
     def _check_built(self):
         if not self.built:
@@ -221,8 +241,14 @@ class Sequential:
         logits = self.layers[-1].preactivation if self._fused else output
         return self.loss(self.ops, logits, targets, grad_out=grad_out)
 
-    def _backprop(self, xb, tb):
-        """Forward and backward pass on one batch; fills every layer's ``grads``."""
+    def _backprop(self, xb, tb, rows=None):
+        """Forward and backward pass on one batch; fills every layer's ``grads``.
+
+        The batch is ``xb``, or ``xb[rows]`` when ``rows`` is given (only
+        with a fused stack, which gathers the rows itself).
+        """
+        if self._stack is not None:
+            return self._stack.train_step(xb, tb, rows)
         output = self._forward(xb, training=True)
         loss, grad = self._loss_of_output(output, tb, grad_out=self._grad_buffer(output.shape))
         grad = self.layers[-1].backward(grad, from_logits=self._fused)
@@ -232,8 +258,8 @@ class Sequential:
             grad = layer.backward(grad)
         return loss, output
 
-    def _train_step(self, xb, tb):
-        loss, output = self._backprop(xb, tb)
+    def _train_step(self, xb, tb, rows=None):
+        loss, output = self._backprop(xb, tb, rows)
         self.optimizer.step(self._train_params, self._train_grads, self._train_decay)
         return loss, output
 
@@ -348,7 +374,8 @@ class Sequential:
         self.stop_training, self.stop_reason = False, None
         self._n_train_samples, self._n_epochs = n, epochs
         ops = self.ops
-        xbuf = np.empty((batch_size,) + x.shape[1:], dtype=x.dtype)
+        stack = self._stack
+        xbuf = None if stack else np.empty((batch_size,) + x.shape[1:], dtype=x.dtype)
         tbuf = np.empty((batch_size,) + targets.shape[1:], dtype=targets.dtype)
         snapshot = self._snapshot()
 
@@ -360,10 +387,14 @@ class Sequential:
             for batch, start in enumerate(range(0, n, batch_size)):
                 idx = order[start:start + batch_size]
                 nb = len(idx)
-                xb = np.take(x, idx, axis=0, out=xbuf[:nb])
                 tb = np.take(targets, idx, axis=0, out=tbuf[:nb])
-                xb_dev, tb_dev = ops.asarray(xb), ops.asarray(tb)
-                loss, output = self._train_step(xb_dev, tb_dev)
+                if stack:
+                    tb_dev = tb
+                    loss, output = self._train_step(x, tb, rows=idx)
+                else:
+                    xb = np.take(x, idx, axis=0, out=xbuf[:nb])
+                    xb_dev, tb_dev = ops.asarray(xb), ops.asarray(tb)
+                    loss, output = self._train_step(xb_dev, tb_dev)
                 cbs.on_batch_end(batch, {"loss": loss, "size": nb})
                 if not math.isfinite(loss):
                     self._restore(snapshot)

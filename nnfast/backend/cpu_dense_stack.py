@@ -1,0 +1,170 @@
+"""One compiled training step for a stack of dense layers.
+
+:class:`CpuDenseStack` runs what ``Sequential`` otherwise asks of each
+``Dense`` layer and of the loss one call at a time: the affine maps and
+activations forward, the loss and its gradient, then every layer's weight,
+bias and input gradients backward.  It calls the same kernels with the same
+thread counts in the same order, so the gradients equal the layer-by-layer
+ones (up to BLAS, which may round a product differently depending on where
+its operands lie in memory); what it saves is a dozen trips through Python
+(and their argument checks) per batch, and the copy of the batch's rows,
+which it gathers itself.
+
+The arrays are checked once, when the stack is made; each step checks only
+the batch.
+"""
+import numpy as np
+
+from .. import _dense
+from ._threads import get_num_threads
+from .cpu_dense import _ACTIVATION_CODES, _F32, _F64, _INTP, _product_threads, _threads
+
+#: Loss codes of ``nnfast._dense.DenseStack``.
+_LOSS_CODES = {"cross_entropy": 0, "binary_cross_entropy": 2, "mean_squared_error": 3}
+
+#: Activations the stack applies to hidden and unfused output layers.  tanh
+#: runs numpy's ``np.tanh`` in the layers (see ``nnfast._dense``), softmax
+#: only fused with the cross-entropy.
+_ELEMENTWISE = ("identity", "sigmoid", "relu")
+
+#: Output activations a cross-entropy absorbs.
+_FUSED = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
+
+
+def make_dense_stack(weights, biases, weight_grads, bias_grads, activations, loss, fused):
+    """A :class:`CpuDenseStack`, or None when the kernels cannot take these arrays.
+
+    See :meth:`nnfast.backend.ops_dense.DenseOps.dense_stack` for the parameters.
+    """
+    n_layers = len(weights)
+    if (n_layers == 0 or loss not in _LOSS_CODES
+            or not len(biases) == len(weight_grads) == len(bias_grads) == len(activations) == n_layers):
+        return None
+    hidden, output = list(activations[:-1]), activations[-1]
+    if any(a not in _ELEMENTWISE for a in hidden):
+        return None
+    if fused:
+        if _FUSED.get(loss) != output:
+            return None
+    elif output not in _ELEMENTWISE:
+        return None
+    dtype = weights[0].dtype
+    if dtype is not _F32 and dtype is not _F64:
+        return None
+    arrays = list(weights) + list(biases) + list(weight_grads) + list(bias_grads)
+    if any(type(a) is not np.ndarray or a.dtype is not dtype or not a.flags.c_contiguous
+           or a.size == 0 for a in arrays):
+        return None
+    n_in = weights[0].shape[0]
+    for w, b, dw, db in zip(weights, biases, weight_grads, bias_grads):
+        if (w.ndim != 2 or w.shape[0] != n_in or b.shape != (w.shape[1],)
+                or dw.shape != w.shape or db.shape != b.shape):
+            return None
+        n_in = w.shape[1]
+    written = list(weight_grads) + list(bias_grads)
+    for a in written:
+        if any(np.may_share_memory(a, other) for other in arrays if other is not a):
+            return None
+    return CpuDenseStack(weights, biases, weight_grads, bias_grads, activations, loss, fused)
+
+
+class CpuDenseStack:
+    """Parameters, gradients and work buffers of a stack of dense layers.
+
+    Made by :func:`make_dense_stack`, which has checked the arrays.  Buffers
+    for the activations and deltas grow to the largest batch seen and are
+    reused.
+    """
+
+    def __init__(self, weights, biases, weight_grads, bias_grads, activations, loss, fused):
+        self._weights, self._biases = list(weights), list(biases)
+        self._weight_grads, self._bias_grads = list(weight_grads), list(bias_grads)
+        self._dtype = weights[0].dtype
+        self._loss = loss
+        self._fused_act = _ACTIVATION_CODES[activations[-1]] if fused else -1
+        # The output layer of a fused loss keeps its logits; the loss takes them.
+        acts = list(activations[:-1]) + ["identity" if fused else activations[-1]]
+        self._sizes = [(w.shape[0], w.shape[1], _ACTIVATION_CODES[a])
+                       for w, a in zip(weights, acts)]
+        self.n_inputs, self.n_outputs = weights[0].shape[0], weights[-1].shape[1]
+        self._capacity = 0
+        self._kernel = None
+        self._thread_plans = {}
+
+    def _allocate(self, n):
+        dtype = self._dtype
+        self._outputs = [np.empty((n, n_out), dtype) for _, n_out, _ in self._sizes]
+        self._deltas = [np.empty((n, n_out), dtype) for _, n_out, _ in self._sizes]
+        self._x_buffer = np.empty((n, self.n_inputs), dtype)
+        self._probs = np.empty((n, self.n_outputs), dtype) if self._fused_act != -1 else None
+        addresses = [tuple(a.ctypes.data for a in arrays) for arrays in zip(
+            self._weights, self._biases, self._weight_grads, self._bias_grads, self._outputs,
+            self._deltas)]
+        self._kernel = _dense.DenseStack(
+            addresses, self._sizes, self._x_buffer.ctypes.data,
+            0 if self._probs is None else self._probs.ctypes.data, self._fused_act,
+            _LOSS_CODES[self._loss], self._dtype.itemsize)
+        self._capacity = n
+
+    def _thread_plan(self, n):
+        """Threads of every loop for a batch of ``n`` rows, as the layers would choose them."""
+        key = (n, get_num_threads())
+        plan = self._thread_plans.get(key)
+        if plan is None:
+            counts = []
+            for n_in, n_out, _ in self._sizes:
+                counts += [_product_threads(n, n_in, n_out), _threads(n * n_out)]
+            counts += [_threads(n * self.n_outputs)] * 2
+            plan = self._thread_plans[key] = np.array(counts, dtype=np.intc)
+        return plan
+
+    def train_step(self, x, targets, rows=None):
+        """Forward pass, loss and backward pass on one batch.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_samples, n_inputs)
+            The batch, or with ``rows`` every sample.
+        targets : ndarray
+            The batch's targets: intp labels of shape (n,) for the
+            cross-entropy, else an array of shape (n, n_outputs) of the
+            stack's dtype.
+        rows : intp ndarray of shape (n,), optional
+            Rows of ``x`` that make the batch, gathered in the kernel.
+
+        Returns
+        -------
+        loss : float
+            Mean loss over the batch.
+        output : ndarray of shape (n, n_outputs)
+            The network's output (after the activation of a fused output
+            layer), valid until the next step.
+        """
+        dtype = self._dtype
+        if (type(x) is not np.ndarray or x.dtype is not dtype or x.ndim != 2
+                or x.shape[1] != self.n_inputs or not x.flags.c_contiguous):
+            raise ValueError(f"train_step: x must be a C-contiguous {dtype.name} array of shape "
+                             f"(n_samples, {self.n_inputs})")
+        if rows is None:
+            n = x.shape[0]
+        else:
+            if (type(rows) is not np.ndarray or rows.dtype is not _INTP or rows.ndim != 1
+                    or not rows.flags.c_contiguous):
+                raise ValueError("train_step: rows must be a C-contiguous 1-D intp array")
+            n = rows.shape[0]
+        if n == 0:
+            raise ValueError("train_step: the batch is empty")
+        labels = targets.ndim == 1 if type(targets) is np.ndarray else False
+        if labels and self._loss == "cross_entropy":
+            if targets.dtype is not _INTP or targets.shape[0] != n or not targets.flags.c_contiguous:
+                raise ValueError(f"train_step: labels must be a C-contiguous intp array of shape ({n},)")
+        elif (type(targets) is not np.ndarray or targets.dtype is not dtype
+              or targets.shape != (n, self.n_outputs) or not targets.flags.c_contiguous):
+            raise ValueError(f"train_step: targets must be a C-contiguous {dtype.name} array of "
+                             f"shape ({n}, {self.n_outputs})")
+        if n > self._capacity:
+            self._allocate(n)
+        total = self._kernel.step(x, rows, n, targets, self._thread_plan(n))
+        output = self._outputs[-1] if self._probs is None else self._probs
+        scale = n if self._loss == "cross_entropy" else n * self.n_outputs
+        return total / scale, output[:n]
