@@ -832,35 +832,70 @@ cdef inline void _momentum_range(floating* p, const floating* g, floating* v, in
             p[i] = p[i] + vi
 
 
+# Update rules of _update; ``hyper`` holds their scalars as doubles (rounded to
+# the arrays' dtype where the update uses them).
+cdef enum:
+    RULE_NONE = 0
+    RULE_SGD = 1        # hyper: lr
+    RULE_MOMENTUM = 2   # lr, momentum
+    RULE_NESTEROV = 3   # lr, momentum
+    RULE_ADAM = 4       # lr, beta1, beta2, eps, 1 - beta1**t, 1 - beta2**t
+    RULE_RMSPROP = 5    # lr, rho, eps
+    RULE_ADAGRAD = 6    # lr, eps
+    RULE_ADADELTA = 7   # lr, rho, eps
+
+
+cdef inline void _update_range(int rule, floating* p, const floating* g, floating* s0,
+                               floating* s1, intp_t n, const double* h,
+                               floating wd) noexcept nogil:
+    """Update rule ``rule`` on ``n`` elements; ``s0``, ``s1`` its state (or NULL)."""
+    if rule == RULE_SGD:
+        _sgd_range(p, g, n, <floating> h[0], wd)
+    elif rule == RULE_MOMENTUM or rule == RULE_NESTEROV:
+        _momentum_range(p, g, s0, n, <floating> h[0], <floating> h[1], rule == RULE_NESTEROV, wd)
+    elif rule == RULE_ADAM:
+        _adam_range(p, g, s0, s1, n, <floating> (h[0] / h[4]), <floating> h[1],
+                    <floating> (1.0 - h[1]), <floating> h[2], <floating> (1.0 - h[2]),
+                    <floating> (1.0 / h[5]), <floating> h[3], wd)
+    elif rule == RULE_RMSPROP:
+        _rmsprop_range(p, g, s0, n, <floating> h[0], <floating> h[1], <floating> (1.0 - h[1]),
+                       <floating> h[2], wd)
+    elif rule == RULE_ADAGRAD:
+        _adagrad_range(p, g, s0, n, <floating> h[0], <floating> h[1], wd)
+    elif rule == RULE_ADADELTA:
+        _adadelta_range(p, g, s0, s1, n, <floating> h[0], <floating> h[1],
+                        <floating> (1.0 - h[1]), <floating> h[2], wd)
+
+
+cdef void _update(int rule, floating* p, const floating* g, floating* s0, floating* s1,
+                  intp_t n, const double* h, double weight_decay,
+                  int num_threads) noexcept nogil:
+    """Update rule ``rule`` over a whole parameter, in contiguous chunks per thread."""
+    cdef floating wd = <floating> weight_decay
+    cdef intp_t c, start, chunk
+    if num_threads <= 1:
+        _update_range(rule, p, g, s0, s1, n, h, wd)
+    else:
+        chunk = _chunk_size(n, num_threads)
+        for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
+            start = c * chunk
+            _update_range(rule, p + start, g + start, s0 + start if s0 != NULL else NULL,
+                          s1 + start if s1 != NULL else NULL, min(chunk, n - start), h, wd)
+
+
 def sgd_update(floating[::1] param,       # IN/OUT (size,)
                const floating[::1] grad,  # IN     (size,)
                floating[::1] velocity,    # IN/OUT (size,), None without momentum
                double lr, double momentum, bint nesterov, double weight_decay,
                int num_threads):
     """SGD step, with (Nesterov) momentum when ``momentum`` is not 0."""
-    cdef intp_t n = param.shape[0]
-    cdef floating* pp = &param[0]
-    cdef const floating* gp = &grad[0]
-    cdef floating* vp = &velocity[0] if momentum != 0 else NULL
-    cdef floating lr_ = <floating> lr
-    cdef floating mu = <floating> momentum
-    cdef floating wd = <floating> weight_decay
-    cdef intp_t c, start, chunk
+    cdef double h[2]
+    cdef int rule = RULE_SGD if momentum == 0 else (RULE_NESTEROV if nesterov else RULE_MOMENTUM)
+    h[0] = lr
+    h[1] = momentum
     with nogil:
-        if num_threads <= 1:
-            if momentum == 0:
-                _sgd_range(pp, gp, n, lr_, wd)
-            else:
-                _momentum_range(pp, gp, vp, n, lr_, mu, nesterov, wd)
-        else:
-            chunk = _chunk_size(n, num_threads)
-            for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
-                start = c * chunk
-                if momentum == 0:
-                    _sgd_range(pp + start, gp + start, min(chunk, n - start), lr_, wd)
-                else:
-                    _momentum_range(pp + start, gp + start, vp + start,
-                                    min(chunk, n - start), lr_, mu, nesterov, wd)
+        _update(rule, &param[0], &grad[0], &velocity[0] if momentum != 0 else NULL,
+                <floating*> NULL, param.shape[0], h, weight_decay, num_threads)
 
 
 cdef inline void _adam_range(floating* p, const floating* g, floating* m, floating* v,
@@ -883,29 +918,11 @@ def adam_update(floating[::1] param,       # IN/OUT (size,)
 
     ``param -= (lr / bias1) * m / (sqrt(v / bias2) + eps)``.
     """
-    cdef intp_t n = param.shape[0]
-    cdef floating* pp = &param[0]
-    cdef const floating* gp = &grad[0]
-    cdef floating* mp = &m[0]
-    cdef floating* vp = &v[0]
-    cdef floating lr_c1 = <floating> (lr / bias1)
-    cdef floating c2 = <floating> (1.0 / bias2)
-    cdef floating b1 = <floating> beta1
-    cdef floating b2 = <floating> beta2
-    cdef floating omb1 = <floating> (1.0 - beta1)
-    cdef floating omb2 = <floating> (1.0 - beta2)
-    cdef floating eps_ = <floating> eps
-    cdef floating wd = <floating> weight_decay
-    cdef intp_t c, start, chunk
+    cdef double h[6]
+    h[0], h[1], h[2], h[3], h[4], h[5] = lr, beta1, beta2, eps, bias1, bias2
     with nogil:
-        if num_threads <= 1:
-            _adam_range(pp, gp, mp, vp, n, lr_c1, b1, omb1, b2, omb2, c2, eps_, wd)
-        else:
-            chunk = _chunk_size(n, num_threads)
-            for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
-                start = c * chunk
-                _adam_range(pp + start, gp + start, mp + start, vp + start,
-                            min(chunk, n - start), lr_c1, b1, omb1, b2, omb2, c2, eps_, wd)
+        _update(RULE_ADAM, &param[0], &grad[0], &m[0], &v[0], param.shape[0], h,
+                weight_decay, num_threads)
 
 
 cdef inline void _rmsprop_range(floating* p, const floating* g, floating* sq, intp_t n,
@@ -923,25 +940,11 @@ def rmsprop_update(floating[::1] param,       # IN/OUT (size,)
                    double lr, double rho, double eps, double weight_decay,
                    int num_threads):
     """RMSprop step."""
-    cdef intp_t n = param.shape[0]
-    cdef floating* pp = &param[0]
-    cdef const floating* gp = &grad[0]
-    cdef floating* sp = &sq[0]
-    cdef floating lr_ = <floating> lr
-    cdef floating rho_ = <floating> rho
-    cdef floating omrho = <floating> (1.0 - rho)
-    cdef floating eps_ = <floating> eps
-    cdef floating wd = <floating> weight_decay
-    cdef intp_t c, start, chunk
+    cdef double h[3]
+    h[0], h[1], h[2] = lr, rho, eps
     with nogil:
-        if num_threads <= 1:
-            _rmsprop_range(pp, gp, sp, n, lr_, rho_, omrho, eps_, wd)
-        else:
-            chunk = _chunk_size(n, num_threads)
-            for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
-                start = c * chunk
-                _rmsprop_range(pp + start, gp + start, sp + start, min(chunk, n - start),
-                               lr_, rho_, omrho, eps_, wd)
+        _update(RULE_RMSPROP, &param[0], &grad[0], &sq[0], <floating*> NULL, param.shape[0], h,
+                weight_decay, num_threads)
 
 
 cdef inline void _adagrad_range(floating* p, const floating* g, floating* acc, intp_t n,
@@ -957,23 +960,11 @@ def adagrad_update(floating[::1] param,       # IN/OUT (size,)
                    floating[::1] acc,         # IN/OUT (size,)
                    double lr, double eps, double weight_decay, int num_threads):
     """Adagrad step."""
-    cdef intp_t n = param.shape[0]
-    cdef floating* pp = &param[0]
-    cdef const floating* gp = &grad[0]
-    cdef floating* ap = &acc[0]
-    cdef floating lr_ = <floating> lr
-    cdef floating eps_ = <floating> eps
-    cdef floating wd = <floating> weight_decay
-    cdef intp_t c, start, chunk
+    cdef double h[2]
+    h[0], h[1] = lr, eps
     with nogil:
-        if num_threads <= 1:
-            _adagrad_range(pp, gp, ap, n, lr_, eps_, wd)
-        else:
-            chunk = _chunk_size(n, num_threads)
-            for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
-                start = c * chunk
-                _adagrad_range(pp + start, gp + start, ap + start, min(chunk, n - start),
-                               lr_, eps_, wd)
+        _update(RULE_ADAGRAD, &param[0], &grad[0], &acc[0], <floating*> NULL, param.shape[0],
+                h, weight_decay, num_threads)
 
 
 cdef inline void _adadelta_range(floating* p, const floating* g, floating* eg,
@@ -992,33 +983,22 @@ def adadelta_update(floating[::1] param,       # IN/OUT (size,)
                     double lr, double rho, double eps, double weight_decay,
                     int num_threads):
     """Adadelta step scaled by ``lr``."""
-    cdef intp_t n = param.shape[0]
-    cdef floating* pp = &param[0]
-    cdef const floating* gp = &grad[0]
-    cdef floating* egp = &acc_grad[0]
-    cdef floating* edp = &acc_delta[0]
-    cdef floating lr_ = <floating> lr
-    cdef floating rho_ = <floating> rho
-    cdef floating omrho = <floating> (1.0 - rho)
-    cdef floating eps_ = <floating> eps
-    cdef floating wd = <floating> weight_decay
-    cdef intp_t c, start, chunk
+    cdef double h[3]
+    h[0], h[1], h[2] = lr, rho, eps
     with nogil:
-        if num_threads <= 1:
-            _adadelta_range(pp, gp, egp, edp, n, lr_, rho_, omrho, eps_, wd)
-        else:
-            chunk = _chunk_size(n, num_threads)
-            for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
-                start = c * chunk
-                _adadelta_range(pp + start, gp + start, egp + start, edp + start,
-                                min(chunk, n - start), lr_, rho_, omrho, eps_, wd)
+        _update(RULE_ADADELTA, &param[0], &grad[0], &acc_grad[0], &acc_delta[0],
+                param.shape[0], h, weight_decay, num_threads)
 
 
 # --------------------------------------------------------- stacks of dense layers
 # One training step of a stack of dense layers (forward pass, loss, backward
-# pass) in a single call: the same kernels, thread counts and order of work
-# as the layers and losses calling the functions above one at a time, without
-# a trip through Python between the steps.
+# pass and, optionally, the optimizer's update) in a single call: the same
+# kernels and thread counts as the layers, the loss and the optimizer calling
+# the functions above one at a time, without a trip through Python between
+# them.  Each layer's parameters are updated as soon as its gradients are
+# known (and its weights have served for the gradient of its input), while
+# the gradients are still in cache; the updates are elementwise, so their
+# order changes nothing.
 
 cdef enum:
     LOSS_XENT = 0         # against labels or target probabilities, by the targets' shape
@@ -1037,6 +1017,8 @@ cdef struct _StackLayer:
     char* db       # (n_out,)
     char* y        # (max_rows, n_out): the layer's output (the logits of a fused output layer)
     char* dz       # (max_rows, n_out): gradient with respect to the pre-activation
+    char* w_state[2]   # the optimizer's state of w and b (NULL where the rule has none)
+    char* b_state[2]
 
 
 cdef class DenseStack:
@@ -1096,8 +1078,17 @@ cdef class DenseStack:
     def __dealloc__(self):
         free(self.layers)
 
-    def step(self, cnp.ndarray x, rows, int n, cnp.ndarray targets, cnp.ndarray threads):
-        """Forward pass, loss and backward pass on one batch; returns the summed loss.
+    def bind_state(self, list addresses):
+        """Record the optimizer state's addresses: per layer ``(w0, w1, b0, b1)``, 0 for none."""
+        cdef int i, j
+        for i in range(self.n_layers):
+            for j in range(2):
+                self.layers[i].w_state[j] = <char*> <size_t> addresses[i][j]
+                self.layers[i].b_state[j] = <char*> <size_t> addresses[i][2 + j]
+
+    def step(self, cnp.ndarray x, rows, int n, cnp.ndarray targets, cnp.ndarray threads,
+             int rule=RULE_NONE, cnp.ndarray hyper=None, double weight_decay=0):
+        """Forward pass, loss, backward pass and update on one batch; returns the summed loss.
 
         Parameters
         ----------
@@ -1107,9 +1098,17 @@ cdef class DenseStack:
         rows : intp ndarray of shape (n,) or None
         targets : ndarray
             intp labels of shape (n,), or targets of shape (n, n_out).
-        threads : int32 ndarray of shape (2 * n_layers + 2,)
-            Threads of each layer's products and elementwise loop, of the
-            loss and of the fused output activation.
+        threads : int32 ndarray of shape (4 * n_layers + 2,)
+            Threads of each layer's products, elementwise loop, weight update
+            and bias update, then of the loss and of the fused output
+            activation.
+        rule : int
+            One of the RULE_* codes: the update applied to every parameter,
+            with the state bound by :meth:`bind_state` (RULE_NONE: none).
+        hyper : float64 ndarray
+            The rule's scalars (see the RULE_* codes).
+        weight_decay : float
+            L2 coefficient added to the weights' gradients (not the biases').
 
         Raises ``ValueError`` for a row index or label out of range (before
         anything is written).
@@ -1118,6 +1117,7 @@ cdef class DenseStack:
         cdef Py_ssize_t n_source_rows = x.shape[0]
         cdef void* targets_ptr = cnp.PyArray_DATA(targets)
         cdef const int* thread_ptr = <const int*> cnp.PyArray_DATA(threads)
+        cdef const double* hyper_ptr = NULL if hyper is None else <const double*> cnp.PyArray_DATA(hyper)
         cdef _StackLayer* last = &self.layers[self.n_layers - 1]
         cdef intp_t bad = -1
         cdef int loss_code = self.loss
@@ -1137,15 +1137,18 @@ cdef class DenseStack:
         with nogil:
             if self.itemsize == 4:
                 loss = _stack_step(self, <const float*> cnp.PyArray_DATA(x), row_ptr, n,
-                                   loss_code, targets_ptr, thread_ptr)
+                                   loss_code, targets_ptr, thread_ptr, rule, hyper_ptr,
+                                   weight_decay)
             else:
                 loss = _stack_step(self, <const double*> cnp.PyArray_DATA(x), row_ptr, n,
-                                   loss_code, targets_ptr, thread_ptr)
+                                   loss_code, targets_ptr, thread_ptr, rule, hyper_ptr,
+                                   weight_decay)
         return loss
 
 
 cdef double _stack_step(DenseStack s, const floating* x, const intp_t* rows, int n,
-                        int loss_code, const void* targets, const int* threads) noexcept nogil:
+                        int loss_code, const void* targets, const int* threads, int rule,
+                        const double* hyper, double weight_decay) noexcept nogil:
     """:meth:`DenseStack.step` for one dtype."""
     cdef _StackLayer* layer
     cdef _StackLayer* last = &s.layers[s.n_layers - 1]
@@ -1155,8 +1158,8 @@ cdef double _stack_step(DenseStack s, const floating* x, const intp_t* rows, int
     cdef floating* dz
     cdef intp_t i, n_in0 = s.layers[0].n_in
     cdef int l, t_prod, t_elem
-    cdef int t_loss = threads[2 * s.n_layers]
-    cdef int t_out = threads[2 * s.n_layers + 1]
+    cdef int t_loss = threads[4 * s.n_layers]
+    cdef int t_out = threads[4 * s.n_layers + 1]
     cdef double loss = 0
     cdef int previous = _blas_on_one_thread()
     if rows != NULL:
@@ -1168,8 +1171,8 @@ cdef double _stack_step(DenseStack s, const floating* x, const intp_t* rows, int
     inp = x
     for l in range(s.n_layers):
         layer = &s.layers[l]
-        t_prod = threads[2 * l] if previous else 1
-        t_elem = threads[2 * l + 1]
+        t_prod = threads[4 * l] if previous else 1
+        t_elem = threads[4 * l + 1]
         z = <floating*> layer.y
         _affine(inp, <const floating*> layer.w, <const floating*> layer.b, z, n,
                 layer.n_in, layer.n_out, t_prod)
@@ -1195,8 +1198,8 @@ cdef double _stack_step(DenseStack s, const floating* x, const intp_t* rows, int
     # layer l - 1, which then goes through that layer's activation in place.
     for l in range(s.n_layers - 1, -1, -1):
         layer = &s.layers[l]
-        t_prod = threads[2 * l] if previous else 1
-        t_elem = threads[2 * l + 1]
+        t_prod = threads[4 * l] if previous else 1
+        t_elem = threads[4 * l + 1]
         dz = <floating*> layer.dz
         if layer.act != ACT_IDENTITY:
             _backprop_activation(dz, <const floating*> layer.y, dz, n, layer.n_out,
@@ -1205,5 +1208,12 @@ cdef double _stack_step(DenseStack s, const floating* x, const intp_t* rows, int
                          <const floating*> layer.w, <floating*> layer.dw, <floating*> layer.db,
                          <floating*> s.layers[l - 1].dz if l > 0 else <floating*> NULL,
                          n, layer.n_in, layer.n_out, t_prod)
+        if rule != RULE_NONE:
+            _update(rule, <floating*> layer.w, <const floating*> layer.dw,
+                    <floating*> layer.w_state[0], <floating*> layer.w_state[1],
+                    <intp_t> layer.n_in * layer.n_out, hyper, weight_decay, threads[4 * l + 2])
+            _update(rule, <floating*> layer.b, <const floating*> layer.db,
+                    <floating*> layer.b_state[0], <floating*> layer.b_state[1], layer.n_out,
+                    hyper, 0.0, threads[4 * l + 3])
     _blas_restore(previous)
     return loss

@@ -50,6 +50,28 @@ class Optimizer:
         for param, grad, state, dec in zip(params, grads, self._state, decay):
             self._update(param, grad, state, self.weight_decay if dec else 0.0)
 
+    def fused_rule(self, step):
+        """The update of step ``step`` as ``(rule, scalars)`` for fused kernels, or None.
+
+        Backends that run a whole training step in one call (see
+        ``Ops.dense_stack``) apply the rule themselves instead of calling
+        :meth:`step`, and the caller counts the step in ``iterations``.
+        Rules: ``('sgd', (lr,))``, ``('momentum' | 'nesterov', (lr,
+        momentum))``, ``('adam', (lr, beta_1, beta_2, epsilon, 1 - beta_1**step,
+        1 - beta_2**step))``, ``('rmsprop', (lr, rho, epsilon))``,
+        ``('adagrad', (lr, epsilon))``, ``('adadelta', (lr, rho, epsilon))``.
+        None when a subclass changes the update (overrides ``_update`` or
+        ``step`` without saying which rule it applies): the caller then uses
+        :meth:`step`.
+        """
+        cls = type(self)
+        if _owner(cls, "step") is not Optimizer or _owner(cls, "_update") is not _owner(cls, "_fused_rule"):
+            return None
+        return self._fused_rule(step)
+
+    def _fused_rule(self, step):
+        return None
+
     def get_config(self):
         """Hyperparameters as a JSON-serialisable dict (with the class name)."""
         return {"class_name": type(self).__name__, "learning_rate": self.learning_rate,
@@ -109,6 +131,11 @@ class SGD(Optimizer):
         self.ops.sgd_update(param, grad, state[0] if state else None, self.learning_rate,
                             momentum=self.momentum, nesterov=self.nesterov, weight_decay=weight_decay)
 
+    def _fused_rule(self, step):
+        if not self.momentum:
+            return "sgd", (self.learning_rate,)
+        return ("nesterov" if self.nesterov else "momentum"), (self.learning_rate, self.momentum)
+
     def _extra_config(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov}
 
@@ -130,6 +157,12 @@ class Adam(Optimizer):
         self.ops.adam_update(param, grad, state[0], state[1], self.learning_rate, self.beta_1,
                              self.beta_2, self.epsilon, self.iterations, weight_decay=weight_decay)
 
+    def _fused_rule(self, step):
+        bias1, bias2 = 1.0 - self.beta_1 ** step, 1.0 - self.beta_2 ** step
+        if bias1 == 0.0 or bias2 == 0.0:
+            return None
+        return "adam", (self.learning_rate, self.beta_1, self.beta_2, self.epsilon, bias1, bias2)
+
     def _extra_config(self):
         return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
@@ -150,6 +183,9 @@ class RMSprop(Optimizer):
         self.ops.rmsprop_update(param, grad, state[0], self.learning_rate, self.rho, self.epsilon,
                                 weight_decay=weight_decay)
 
+    def _fused_rule(self, step):
+        return "rmsprop", (self.learning_rate, self.rho, self.epsilon)
+
     def _extra_config(self):
         return {"rho": self.rho, "epsilon": self.epsilon}
 
@@ -167,6 +203,9 @@ class Adagrad(Optimizer):
     def _update(self, param, grad, state, weight_decay):
         self.ops.adagrad_update(param, grad, state[0], self.learning_rate, self.epsilon,
                                 weight_decay=weight_decay)
+
+    def _fused_rule(self, step):
+        return "adagrad", (self.learning_rate, self.epsilon)
 
     def _extra_config(self):
         return {"epsilon": self.epsilon}
@@ -187,6 +226,9 @@ class Adadelta(Optimizer):
     def _update(self, param, grad, state, weight_decay):
         self.ops.adadelta_update(param, grad, state[0], state[1], self.learning_rate, self.rho,
                                  self.epsilon, weight_decay=weight_decay)
+
+    def _fused_rule(self, step):
+        return "adadelta", (self.learning_rate, self.rho, self.epsilon)
 
     def _extra_config(self):
         return {"rho": self.rho, "epsilon": self.epsilon}
@@ -215,6 +257,11 @@ def optimizer_from_config(config):
     if name not in classes:
         raise ValueError(f"unknown optimizer class {name!r}")
     return classes[name](**config)
+
+
+def _owner(cls, name):
+    """The class in ``cls``'s MRO that defines ``name``."""
+    return next((klass for klass in cls.__mro__ if name in vars(klass)), None)
 
 
 def _check_nonneg(value, name, positive=False):

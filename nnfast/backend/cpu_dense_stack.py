@@ -1,9 +1,10 @@
 """One compiled training step for a stack of dense layers.
 
 :class:`CpuDenseStack` runs what ``Sequential`` otherwise asks of each
-``Dense`` layer and of the loss one call at a time: the affine maps and
-activations forward, the loss and its gradient, then every layer's weight,
-bias and input gradients backward.  It calls the same kernels with the same
+``Dense`` layer, of the loss and of the optimizer one call at a time: the
+affine maps and activations forward, the loss and its gradient, then every
+layer's weight, bias and input gradients backward, each layer's parameters
+updated as soon as their gradients are known.  It calls the same kernels with the same
 thread counts in the same order, so the gradients equal the layer-by-layer
 ones (up to BLAS, which may round a product differently depending on where
 its operands lie in memory); what it saves is a dozen trips through Python
@@ -21,6 +22,10 @@ from .cpu_dense import _ACTIVATION_CODES, _F32, _F64, _INTP, _product_threads, _
 
 #: Loss codes of ``nnfast._dense.DenseStack``.
 _LOSS_CODES = {"cross_entropy": 0, "binary_cross_entropy": 2, "mean_squared_error": 3}
+
+#: Update rules of ``nnfast._dense.DenseStack.step`` and their number of state arrays.
+_RULES = {"sgd": (1, 0), "momentum": (2, 1), "nesterov": (3, 1), "adam": (4, 2),
+          "rmsprop": (5, 1), "adagrad": (6, 1), "adadelta": (7, 2)}
 
 #: Activations the stack applies to hidden and unfused output layers.  tanh
 #: runs numpy's ``np.tanh`` in the layers (see ``nnfast._dense``), softmax
@@ -90,6 +95,7 @@ class CpuDenseStack:
         self._capacity = 0
         self._kernel = None
         self._thread_plans = {}
+        self._bound_state = self._bound_rule = None
 
     def _allocate(self, n):
         dtype = self._dtype
@@ -105,6 +111,34 @@ class CpuDenseStack:
             0 if self._probs is None else self._probs.ctypes.data, self._fused_act,
             _LOSS_CODES[self._loss], self._dtype.itemsize)
         self._capacity = n
+        self._bound_state = self._bound_rule = None
+
+    def _bind_state(self, rule, state):
+        """Check the optimizer's state arrays and hand their addresses to the kernel."""
+        n_slots = _RULES[rule][1]
+        params = [p for pair in zip(self._weights, self._biases) for p in pair]
+        if len(state) != len(params):
+            raise ValueError(f"train_step: the optimizer has state for {len(state)} parameters, "
+                             f"the stack has {len(params)}")
+        everything = params + self._weight_grads + self._bias_grads + self._outputs + self._deltas
+        for param, slots in zip(params, state):
+            if len(slots) != n_slots:
+                raise ValueError(f"train_step: rule {rule!r} needs {n_slots} state arrays per "
+                                 f"parameter, got {len(slots)}")
+            for a in slots:
+                if (type(a) is not np.ndarray or a.dtype is not self._dtype or a.shape != param.shape
+                        or not a.flags.c_contiguous
+                        or any(np.may_share_memory(a, other) for other in everything)):
+                    raise ValueError(f"train_step: optimizer state must be C-contiguous "
+                                     f"{self._dtype.name} arrays shaped like their parameters, "
+                                     f"apart from every other array")
+        addresses = []
+        for w_slots, b_slots in zip(state[0::2], state[1::2]):
+            pad = [0] * (2 - n_slots)
+            addresses.append([a.ctypes.data for a in w_slots] + pad
+                             + [a.ctypes.data for a in b_slots] + pad)
+        self._kernel.bind_state(addresses)
+        self._bound_state, self._bound_rule = state, rule
 
     def _thread_plan(self, n):
         """Threads of every loop for a batch of ``n`` rows, as the layers would choose them."""
@@ -113,13 +147,14 @@ class CpuDenseStack:
         if plan is None:
             counts = []
             for n_in, n_out, _ in self._sizes:
-                counts += [_product_threads(n, n_in, n_out), _threads(n * n_out)]
+                counts += [_product_threads(n, n_in, n_out), _threads(n * n_out),
+                           _threads(n_in * n_out), _threads(n_out)]
             counts += [_threads(n * self.n_outputs)] * 2
             plan = self._thread_plans[key] = np.array(counts, dtype=np.intc)
         return plan
 
-    def train_step(self, x, targets, rows=None):
-        """Forward pass, loss and backward pass on one batch.
+    def train_step(self, x, targets, rows=None, update=None):
+        """Forward pass, loss, backward pass and (optionally) the update on one batch.
 
         Parameters
         ----------
@@ -131,6 +166,12 @@ class CpuDenseStack:
             stack's dtype.
         rows : intp ndarray of shape (n,), optional
             Rows of ``x`` that make the batch, gathered in the kernel.
+        update : tuple (rule, hyper, weight_decay, state), optional
+            An optimizer step to apply as well: ``rule`` and ``hyper`` as
+            :meth:`nnfast.optimizers.Optimizer.fused_rule` returns them,
+            ``weight_decay`` added to the weights' gradients, ``state`` the
+            optimizer's state arrays for the parameters in the order
+            ``w0, b0, w1, b1, ...``.
 
         Returns
         -------
@@ -164,7 +205,16 @@ class CpuDenseStack:
                              f"shape ({n}, {self.n_outputs})")
         if n > self._capacity:
             self._allocate(n)
-        total = self._kernel.step(x, rows, n, targets, self._thread_plan(n))
+        if update is None:
+            total = self._kernel.step(x, rows, n, targets, self._thread_plan(n))
+        else:
+            rule, hyper, weight_decay, state = update
+            if rule not in _RULES:
+                raise ValueError(f"train_step: unknown update rule {rule!r}")
+            if state is not self._bound_state or rule != self._bound_rule:
+                self._bind_state(rule, state)
+            total = self._kernel.step(x, rows, n, targets, self._thread_plan(n), _RULES[rule][0],
+                                      np.asarray(hyper, dtype=np.float64), weight_decay)
         output = self._outputs[-1] if self._probs is None else self._probs
         scale = n if self._loss == "cross_entropy" else n * self.n_outputs
         return total / scale, output[:n]

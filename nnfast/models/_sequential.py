@@ -259,8 +259,14 @@ class Sequential:
         return loss, output
 
     def _train_step(self, xb, tb, rows=None):
+        optimizer = self.optimizer
+        rule = optimizer.fused_rule(optimizer.iterations + 1) if self._stack is not None else None
+        if rule is not None:
+            optimizer.iterations += 1
+            return self._stack.train_step(xb, tb, rows,
+                                          update=(*rule, optimizer.weight_decay, optimizer._state))
         loss, output = self._backprop(xb, tb, rows)
-        self.optimizer.step(self._train_params, self._train_grads, self._train_decay)
+        optimizer.step(self._train_params, self._train_grads, self._train_decay)
         return loss, output
 
     def compute_gradients(self, x, y):

@@ -12,7 +12,7 @@ import pytest
 import nnfast
 from nnfast.backend.cpu_dense_stack import CpuDenseStack
 from nnfast.layers import Dense, Dropout
-from nnfast.optimizers import SGD, Adam
+from nnfast.optimizers import SGD, Adadelta, Adagrad, Adam, RMSprop
 
 # (hidden activations, output activation, loss, target kind)
 CONFIGS = [
@@ -208,3 +208,110 @@ def test_stack_gathers_rows_like_taking_them_first():
     np.testing.assert_array_equal(out1, out2)
     for layer, g in zip(m.layers, grads1):
         np.testing.assert_array_equal(layer.dW, g)
+
+
+OPTIMIZERS = [
+    lambda: SGD(learning_rate=0.05),
+    lambda: SGD(learning_rate=0.05, momentum=0.9, weight_decay=1e-3),
+    lambda: SGD(learning_rate=0.05, momentum=0.8, nesterov=True),
+    lambda: Adam(learning_rate=0.01, weight_decay=1e-2),
+    lambda: RMSprop(learning_rate=0.01, weight_decay=1e-3),
+    lambda: Adagrad(learning_rate=0.05),
+    lambda: Adadelta(weight_decay=1e-3),
+]
+OPTIMIZER_IDS = ["sgd", "momentum-decay", "nesterov", "adam-decay", "rmsprop", "adagrad", "adadelta"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("make_optimizer", OPTIMIZERS, ids=OPTIMIZER_IDS)
+def test_fused_updates_equal_the_optimizers_steps(make_optimizer, dtype, threads):
+    x, y = data("labels")
+    fused = model(CONFIGS[0], dtype=dtype, optimizer=make_optimizer())
+    plain = layer_by_layer(model(CONFIGS[0], dtype=dtype, optimizer=make_optimizer()))
+    assert fused.optimizer.fused_rule(1) is not None
+    h1 = fused.fit(x, y, epochs=2, batch_size=16)
+    h2 = plain.fit(x, y, epochs=2, batch_size=16)
+    assert fused.optimizer.iterations == plain.optimizer.iterations == 8
+    tol = dict(rtol=1e-4, atol=1e-6) if dtype == "float32" else dict(rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(h1.history["loss"], h2.history["loss"], **tol)
+    for a, b in zip(fused.get_weights(), plain.get_weights()):
+        np.testing.assert_allclose(a, b, **tol)
+    for (k, a), (_, b) in zip(sorted(fused.optimizer.state_arrays().items()),
+                              sorted(plain.optimizer.state_arrays().items())):
+        np.testing.assert_allclose(a, b, err_msg=k, **tol)
+
+
+def test_fused_training_of_the_784_500_300_10_network_agrees_with_the_reference():
+    rng = np.random.default_rng(3)
+    x, y = rng.random((300, 784), dtype=np.float32), rng.integers(0, 10, 300)
+
+    def mlp(device):
+        m = nnfast.Sequential([Dense(500, activation="relu", input_dim=784),
+                               Dense(300, activation="relu"), Dense(10, activation="softmax")],
+                              device=device, random_state=0)
+        m.compile(optimizer="adam", loss="cross_entropy")
+        return m
+
+    fused, ref = mlp("cpu"), mlp("numpy")
+    h1 = fused.fit(x, y, epochs=2, batch_size=100)
+    h2 = ref.fit(x, y, epochs=2, batch_size=100)
+    assert isinstance(fused._stack, CpuDenseStack)
+    np.testing.assert_allclose(h1.history["loss"], h2.history["loss"], rtol=1e-4)
+    for a, b in zip(fused.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+
+
+def test_subclasses_that_change_the_update_are_not_fused():
+    class SignSGD(SGD):
+        def _update(self, param, grad, state, weight_decay):
+            param -= self.learning_rate * np.sign(grad)
+
+    class CountingAdam(Adam):
+        def step(self, params, grads, decay):
+            self.calls = getattr(self, "calls", 0) + 1
+            super().step(params, grads, decay)
+
+    assert SignSGD().fused_rule(1) is None and CountingAdam().fused_rule(1) is None
+    x, y = data("labels")
+    m = model(CONFIGS[0], optimizer=CountingAdam())
+    m.fit(x, y, epochs=1, batch_size=16)
+    assert m.optimizer.calls == 4
+    fused, plain = model(CONFIGS[0], optimizer=SignSGD()), layer_by_layer(model(CONFIGS[0], optimizer=SignSGD()))
+    fused.fit(x, y, epochs=1, batch_size=16)
+    plain.fit(x, y, epochs=1, batch_size=16)
+    for a, b in zip(fused.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fused_updates_follow_a_rebuilt_optimizer_state(tmp_path):
+    # Loading a model rebuilds the optimizer's state arrays; training must
+    # update the new arrays, and resume exactly where the saved model was.
+    x, y = data("labels")
+    m = model(CONFIGS[0])
+    m.fit(x, y, epochs=1, batch_size=16)
+    m.save(tmp_path / "m.nnf")
+    loaded = nnfast.load_model(tmp_path / "m.nnf")
+    assert isinstance(loaded._stack, CpuDenseStack)
+    m.fit(x, y, epochs=1, batch_size=16, shuffle=False)
+    loaded.fit(x, y, epochs=1, batch_size=16, shuffle=False)
+    for a, b in zip(m.get_weights(), loaded.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    for (k, a), (_, b) in zip(sorted(m.optimizer.state_arrays().items()),
+                              sorted(loaded.optimizer.state_arrays().items())):
+        np.testing.assert_allclose(a, b, rtol=1e-12, err_msg=k)
+
+
+def test_bad_optimizer_state_is_refused():
+    stack, x, y, m = stack_and_batch()
+    params = [p for layer in m.layers for p in layer.params]
+    state = [[np.zeros_like(p), np.zeros_like(p)] for p in params]
+    with pytest.raises(ValueError, match="needs 1 state arrays"):
+        stack.train_step(x, y, update=("rmsprop", (0.1, 0.9, 1e-7), 0.0, state))
+    state[3][1] = np.zeros(state[3][1].shape, dtype=np.float32)
+    with pytest.raises(ValueError, match="C-contiguous float64 arrays shaped like"):
+        stack.train_step(x, y, update=("adam", (0.1, 0.9, 0.99, 1e-7, 0.1, 0.01), 0.0, state))
+    state[3][1] = params[3]  # a parameter is not state
+    with pytest.raises(ValueError, match="apart from every other array"):
+        stack.train_step(x, y, update=("adam", (0.1, 0.9, 0.99, 1e-7, 0.1, 0.01), 0.0, state))
+    with pytest.raises(ValueError, match="unknown update rule"):
+        stack.train_step(x, y, update=("lion", (0.1,), 0.0, state))
