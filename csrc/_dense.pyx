@@ -1037,6 +1037,9 @@ cdef class DenseStack:
         Addresses of the gathered input rows (max_rows, n_in of the first
         layer) and of the output of a fused output layer (max_rows, n_out),
         0 when there is none.
+    label_buffer, target_buffer : int
+        Addresses of the gathered labels (max_rows,) (intp) and targets
+        (max_rows, n_out).
     fused_act : int
         Activation of a fused output layer (softmax or sigmoid), -1 for none.
     loss : int
@@ -1049,12 +1052,15 @@ cdef class DenseStack:
     cdef int n_layers
     cdef char* x_buffer
     cdef char* prob_buffer
+    cdef char* label_buffer
+    cdef char* target_buffer
     cdef int fused_act
     cdef int loss
     cdef int itemsize
 
     def __cinit__(self, list addresses, list sizes, size_t x_buffer, size_t prob_buffer,
-                  int fused_act, int loss, int itemsize):
+                  size_t label_buffer, size_t target_buffer, int fused_act, int loss,
+                  int itemsize):
         cdef int i
         self.n_layers = len(sizes)
         self.layers = <_StackLayer*> calloc(max(1, self.n_layers), sizeof(_StackLayer))
@@ -1071,6 +1077,8 @@ cdef class DenseStack:
             self.layers[i].dz = <char*> <size_t> dz
         self.x_buffer = <char*> x_buffer
         self.prob_buffer = <char*> prob_buffer
+        self.label_buffer = <char*> label_buffer
+        self.target_buffer = <char*> target_buffer
         self.fused_act = fused_act
         self.loss = loss
         self.itemsize = itemsize
@@ -1097,11 +1105,12 @@ cdef class DenseStack:
             every sample, of which the batch takes rows ``rows[0:n]``.
         rows : intp ndarray of shape (n,) or None
         targets : ndarray
-            intp labels of shape (n,), or targets of shape (n, n_out).
-        threads : int32 ndarray of shape (4 * n_layers + 2,)
+            intp labels, or targets with n_out columns, for the same rows as
+            ``x`` (every sample when ``rows`` is given).
+        threads : int32 ndarray of shape (4 * n_layers + 3,)
             Threads of each layer's products, elementwise loop, weight update
-            and bias update, then of the loss and of the fused output
-            activation.
+            and bias update, then of the loss, of the fused output activation
+            and of the gathering of rows.
         rule : int
             One of the RULE_* codes: the update applied to every parameter,
             with the state bound by :meth:`bind_state` (RULE_NONE: none).
@@ -1116,6 +1125,7 @@ cdef class DenseStack:
         cdef const intp_t* row_ptr = NULL if rows is None else <const intp_t*> cnp.PyArray_DATA(rows)
         cdef Py_ssize_t n_source_rows = x.shape[0]
         cdef void* targets_ptr = cnp.PyArray_DATA(targets)
+        cdef size_t target_row_bytes
         cdef const int* thread_ptr = <const int*> cnp.PyArray_DATA(threads)
         cdef const double* hyper_ptr = NULL if hyper is None else <const double*> cnp.PyArray_DATA(hyper)
         cdef _StackLayer* last = &self.layers[self.n_layers - 1]
@@ -1129,6 +1139,17 @@ cdef class DenseStack:
                 bad = _label_outside(row_ptr, n, n_source_rows)
         if bad != -1:
             raise ValueError(f"row index {row_ptr[bad]} is outside [0, {n_source_rows})")
+        if row_ptr != NULL:
+            if targets.ndim == 1:
+                target_row_bytes = sizeof(intp_t)
+                _gather_rows(<const char*> targets_ptr, row_ptr, n, target_row_bytes,
+                             self.label_buffer, 1)
+                targets_ptr = self.label_buffer
+            else:
+                target_row_bytes = <size_t> last.n_out * self.itemsize
+                _gather_rows(<const char*> targets_ptr, row_ptr, n, target_row_bytes,
+                             self.target_buffer, 1)
+                targets_ptr = self.target_buffer
         if loss_code == LOSS_XENT:
             with nogil:
                 bad = _label_outside(<const intp_t*> targets_ptr, n, last.n_out)
@@ -1144,6 +1165,22 @@ cdef class DenseStack:
                                    loss_code, targets_ptr, thread_ptr, rule, hyper_ptr,
                                    weight_decay)
         return loss
+
+
+cdef void _gather_rows(const char* source, const intp_t* rows, intp_t n, size_t row_bytes,
+                       char* out, int num_threads) noexcept nogil:
+    """Copy rows ``rows[0:n]`` of ``source`` (rows of ``row_bytes``) into ``out``.
+
+    Rows picked at random from a large array come from main memory; two
+    threads keep twice as many of those reads in flight.
+    """
+    cdef intp_t i
+    if num_threads <= 1:
+        for i in range(n):
+            memcpy(out + i * row_bytes, source + rows[i] * row_bytes, row_bytes)
+    else:
+        for i in prange(n, num_threads=num_threads, schedule="static"):
+            memcpy(out + i * row_bytes, source + rows[i] * row_bytes, row_bytes)
 
 
 cdef double _stack_step(DenseStack s, const floating* x, const intp_t* rows, int n,
@@ -1163,8 +1200,8 @@ cdef double _stack_step(DenseStack s, const floating* x, const intp_t* rows, int
     cdef double loss = 0
     cdef int previous = _blas_on_one_thread()
     if rows != NULL:
-        for i in range(n):
-            memcpy(gathered + i * n_in0, x + rows[i] * n_in0, n_in0 * sizeof(floating))
+        _gather_rows(<const char*> x, rows, n, n_in0 * sizeof(floating), <char*> gathered,
+                     threads[4 * s.n_layers + 2])
         x = gathered
 
     # Forward: each layer's affine map, then its activation in place.

@@ -74,12 +74,25 @@ def check_array(X, *, name="X", ndim=2, dtype=np.float32, allow_nan=False,
         arr = np.ascontiguousarray(arr, dtype=target)
     if copy and np.shares_memory(arr, X if isinstance(X, np.ndarray) else arr[:0]):
         arr = arr.copy()
-    if not allow_nan and arr.size and not np.isfinite(arr).all():
+    if not allow_nan and arr.size and not _all_finite(arr):
         if original.dtype.kind == "f" and np.isfinite(original).all():
             raise ValueError(f"{name} has values too large for {target.name} "
                              f"(largest magnitude {np.finfo(target).max:.3g})")
         raise ValueError(f"{name} contains NaN or infinite values")
     return arr
+
+
+def _all_finite(arr):
+    """Whether every element of the float array ``arr`` is finite.
+
+    The sum is finite when every element is (unless finite values overflow
+    it, which the exact check then settles), and it needs no temporary as
+    large as the data.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(arr)):
+            return True
+    return bool(np.isfinite(arr).all())
 
 
 def check_consistent_length(X, y, names=("X", "y")):

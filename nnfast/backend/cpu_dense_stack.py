@@ -103,13 +103,16 @@ class CpuDenseStack:
         self._deltas = [np.empty((n, n_out), dtype) for _, n_out, _ in self._sizes]
         self._x_buffer = np.empty((n, self.n_inputs), dtype)
         self._probs = np.empty((n, self.n_outputs), dtype) if self._fused_act != -1 else None
+        self._labels = np.empty(n, _INTP)
+        self._targets = np.empty((n, self.n_outputs), dtype)
         addresses = [tuple(a.ctypes.data for a in arrays) for arrays in zip(
             self._weights, self._biases, self._weight_grads, self._bias_grads, self._outputs,
             self._deltas)]
         self._kernel = _dense.DenseStack(
             addresses, self._sizes, self._x_buffer.ctypes.data,
-            0 if self._probs is None else self._probs.ctypes.data, self._fused_act,
-            _LOSS_CODES[self._loss], self._dtype.itemsize)
+            0 if self._probs is None else self._probs.ctypes.data, self._labels.ctypes.data,
+            self._targets.ctypes.data, self._fused_act, _LOSS_CODES[self._loss],
+            self._dtype.itemsize)
         self._capacity = n
         self._bound_state = self._bound_rule = None
 
@@ -149,7 +152,7 @@ class CpuDenseStack:
             for n_in, n_out, _ in self._sizes:
                 counts += [_product_threads(n, n_in, n_out), _threads(n * n_out),
                            _threads(n_in * n_out), _threads(n_out)]
-            counts += [_threads(n * self.n_outputs)] * 2
+            counts += [_threads(n * self.n_outputs)] * 2 + [_threads(n * self.n_inputs)]
             plan = self._thread_plans[key] = np.array(counts, dtype=np.intc)
         return plan
 
@@ -161,11 +164,12 @@ class CpuDenseStack:
         x : ndarray of shape (n_samples, n_inputs)
             The batch, or with ``rows`` every sample.
         targets : ndarray
-            The batch's targets: intp labels of shape (n,) for the
-            cross-entropy, else an array of shape (n, n_outputs) of the
-            stack's dtype.
+            Targets for the rows of ``x``: intp labels of shape
+            (n_samples,) for the cross-entropy, else an array of shape
+            (n_samples, n_outputs) of the stack's dtype.
         rows : intp ndarray of shape (n,), optional
-            Rows of ``x`` that make the batch, gathered in the kernel.
+            Rows of ``x`` and ``targets`` that make the batch, gathered in
+            the kernel.
         update : tuple (rule, hyper, weight_decay, state), optional
             An optimizer step to apply as well: ``rule`` and ``hyper`` as
             :meth:`nnfast.optimizers.Optimizer.fused_rule` returns them,
@@ -195,14 +199,17 @@ class CpuDenseStack:
             n = rows.shape[0]
         if n == 0:
             raise ValueError("train_step: the batch is empty")
+        n_targets = x.shape[0]
         labels = targets.ndim == 1 if type(targets) is np.ndarray else False
         if labels and self._loss == "cross_entropy":
-            if targets.dtype is not _INTP or targets.shape[0] != n or not targets.flags.c_contiguous:
-                raise ValueError(f"train_step: labels must be a C-contiguous intp array of shape ({n},)")
+            if (targets.dtype is not _INTP or targets.shape[0] != n_targets
+                    or not targets.flags.c_contiguous):
+                raise ValueError(f"train_step: labels must be a C-contiguous intp array of shape "
+                                 f"({n_targets},)")
         elif (type(targets) is not np.ndarray or targets.dtype is not dtype
-              or targets.shape != (n, self.n_outputs) or not targets.flags.c_contiguous):
+              or targets.shape != (n_targets, self.n_outputs) or not targets.flags.c_contiguous):
             raise ValueError(f"train_step: targets must be a C-contiguous {dtype.name} array of "
-                             f"shape ({n}, {self.n_outputs})")
+                             f"shape ({n_targets}, {self.n_outputs})")
         if n > self._capacity:
             self._allocate(n)
         if update is None:

@@ -393,11 +393,13 @@ class Sequential:
             for batch, start in enumerate(range(0, n, batch_size)):
                 idx = order[start:start + batch_size]
                 nb = len(idx)
-                tb = np.take(targets, idx, axis=0, out=tbuf[:nb])
                 if stack:
-                    tb_dev = tb
-                    loss, output = self._train_step(x, tb, rows=idx)
+                    # The stack gathers the batch's rows of x and targets itself.
+                    loss, output = self._train_step(x, targets, rows=idx)
+                    if self.metrics:
+                        tb_dev = np.take(targets, idx, axis=0, out=tbuf[:nb])
                 else:
+                    tb = np.take(targets, idx, axis=0, out=tbuf[:nb])
                     xb = np.take(x, idx, axis=0, out=xbuf[:nb])
                     xb_dev, tb_dev = ops.asarray(xb), ops.asarray(tb)
                     loss, output = self._train_step(xb_dev, tb_dev)

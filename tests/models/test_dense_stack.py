@@ -171,9 +171,13 @@ def test_step_rejects_rows_and_labels_out_of_range_before_writing():
     stack, x, y, m = stack_and_batch()
     before = [l.dW.copy() for l in m.layers]
     with pytest.raises(ValueError, match="row index 10 is outside"):
-        stack.train_step(x, y[:3], rows=np.array([0, 10, 2], dtype=np.intp))
+        stack.train_step(x, y, rows=np.array([0, 10, 2], dtype=np.intp))
     with pytest.raises(ValueError, match="row index -1 is outside"):
-        stack.train_step(x, y[:1], rows=np.array([-1], dtype=np.intp))
+        stack.train_step(x, y, rows=np.array([-1], dtype=np.intp))
+    with pytest.raises(ValueError, match=f"label {N_OUT} is outside"):
+        bad = y.copy()
+        bad[7] = N_OUT
+        stack.train_step(x, bad, rows=np.array([1, 7], dtype=np.intp))
     bad = y.copy()
     bad[4] = N_OUT
     with pytest.raises(ValueError, match=f"label {N_OUT} is outside"):
@@ -189,7 +193,8 @@ def test_step_rejects_rows_and_labels_out_of_range_before_writing():
     (lambda x, y: (x, y.astype(np.int32), None), "intp"),
     (lambda x, y: (x, y[:4], None), r"shape \(10,\)"),
     (lambda x, y: (x, y, np.array([0, 1], dtype=np.int32)), "rows"),
-    (lambda x, y: (x, y[:0], np.array([], dtype=np.intp)), "empty"),
+    (lambda x, y: (x, y[:4], np.array([0, 1], dtype=np.intp)), r"shape \(10,\)"),
+    (lambda x, y: (x, y, np.array([], dtype=np.intp)), "empty"),
 ])
 def test_step_checks_the_batch(change, message):
     stack, x, y, _ = stack_and_batch()
@@ -201,7 +206,7 @@ def test_step_checks_the_batch(change, message):
 def test_stack_gathers_rows_like_taking_them_first():
     stack, x, y, m = stack_and_batch()
     rows = np.array([3, 3, 9, 0], dtype=np.intp)
-    loss1, out1 = stack.train_step(x, y[rows], rows)
+    loss1, out1 = stack.train_step(x, y, rows)
     grads1 = [l.dW.copy() for l in m.layers]
     loss2, out2 = stack.train_step(np.ascontiguousarray(x[rows]), y[rows])
     assert loss1 == loss2
@@ -315,3 +320,19 @@ def test_bad_optimizer_state_is_refused():
         stack.train_step(x, y, update=("adam", (0.1, 0.9, 0.99, 1e-7, 0.1, 0.01), 0.0, state))
     with pytest.raises(ValueError, match="unknown update rule"):
         stack.train_step(x, y, update=("lion", (0.1,), 0.0, state))
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=CONFIG_IDS)
+def test_stack_gathers_target_rows_of_every_kind(config):
+    x, y = data(config[3], n=30)
+    m = model(config)
+    targets = m.loss.prepare_targets(y, N_OUT, m.dtype)
+    rows = np.array([29, 0, 5, 5, 17], dtype=np.intp)
+    loss1, out1 = m._stack.train_step(x, targets, rows)
+    grads1 = [g.copy() for layer in m.layers for g in layer.grads]
+    loss2, out2 = m._stack.train_step(np.ascontiguousarray(x[rows]),
+                                      np.ascontiguousarray(targets[rows]))
+    assert loss1 == loss2
+    np.testing.assert_array_equal(out1, out2)
+    for g, saved in zip([g for layer in m.layers for g in layer.grads], grads1):
+        np.testing.assert_array_equal(g, saved)
