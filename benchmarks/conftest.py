@@ -9,6 +9,8 @@ import os
 
 import pytest
 
+import nnfast
+
 QUICK = os.environ.get("NNFAST_BENCH_QUICK", "").strip() in {"1", "true", "yes"}
 
 
@@ -22,3 +24,19 @@ def quick():
 def size():
     """``size(full, small)``: the full workload size, or the small one in quick mode."""
     return lambda full, small: small if QUICK else full
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    """Record what decides the speed of the products: BLAS builds, their kernels, threads.
+
+    ``architecture`` is the kernel set each OpenBLAS runs (``OPENBLAS_CORETYPE``
+    overrides the one it detects).
+    """
+    from threadpoolctl import threadpool_info
+
+    machine_info["nnfast_threads"] = nnfast.get_num_threads()
+    machine_info["OPENBLAS_CORETYPE"] = os.environ.get("OPENBLAS_CORETYPE")
+    machine_info["blas"] = [
+        {key: lib.get(key) for key in ("internal_api", "version", "architecture", "num_threads",
+                                       "filepath")}
+        for lib in threadpool_info() if lib.get("user_api") == "blas"]

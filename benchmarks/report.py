@@ -15,7 +15,13 @@ def report(path):
     info = data["machine_info"]
     lines = [f"Machine: {info.get('cpu', {}).get('brand_raw', info.get('processor'))}, "
              f"{info.get('cpu', {}).get('count', '?')} cores; Python {info.get('python_version')}; "
-             f"run {data.get('datetime', '')[:16]}.", ""]
+             f"run {data.get('datetime', '')[:16]}; nnfast threads "
+             f"{info.get('nnfast_threads', '?')}; OPENBLAS_CORETYPE "
+             f"{info.get('OPENBLAS_CORETYPE') or 'unset'}."]
+    for lib in info.get("blas", []):
+        lines.append(f"- {lib['internal_api']} {lib['version']} ({lib['architecture']} kernels, "
+                     f"{lib['num_threads']} threads): {lib['filepath']}")
+    lines.append("")
     groups = {}
     for bench in data["benchmarks"]:
         groups.setdefault(bench["group"], []).append(bench)
