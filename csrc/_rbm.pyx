@@ -1,12 +1,17 @@
 """Compiled kernels of the Bernoulli restricted Boltzmann machine.
 
-Every matrix product goes through the row-major BLAS wrappers of ``_blas.pxd``
-(``gemv`` when a batch has a single row).  The elementwise work is fused into
-one pass per layer and step: bias, sigmoid, Bernoulli sampling, the squared
-reconstruction error and the scaling of the statistics happen while a row is
-in cache.  Parameter updates are fused with the gradient: a single ``gemm``
-with ``beta`` set to the decay factor (or the momentum) accumulates
-``h0.T @ v0 - hk.T @ vk`` straight into the weights (or their velocity).
+Every dense matrix product goes through the row-major BLAS wrappers of
+``_blas.pxd`` (``gemv`` when a batch has a few rows).  The elementwise work
+is fused into one pass per layer and step: bias, sigmoid, Bernoulli
+sampling, the squared reconstruction error and the scaling of the
+statistics happen while a row is in cache.  Mini-batch parameter updates
+are fused with the gradient: a single ``gemm`` with ``beta`` set to the
+decay factor (or the momentum) accumulates ``h0.T @ v0 - hk.T @ vk``
+straight into the weights (or their velocity).
+
+The online rule (one sample per update, :func:`_online`) works on a
+transposed copy of the weights instead, and its products with a visible
+vector add up only the rows of its nonzero entries.
 
 Layout of a CD/PCD batch (``C`` chain rows, ``N`` data rows)::
 
@@ -23,29 +28,32 @@ interleaved xoshiro128+ generators (so that drawing vectorises), a double
 stream one xoshiro256** generator (53-bit uniforms), both seeded through
 splitmix64.
 
-Threads: every kernel shares out rows (or, for a single sample, blocks of
-hidden units) among its own OpenMP threads and calls BLAS single-threaded
-(the Python wrappers limit BLAS to one thread around each call), so that
-OpenBLAS's threads and OpenMP's never compete for the cores.
+Threads: every kernel but the online rule shares out rows among its own
+OpenMP threads; the online rule runs on one thread.  All call BLAS
+single-threaded (the Python wrappers limit BLAS to one thread around each
+call), so that OpenBLAS's threads and OpenMP's never compete for the cores.
 
 The float sigmoid and uniform row kernels are compiled for the baseline
 instruction set and for AVX2; the AVX2 ones are used when the CPU has it
-(:func:`use_avx2`).  Both give bit-identical results.
+(:func:`use_avx2`).  The kernels of the online rule (``_rbm_simd.pxd``) are
+compiled for the baseline, AVX2 and AVX-512 (:func:`select_simd_kernels`).
+All versions of a kernel give bit-identical results.
 
 The Python wrappers in ``nnfast.backend.cpu_rbm`` check shapes, dtypes and
 contiguity; these functions trust their arguments and release the GIL.
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.stdint cimport uint64_t, int64_t
-from libc.stdlib cimport free, malloc
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.stdlib cimport calloc, free
 from libc.math cimport exp, fabs, log1p
-from libc.string cimport memcpy, memmove
+from libc.string cimport memcpy
 
 cimport numpy as cnp
 
 from _blas cimport gemm, gemv, axpy
 from _omp cimport omp_get_thread_num
+from _rbm_simd cimport nnf_rbm_simd, nnf_rbm_select, nnf_prefetch
 from _rng cimport rng_t, rng_seed, rng_next, rng_uniform, splitmix64
 
 cnp.import_array()
@@ -230,10 +238,8 @@ cdef extern from *:
     #ifdef _OPENMP
     #include <omp.h>
     static inline int nnf_team_size(void) { return omp_get_num_threads(); }
-    static inline double nnf_now(void) { return omp_get_wtime(); }
     #else
     static inline int nnf_team_size(void) { return 1; }
-    static inline double nnf_now(void) { return 0.0; }
     #endif
 
     /* A sense-reversing barrier for the threads of one kernel call.  Waiting
@@ -282,6 +288,20 @@ cdef extern from *:
     static inline void nnf_flag_set(nnf_barrier_t* b) { (void) b; }
     static inline int nnf_flag_get(nnf_barrier_t* b) { (void) b; return 0; }
     #endif
+    /* Flush denormal results and inputs to zero in this thread (x86 SSE
+     * control register); returns the previous setting for nnf_fp_restore. */
+    #if defined(__SSE__) || defined(_M_X64)
+    #include <xmmintrin.h>
+    static inline unsigned int nnf_fp_flush_denormals(void) {
+        unsigned int old = _mm_getcsr();
+        _mm_setcsr(old | 0x8040);                    /* FTZ | DAZ */
+        return old;
+    }
+    static inline void nnf_fp_restore(unsigned int old) { _mm_setcsr(old); }
+    #else
+    static inline unsigned int nnf_fp_flush_denormals(void) { return 0; }
+    static inline void nnf_fp_restore(unsigned int old) { (void) old; }
+    #endif
     """
     float nnf_sigmoidf(float x) noexcept nogil
     double nnf_sigmoid(double x) noexcept nogil
@@ -293,7 +313,6 @@ cdef extern from *:
     double nnf_sqdiff_f(const float* a, const float* b, Py_ssize_t n) noexcept nogil
     double nnf_sqdiff_d(const double* a, const double* b, Py_ssize_t n) noexcept nogil
     int nnf_team_size() noexcept nogil
-    double nnf_now() noexcept nogil
     ctypedef struct nnf_barrier_t:
         int count
         int sense
@@ -301,6 +320,8 @@ cdef extern from *:
     int nnf_barrier_wait(nnf_barrier_t* b, int n, int* local_sense) noexcept nogil
     void nnf_flag_set(nnf_barrier_t* b) noexcept nogil
     int nnf_flag_get(nnf_barrier_t* b) noexcept nogil
+    unsigned int nnf_fp_flush_denormals() noexcept nogil
+    void nnf_fp_restore(unsigned int old) noexcept nogil
 
 
 def use_avx2(bint enable=True):
@@ -322,6 +343,31 @@ cdef void _baseline_kernels() noexcept nogil:
 
 
 use_avx2()
+
+
+def select_simd_kernels(int max_level=2):
+    """Use the widest kernels of the online rule the CPU supports, up to ``max_level``.
+
+    These are the sparse products, the sparse update and the search for
+    nonzero entries (``csrc/_rbm_simd.pxd``).
+
+    Parameters
+    ----------
+    max_level : {0, 1, 2}
+        0 for the baseline instruction set, 1 for AVX2, 2 for AVX-512.  All
+        give bit-identical results.
+
+    Returns
+    -------
+    int
+        The level now in use (made at import with ``max_level=2``).
+    """
+    if not 0 <= max_level <= 2:
+        raise ValueError(f"max_level must be 0, 1 or 2, got {max_level}")
+    return nnf_rbm_select(max_level)
+
+
+select_simd_kernels()
 
 
 cdef uint64_t _GOLDEN = <uint64_t> 0x9E3779B97F4A7C15ULL
@@ -432,7 +478,7 @@ cdef inline void _split(Py_ssize_t n, int tid, int n_threads, Py_ssize_t* lo,
 
 
 # ---------------------------------------------------------------------------
-# Contrastive divergence
+# Contrastive divergence in mini-batches (and PCD)
 #
 # Threads share out the rows: every product and pass of the chain works on a
 # thread's own block of rows (the rows of a batch are independent), and the
@@ -661,15 +707,23 @@ cdef double _cd_epoch_thread(CDArgs* a, floating* W, const floating* X, const in
 # ---------------------------------------------------------------------------
 # The online rule: one sample per update
 #
-# A single row cannot be shared out, so the threads share out the hidden
-# units instead, in blocks of 32: a thread owns rows [j0, j1) of W, computes
-# their hidden units, their part of the down product (W[j0:j1].T @ h) and
-# their part of the update.  The visible units are shared out too, in blocks
-# of 32, after the parts of the down product are added up.  Two barriers per
-# Gibbs step (after the parts are written, after the visible sample); the up
-# products read only the thread's own rows of W, so the update needs none.
-# Each block of 32 units draws from its own random stream, so the result
-# does not depend on the number of threads.
+# Single samples run on one thread: a Gibbs step of one sample is too little
+# work to share out.  The time goes into reading the weights (from the L2
+# cache), so the rule reads as little of them as it can.  For the whole call
+# it works on a transposed copy WT (nv, ld) of W (and of the velocity of W),
+# in which visible unit i owns the contiguous row WT[i] (padded to ld
+# entries, see _rbm_simd.pxd):
+#
+#   up      h = W @ v is the sum of v[i] * WT[i] over the nonzero v[i] only:
+#           the chain's samples are binary and data such as images mostly
+#           zeros.  A dense v (more than half nonzero) goes through gemv.
+#   down    p = WT @ hs, a gemv.
+#   update  WT[i] += lr * (v0[i] * h0 - vk[i] * hk) touches only the rows
+#           where v0 or vk is nonzero, unless momentum or weight decay
+#           change every row.
+#
+# Units are sampled in blocks of 32, block b of a pass drawing from the
+# stream (key, b), so the draws are those of any single-sample update.
 # ---------------------------------------------------------------------------
 
 cdef enum:
@@ -690,19 +744,115 @@ cdef inline void _block_pass(floating* p, const floating* bias, Py_ssize_t lo, P
                             target + j if target != NULL else NULL, scale)
 
 
-cdef double _online_thread(CDArgs* a, floating* W, const floating* X, const int64_t* order,
-                           Py_ssize_t n_rows, uint64_t seed, uint64_t first_step,
-                           floating* parts, int tid, int n_threads) noexcept nogil:
-    """Thread ``tid``'s share of ``n_rows`` single-sample CD-k updates (rows X[order]).
+cdef void _transpose(Py_ssize_t rows, Py_ssize_t cols, const floating* src, Py_ssize_t ld_src,
+                     floating* dst, Py_ssize_t ld_dst) noexcept nogil:
+    """dst[j, i] = src[i, j] for i < rows, j < cols (row strides ld_src, ld_dst), by tiles."""
+    cdef Py_ssize_t i0, j0, i, j, i1, j1
+    for i0 in range(0, rows, 32):
+        i1 = min(i0 + 32, rows)
+        for j0 in range(0, cols, 32):
+            j1 = min(j0 + 32, cols)
+            for i in range(i0, i1):
+                for j in range(j0, j1):
+                    dst[j * ld_dst + i] = src[i * ld_src + j]
 
-    Uses the CD layout with C = N = 1: V = [vk; v0], H = [-hk; h0].
-    parts   scratch (n_threads, nv): each thread's part of the down product
+
+cdef inline Py_ssize_t _nonzero(const floating* a, const floating* b, Py_ssize_t n,
+                                uint8_t* flags, int32_t* idx) noexcept nogil:
+    """Write the indices i < n where a[i] (or b[i], unless NULL) is nonzero to ``idx``.
+
+    Returns how many there are.  ``flags`` is scratch of n bytes.
+    """
+    if floating is float:
+        return nnf_rbm_simd.nonzero_f32(a, b, n, flags, idx)
+    else:
+        return nnf_rbm_simd.nonzero_f64(a, b, n, flags, idx)
+
+
+cdef void _up(const floating* WT, Py_ssize_t nv, Py_ssize_t nh, Py_ssize_t ld,
+              const floating* v, const int32_t* idx, Py_ssize_t n, floating* out) noexcept nogil:
+    """out[:nh] = W @ v from WT = W.T; ``idx`` lists the ``n`` nonzero v[i].  out[nh:ld] stays 0.
+
+    The sum of the rows of WT when v is sparse, else a gemv.
+    """
+    if 2 * n > nv:
+        gemv(True, <int> nv, <int> nh, <floating> 1, WT, <int> ld, v, <floating> 0, out)
+    elif floating is float:
+        nnf_rbm_simd.sum_rows_f32(WT, ld, v, idx, n, out)
+    else:
+        nnf_rbm_simd.sum_rows_f64(WT, ld, v, idx, n, out)
+
+
+cdef inline void _update_rows(floating* WT, Py_ssize_t ld, const int32_t* rows, Py_ssize_t n,
+                              floating lr, const floating* v0, const floating* h0,
+                              const floating* vk, const floating* neg_hk) noexcept nogil:
+    """WT[i] += lr * v0[i] * h0 + lr * vk[i] * neg_hk for the ``n`` rows i in ``rows``."""
+    if floating is float:
+        nnf_rbm_simd.add_rows_f32(WT, ld, rows, n, lr, v0, vk, h0, neg_hk)
+    else:
+        nnf_rbm_simd.add_rows_f64(WT, ld, rows, n, lr, v0, vk, h0, neg_hk)
+
+
+cdef void _update_all_rows(floating* WT, floating* vWT, Py_ssize_t nv, Py_ssize_t nh,
+                           Py_ssize_t ld, floating lr, floating momentum, floating wd,
+                           const floating* v0, const floating* h0, const floating* vk,
+                           const floating* neg_hk) noexcept nogil:
+    """The update of every row of WT with weight decay and, when ``vWT`` is not NULL, momentum.
+
+    With g[i] = v0[i] * h0 + vk[i] * neg_hk:
+    without momentum  WT[i] = (1 - lr * wd) * WT[i] + lr * g[i];
+    with momentum     vWT[i] = momentum * vWT[i] + lr * g[i] - lr * wd * WT[i]; WT[i] += vWT[i].
+    """
+    cdef Py_ssize_t i, j
+    cdef floating a, b
+    cdef floating decay = 1 - lr * wd, lr_wd = lr * wd
+    cdef floating* w
+    cdef floating* u
+    for i in range(nv):
+        a = lr * v0[i]
+        b = lr * vk[i]
+        w = WT + i * ld
+        if vWT == NULL:
+            for j in range(nh):
+                w[j] = decay * w[j] + (a * h0[j] + b * neg_hk[j])
+        else:
+            u = vWT + i * ld
+            for j in range(nh):
+                u[j] = momentum * u[j] + (a * h0[j] + b * neg_hk[j]) - lr_wd * w[j]
+                w[j] += u[j]
+
+
+cdef inline void _prefetch_third(const floating* row, Py_ssize_t n, int part) noexcept nogil:
+    """Ask for third ``part`` (0, 1 or 2) of ``row`` (``n`` entries; NULL: nothing) to be cached.
+
+    The next sample is likely in main memory only.  Fetched all at once, its
+    cache lines would hold up this sample's own reads.
+    """
+    cdef Py_ssize_t lo = part * n // 3, hi = (part + 1) * n // 3
+    if row != NULL:
+        nnf_prefetch(row + lo, (hi - lo) * sizeof(floating))
+
+
+cdef inline void* _align64(void* p) noexcept nogil:
+    """The first address at or after ``p`` on a 64-byte boundary (a cache line)."""
+    return <void*> ((<size_t> p + 63) & ~(<size_t> 63))
+
+
+cdef double _online(CDArgs* a, floating* W, const floating* X, const int64_t* order,
+                    Py_ssize_t n_rows, uint64_t seed, uint64_t first_step) noexcept nogil:
+    """``n_rows`` single-sample CD-k updates: sample X[order[t]] is update first_step + t.
+
+    Returns the summed squared reconstruction error, or -1 when memory for
+    the transposed copies runs out (nothing has changed then).  Scratch of
+    ``a``: row 0 of V holds vk, row 0 of P the visible probabilities.
     """
     cdef Py_ssize_t nv = a.nv, nh = a.nh
-    cdef floating* V = <floating*> a.V
-    cdef floating* H = <floating*> a.H
-    cdef floating* Hs = <floating*> a.Hs
-    cdef floating* P = <floating*> a.P
+    # Rows of WT padded to whole cache lines (with zeros, which stay 0).
+    cdef Py_ssize_t ld = (nh + 15) // 16 * 16
+    cdef Py_ssize_t n_hid_blocks = (nh + _BLOCK - 1) // _BLOCK
+    cdef Py_ssize_t n_vis_blocks = (nv + _BLOCK - 1) // _BLOCK
+    cdef floating* vk = <floating*> a.V
+    cdef floating* p = <floating*> a.P
     cdef floating* bv = <floating*> a.bv
     cdef floating* bh = <floating*> a.bh
     cdef floating* vW = <floating*> a.vW
@@ -710,123 +860,116 @@ cdef double _online_thread(CDArgs* a, floating* W, const floating* X, const int6
     cdef floating* vbh = <floating*> a.vbh
     cdef const floating* uh = <const floating*> a.uh
     cdef const floating* uv = <const floating*> a.uv
-    cdef floating* VC = V
-    cdef floating* V0 = V + nv
-    cdef floating* HC = H
-    cdef floating* H0 = H + nh
-    cdef floating* part = parts + tid * nv
     cdef floating lr = <floating> a.lr
     cdef floating momentum = <floating> a.momentum
     cdef floating wd = <floating> a.wd
-    cdef floating sum_
+    cdef bint use_velocity = a.momentum != 0
+    cdef bint sparse_update = not use_velocity and a.wd == 0
+    cdef Py_ssize_t n_mats = 2 if use_velocity else 1
     cdef const floating* x
+    cdef const floating* nxt
     cdef double err = 0.0
-    cdef Py_ssize_t t, i, q, bh0, bh1, bv0, bv1, j0, j1, i0, i1
-    cdef int s, nvi = <int> nv
-    cdef bint serial
+    cdef Py_ssize_t t, i, n0, nk
+    cdef int s
     cdef uint64_t key
-    _split((nh + _BLOCK - 1) // _BLOCK, tid, n_threads, &bh0, &bh1)
-    _split((nv + _BLOCK - 1) // _BLOCK, tid, n_threads, &bv0, &bv1)
-    j0 = min(bh0 * _BLOCK, nh)
-    j1 = min(bh1 * _BLOCK, nh)
-    i0 = min(bv0 * _BLOCK, nv)
-    i1 = min(bv1 * _BLOCK, nv)
+    cdef unsigned int fp
+    cdef floating* WT
+    cdef floating* vWT = NULL
+    cdef floating* h0
+    cdef floating* neg_hk
+    cdef floating* hs
+    cdef int32_t* nz0
+    cdef int32_t* nzk
+    cdef uint8_t* flags
+    # One block: WT and vWT, then h0, -hk and the hidden sample (ld entries
+    # each, zeros past nh), then two index lists and the flags of _nonzero.
+    cdef void* block = calloc(1, (n_mats * nv + 3) * ld * sizeof(floating)
+                              + 2 * nv * sizeof(int32_t) + nv + 64)
+    if block == NULL:
+        return -1
+    WT = <floating*> _align64(block)
+    if use_velocity:
+        vWT = WT + nv * ld
+    h0 = WT + n_mats * nv * ld
+    neg_hk = h0 + ld
+    hs = neg_hk + ld
+    nz0 = <int32_t*> (hs + ld)
+    nzk = nz0 + nv
+    flags = <uint8_t*> (nzk + nv)
+    _transpose(nh, nv, W, nv, WT, ld)
+    if use_velocity:
+        _transpose(nh, nv, vW, nv, vWT, ld)
+    # Hidden probabilities go down to the smallest normal numbers, so that
+    # lr * h0 is often subnormal, and arithmetic on subnormals can be a
+    # hundred times slower.
+    fp = nnf_fp_flush_denormals()
     for t in range(n_rows):
         key = _derive(seed, first_step + t)
         x = X + order[t] * nv
-        # Positive phase and the first hidden sample, on this thread's hidden units.
-        if j1 > j0:
-            gemv(False, <int> (j1 - j0), nvi, <floating> 1, W + j0 * nv, nvi, x, <floating> 0,
-                 H0 + j0)
-            _block_pass(H0, bh, bh0, bh1, nh, Hs, uh, _derive(key, 0), NULL, <floating> 1,
-                        &err)
+        nxt = X + order[t + 1] * nv if t + 1 < n_rows else NULL
+        # Positive phase and the first hidden sample.
+        n0 = _nonzero(x, <const floating*> NULL, nv, flags, nz0)
+        _prefetch_third(nxt, nv, 0)
+        _up(WT, nv, nh, ld, x, nz0, n0, h0)
+        _prefetch_third(nxt, nv, 1)
+        _block_pass(h0, bh, 0, n_hid_blocks, nh, hs, uh, _derive(key, 0), NULL, <floating> 1,
+                    &err)
         for s in range(a.k):
-            # This thread's part of the down product.
-            if j1 > j0:
-                gemv(True, <int> (j1 - j0), nvi, <floating> 1, W + j0 * nv, nvi, Hs + j0,
-                     <floating> 0, part)
-            else:
-                for i in range(nv):
-                    part[i] = 0
-            _wait(a, n_threads)
-            _vote_serial(a, n_threads)
-            # This thread's visible units: add up the parts, sigmoid, sample.
-            for i in range(i0, i1):
-                sum_ = parts[i]
-                for q in range(1, n_threads):
-                    sum_ = sum_ + parts[q * nv + i]
-                P[i] = sum_
+            gemv(False, <int> nv, <int> nh, <floating> 1, WT, <int> ld, hs, <floating> 0, p)
             if s == 0:
-                if V0 + i0 != x + i0:
-                    memmove(V0 + i0, x + i0, (i1 - i0) * sizeof(floating))
-                _block_pass(P, bv, bv0, bv1, nv, VC, uv, _derive(key, 1), x, <floating> 1,
-                            &err)
+                _prefetch_third(nxt, nv, 2)
+            _block_pass(p, bv, 0, n_vis_blocks, nv, vk, uv + s * nv if uv != NULL else NULL,
+                        _derive(key, 2 * s + 1), x if s == 0 else NULL, <floating> 1, &err)
+            nk = _nonzero(vk, <const floating*> NULL, nv, flags, nzk)
+            _up(WT, nv, nh, ld, vk, nzk, nk, neg_hk)
+            if s + 1 < a.k:
+                _block_pass(neg_hk, bh, 0, n_hid_blocks, nh, hs,
+                            uh + (s + 1) * nh if uh != NULL else NULL,
+                            _derive(key, 2 * s + 2), NULL, <floating> 1, &err)
             else:
-                _block_pass(P, bv, bv0, bv1, nv, VC, uv + s * nv if uv != NULL else NULL,
-                            _derive(key, 2 * s + 1), NULL, <floating> 1, &err)
-            _wait(a, n_threads)
-            # Up again, on this thread's hidden units.
-            if j1 > j0:
-                gemv(False, <int> (j1 - j0), nvi, <floating> 1, W + j0 * nv, nvi, VC,
-                     <floating> 0, HC + j0)
-                if s + 1 < a.k:
-                    _block_pass(HC, bh, bh0, bh1, nh, Hs,
-                                uh + (s + 1) * nh if uh != NULL else NULL,
-                                _derive(key, 2 * s + 2), NULL, <floating> 1, &err)
-                else:
-                    _block_pass(HC, bh, bh0, bh1, nh, NULL, NULL, 0, NULL, <floating> -1, &err)
-        serial = n_threads > 1 and nnf_flag_get(a.barrier)
-        # Update this thread's rows of W and hidden biases, and its visible biases.
-        if j1 > j0:
-            if momentum == 0:
-                gemm(True, False, <int> (j1 - j0), nvi, 2, lr, H + j0, <int> nh, V, nvi,
-                     1 - lr * wd, W + j0 * nv, nvi)
-                for i in range(j0, j1):
-                    bh[i] += lr * (H0[i] + HC[i])
-            else:
-                gemm(True, False, <int> (j1 - j0), nvi, 2, lr, H + j0, <int> nh, V, nvi,
-                     momentum, vW + j0 * nv, nvi)
-                if wd != 0:
-                    axpy(<int> ((j1 - j0) * nv), -lr * wd, W + j0 * nv, vW + j0 * nv)
-                axpy(<int> ((j1 - j0) * nv), <floating> 1, vW + j0 * nv, W + j0 * nv)
-                for i in range(j0, j1):
-                    vbh[i] = momentum * vbh[i] + lr * (H0[i] + HC[i])
-                    bh[i] += vbh[i]
-        if momentum == 0:
-            for i in range(i0, i1):
-                bv[i] += lr * (V0[i] - VC[i])
+                _block_pass(neg_hk, bh, 0, n_hid_blocks, nh, NULL, NULL, 0, NULL,
+                            <floating> -1, &err)
+        if sparse_update:
+            # nzk is free again: it takes the rows to update.
+            nk = _nonzero(x, vk, nv, flags, nzk)
+            _update_rows(WT, ld, nzk, nk, lr, x, h0, vk, neg_hk)
         else:
-            for i in range(i0, i1):
-                vbv[i] = momentum * vbv[i] + lr * (V0[i] - VC[i])
+            _update_all_rows(WT, vWT, nv, nh, ld, lr, momentum, wd, x, h0, vk, neg_hk)
+        if not use_velocity:
+            for i in range(nh):
+                bh[i] += lr * (h0[i] + neg_hk[i])
+            for i in range(nv):
+                bv[i] += lr * (x[i] - vk[i])
+        else:
+            for i in range(nh):
+                vbh[i] = momentum * vbh[i] + lr * (h0[i] + neg_hk[i])
+                bh[i] += vbh[i]
+            for i in range(nv):
+                vbv[i] = momentum * vbv[i] + lr * (x[i] - vk[i])
                 bv[i] += vbv[i]
-        if serial:
-            # Once every thread has finished this sample, thread 0 goes on alone.
-            _wait(a, n_threads)
-            if tid != 0:
-                break
-            n_threads = 1
-            part = parts
-            bh0, bh1, bv0, bv1 = 0, (nh + _BLOCK - 1) // _BLOCK, 0, (nv + _BLOCK - 1) // _BLOCK
-            j0, j1, i0, i1 = 0, nh, 0, nv
+    nnf_fp_restore(fp)
+    _transpose(nv, nh, WT, ld, W, nv)
+    if use_velocity:
+        _transpose(nv, nh, vWT, ld, vW, nv)
+    free(block)
     return err
 
 
+# ---------------------------------------------------------------------------
+# Running an update or a pass
+# ---------------------------------------------------------------------------
+
 cdef enum:
-    # A pass over the data runs in segments of this many batches (single
-    # samples: 64 times as many), each in its own parallel region: a segment
-    # that had to fall back to one thread does not take the next with it.
+    # A pass over the data in mini-batches runs in segments of this many
+    # batches, each in its own parallel region: a segment that had to fall
+    # back to one thread does not take the next with it.
     _SEGMENT_BATCHES = 64
-    # Samples timed on each number of threads at the start of every
-    # _PROBE_EVERY-th segment.
-    _PROBE = 64
-    _PROBE_EVERY = 4
 
 
 cdef double _cd_region(CDArgs* args, floating* W, const floating* X, const int64_t* order,
                        Py_ssize_t n_rows, Py_ssize_t batch_size, uint64_t seed,
-                       uint64_t first_step, int n_threads, bint online,
-                       floating* parts) noexcept nogil:
-    """One parallel region: an update (``X`` NULL) or a pass over ``X[order]``."""
+                       uint64_t first_step, int n_threads) noexcept nogil:
+    """One parallel region: a mini-batch update (``X`` NULL) or a pass over ``X[order]``."""
     cdef double errs[64]
     cdef double err = 0.0
     cdef CDArgs local
@@ -844,19 +987,14 @@ cdef double _cd_region(CDArgs* args, floating* W, const floating* X, const int64
     args.waits = 0
     args.slow = 0
     if n_threads <= 1:
-        if online:
-            return _online_thread(args, W, X, order, n_rows, seed, first_step, parts, 0, 1)
-        elif X == NULL:
+        if X == NULL:
             return _cd_batch(args, W, 0, 1)
         return _cd_epoch_thread(args, W, X, order, n_rows, batch_size, seed, first_step, 0, 1)
     with parallel(num_threads=n_threads):
         tid = omp_get_thread_num()
         team = nnf_team_size()
         local = args[0]
-        if online:
-            errs[tid] = _online_thread(&local, W, X, order, n_rows, seed, first_step, parts,
-                                       tid, team)
-        elif X == NULL:
+        if X == NULL:
             errs[tid] = _cd_batch(&local, W, tid, team)
         else:
             errs[tid] = _cd_epoch_thread(&local, W, X, order, n_rows, batch_size, seed,
@@ -871,72 +1009,29 @@ cdef double _cd_run(CDArgs* args, floating* W, const floating* X, const int64_t*
                     uint64_t first_step, int n_threads) noexcept nogil:
     """One update (``X`` NULL: rows already in ``args.V``) or a pass over ``X[order]``.
 
-    Single-sample CD goes through :func:`_online_thread`, anything else through
-    :func:`_cd_batch`.
+    Single-sample CD goes through :func:`_online` (on one thread), anything
+    else through :func:`_cd_batch`.  Returns the summed squared
+    reconstruction error, or -1 when out of memory.
     """
     cdef double err = 0.0
     cdef int64_t zero = 0
     cdef bint online = not args.pcd and (args.N == 1 if X == NULL else batch_size == 1)
-    cdef floating* parts = NULL
     cdef Py_ssize_t start, m, segment
-    cdef double t0, t1, t2
-    cdef Py_ssize_t probe, n_segment
-    cdef int online_threads
+    if online:
+        if X == NULL:
+            # The sample is row 1 of V (after the chain's row).
+            return _online(args, W, (<floating*> args.V) + args.nv, &zero, 1, seed, first_step)
+        return _online(args, W, X, order, n_rows, seed, first_step)
     if X == NULL:
         args.key = _derive(seed, first_step)
-        if online:
-            # The sample is row 1 of V (after the chain's row).
-            args.C = 1
-            X = (<floating*> args.V) + args.nv
-            order = &zero
-            n_rows = 1
-            batch_size = 1
-    if online:
-        parts = <floating*> malloc(max(n_threads, 1) * args.nv * sizeof(floating))
-        if parts == NULL:
-            n_threads = 1
-            parts = <floating*> malloc(args.nv * sizeof(floating))
-            if parts == NULL:
-                return -1
-    if X == NULL:
-        err = _cd_region(args, W, X, order, n_rows, batch_size, seed, first_step, n_threads,
-                         online, parts)
-    else:
-        segment = _SEGMENT_BATCHES * batch_size * (64 if online else 1)
-        start = 0
-        n_segment = 0
-        online_threads = 1
-        while start < n_rows:
-            m = min(segment, n_rows - start)
-            if online and n_threads > 1 and m >= 8 * _PROBE:
-                # Single samples share out work at two barriers per Gibbs step,
-                # which pays only where threads reach each other quickly (on
-                # a busy or virtualised machine they may not): every few
-                # segments, time a few samples both ways and go on with the
-                # faster.
-                probe = 0
-                if n_segment % _PROBE_EVERY == 0:
-                    t0 = nnf_now()
-                    err += _cd_region(args, W, X, order + start, _PROBE, 1, seed,
-                                      first_step + <uint64_t> start, n_threads, True, parts)
-                    t1 = nnf_now()
-                    err += _cd_region(args, W, X, order + start + _PROBE, _PROBE, 1, seed,
-                                      first_step + <uint64_t> (start + _PROBE), 1, True, parts)
-                    t2 = nnf_now()
-                    online_threads = n_threads if t1 - t0 < 0.9 * (t2 - t1) else 1
-                    probe = 2 * _PROBE
-                err += _cd_region(args, W, X, order + start + probe, m - probe, 1, seed,
-                                  first_step + <uint64_t> (start + probe), online_threads, True,
-                                  parts)
-            else:
-                # (A short last segment of single samples keeps the last choice.)
-                err += _cd_region(args, W, X, order + start, m, batch_size, seed,
-                                  first_step + <uint64_t> (start // batch_size),
-                                  online_threads if online and n_segment else n_threads,
-                                  online, parts)
-            start += m
-            n_segment += 1
-    free(parts)
+        return _cd_region(args, W, X, order, n_rows, batch_size, seed, first_step, n_threads)
+    segment = _SEGMENT_BATCHES * batch_size
+    start = 0
+    while start < n_rows:
+        m = min(segment, n_rows - start)
+        err += _cd_region(args, W, X, order + start, m, batch_size, seed,
+                          first_step + <uint64_t> (start // batch_size), n_threads)
+        start += m
     return err
 
 
@@ -1207,6 +1302,8 @@ def cd_update(v0, W, b_vis, b_hid, double lr, int k, double momentum, double wei
         with nogil:
             err = _cd_run(&a, <double*> a.W, <const double*> NULL, NULL, 0, 0, seed, step,
                           n_threads)
+    if err < 0:
+        raise MemoryError("no memory for the transposed weights of the online rule")
     if a.pcd:
         memcpy(_ptr(chain), vbuf, a.C * a.nv * isz)
     return err
@@ -1233,6 +1330,8 @@ def cd_epoch(X, order, Py_ssize_t batch_size, W, b_vis, b_hid, double lr, int k,
         with nogil:
             err = _cd_run(&a, <double*> a.W, <const double*> px, po, n_rows, batch_size, seed,
                           first_step, n_threads)
+    if err < 0:
+        raise MemoryError("no memory for the transposed weights of the online rule")
     if a.pcd:
         memcpy(_ptr(chain), a.V, a.C * a.nv * isz)
     return err

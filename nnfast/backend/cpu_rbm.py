@@ -21,8 +21,8 @@ backends are reproducible, whatever the number of threads, but they draw
 different numbers.  Pass the uniforms explicitly to compare them draw for
 draw.
 
-The kernels run their own threads and limit BLAS to one thread while they
-run.
+The kernels run their own threads (the online rule, one sample per update,
+runs on one) and limit BLAS to one thread while they run.
 """
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -58,12 +58,11 @@ def _row_threads(n_rows, n_visible, n_hidden):
 def _update_threads(n_rows, n_chains, chain, n_visible, n_hidden):
     """Threads for a CD update of ``n_rows`` data rows (``n_chains`` chain rows).
 
-    A single-sample CD update shares out blocks of 32 hidden units instead of
-    rows (see ``csrc/_rbm.pyx``).
+    A single-sample CD update (the online rule) runs on one thread (see
+    ``csrc/_rbm.pyx``).
     """
     if n_rows == 1 and chain is None:
-        return max(1, min(64, threads_for(n_visible * n_hidden), -(-n_hidden // 32),
-                          get_num_threads()))
+        return 1
     return _row_threads(max(n_rows, n_chains), n_visible, n_hidden)
 
 

@@ -182,11 +182,114 @@ def test_cdk_and_pcd_match_reference(dtype, n, nv, nh, k, chains, momentum, weig
         np.testing.assert_array_equal(c1, c2)
 
 
-@pytest.mark.parametrize("n_visible, n_hidden, batch_size, n_chains", [
-    (40, 12, 10, 6),     # PCD in mini-batches
-    (600, 128, 1, None),  # the online rule, large enough to share out hidden units
+def _online_data(rng, kind, n_visible, dtype):
+    """One data row of the given kind for the online rule."""
+    if kind == "binary":      # sparse: its product adds up rows of W.T
+        return _binary(rng, (1, n_visible), dtype, 0.3)
+    if kind == "grey":        # sparse, values in (0, 1) and exact zeros
+        return (rng.random((1, n_visible)) * _binary(rng, (1, n_visible), np.float64, 0.2)
+                ).astype(dtype)
+    if kind == "dense":       # over half nonzero: its product is a gemv
+        return _binary(rng, (1, n_visible), dtype, 0.8)
+    return np.zeros((1, n_visible), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_visible, n_hidden", [(37, 5), (784, 120)])
+@pytest.mark.parametrize("kind", ["binary", "grey", "dense", "zeros"])
+@pytest.mark.parametrize("k, momentum, weight_decay, b_vis_shift", [
+    (1, 0.0, 0.0, -2.0),    # the sparse update: only rows where v0 or vk is nonzero
+    (2, 0.0, 0.0, 4.0),     # the chain's samples mostly ones: their products are gemvs
+    (1, 0.0, 0.01, -2.0),   # weight decay: every row
+    (2, 0.5, 0.0, -2.0),    # momentum: every row, and the velocity
+    (1, 0.9, 0.001, 0.0),   # both
 ])
-def test_epoch_equals_its_sequence_of_updates(n_visible, n_hidden, batch_size, n_chains):
+def test_online_update_matches_reference(dtype, n_visible, n_hidden, kind, k, momentum,
+                                         weight_decay, b_vis_shift):
+    rng = np.random.default_rng(20)
+    W, b, c = _model(rng, n_visible, n_hidden, dtype)
+    b += dtype(b_vis_shift)
+    v0 = _online_data(rng, kind, n_visible, dtype)
+    uh = rng.random((k, 1, n_hidden)).astype(dtype)
+    uv = rng.random((k, 1, n_visible)).astype(dtype)
+    vel = tuple((rng.standard_normal(a.shape) * 0.01).astype(dtype) for a in (W, b, c))
+    results = []
+    for ops in (CPU, REF):
+        params = [W.copy(), b.copy(), c.copy()]
+        velocity = tuple(x.copy() for x in vel)
+        err = ops.rbm_cd_update(v0, *params, 0.1, k=k, momentum=momentum,
+                                weight_decay=weight_decay, velocity=velocity,
+                                uniform_hid=uh, uniform_vis=uv)
+        results.append((err, params, velocity))
+    (e1, p1, v1), (e2, p2, v2) = results
+    np.testing.assert_allclose(e1, e2, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    for a, b_ in zip(p1 + list(v1), p2 + list(v2)):
+        np.testing.assert_allclose(a, b_, **_tol(dtype))
+    if not momentum:
+        np.testing.assert_array_equal(v1[0], vel[0])  # velocities untouched
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("momentum, weight_decay", [(0.0, 0.0), (0.5, 1e-3)])
+def test_online_updates_follow_the_reference_step_by_step(dtype, momentum, weight_decay):
+    # 200 updates of the 784x120 model on image-like rows (strokes of ones):
+    # each update of the compiled rule from the reference's state, with the
+    # same draws, lands where the reference's does.
+    rng = np.random.default_rng(21)
+    W, b, c = _model(rng, 784, 120, dtype, scale=0.05)
+    X = np.zeros((200, 784), dtype)
+    for row in X:
+        lo = rng.integers(0, 500)
+        row[lo:lo + rng.integers(50, 280)] = 1
+    vel = [np.zeros_like(a) for a in (W, b, c)]
+    for v0 in X:
+        uh = rng.random((1, 1, 120)).astype(dtype)
+        uv = rng.random((1, 1, 784)).astype(dtype)
+        state = [a.copy() for a in (W, b, c)], [a.copy() for a in vel]
+        e1 = CPU.rbm_cd_update(v0[None], *state[0], 0.05, momentum=momentum,
+                               weight_decay=weight_decay, velocity=state[1], uniform_hid=uh,
+                               uniform_vis=uv)
+        e2 = REF.rbm_cd_update(v0[None], W, b, c, 0.05, momentum=momentum,
+                               weight_decay=weight_decay, velocity=vel, uniform_hid=uh,
+                               uniform_vis=uv)
+        np.testing.assert_allclose(e1, e2, rtol=1e-5 if dtype == np.float32 else 1e-12)
+        for a, b_ in zip(state[0] + state[1], [W, b, c] + vel):
+            np.testing.assert_allclose(a, b_, **_tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_online_kernels_give_identical_results_on_every_instruction_set(dtype):
+    # The sparse products and updates exist for the baseline instruction set,
+    # AVX2 and AVX-512; which one runs depends on the CPU, never the result.
+    from nnfast import _rbm
+
+    rng = np.random.default_rng(22)
+    X = _binary(rng, (300, 200), dtype, 0.3)
+    X[::3] *= rng.random((100, 200)).astype(dtype)
+    start = _model(rng, 200, 45, dtype, scale=0.1)
+    results = []
+    try:
+        for level in (0, 1, 2):
+            _rbm.select_simd_kernels(level)
+            params = [a.copy() for a in start]
+            err = CPU.rbm_cd_epoch(X, np.arange(300), *params, 0.1, batch_size=1, k=2, seed=2)
+            results.append((err, params))
+    finally:
+        _rbm.select_simd_kernels()
+    for err, params in results[1:]:
+        assert err == results[0][0]
+        for a, b in zip(params, results[0][1]):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("n_visible, n_hidden, batch_size, n_chains, momentum, weight_decay", [
+    (40, 12, 10, 6, 0.5, 1e-3),      # PCD in mini-batches
+    (600, 128, 1, None, 0.5, 1e-3),  # the online rule, updating every row
+    (600, 128, 1, None, 0.0, 0.0),   # the online rule, updating the rows of nonzero units
+    (37, 5, 1, None, 0.0, 0.0),
+])
+def test_epoch_equals_its_sequence_of_updates(n_visible, n_hidden, batch_size, n_chains,
+                                              momentum, weight_decay):
     rng = np.random.default_rng(4)
     X = _binary(rng, (53, n_visible), np.float32)
     order = rng.permutation(53)
@@ -199,7 +302,7 @@ def test_epoch_equals_its_sequence_of_updates(n_visible, n_hidden, batch_size, n
                 None if chain is None else chain.copy())
 
     one, two = state(), state()
-    kw = dict(k=2, momentum=0.5, weight_decay=1e-3)
+    kw = dict(k=2, momentum=momentum, weight_decay=weight_decay)
     err = CPU.rbm_cd_epoch(X, order, *one[0], 0.05, batch_size=batch_size, velocity=one[1],
                            chain=one[2], seed=9, first_step=3, **kw)
     total = 0.0
@@ -219,8 +322,9 @@ def test_epoch_equals_its_sequence_of_updates(n_visible, n_hidden, batch_size, n
 ])
 def test_long_epochs_run_in_segments_that_change_nothing(batch_size, n_rows, n_visible,
                                                          n_hidden):
-    # A pass runs in segments of 64 batches (4,096 single samples); the
-    # segments continue the step count and the state exactly.
+    # A pass in mini-batches runs in segments of 64 batches, which continue
+    # the step count and the state exactly; the online rule (batch_size=1)
+    # runs a long pass in one go.
     rng = np.random.default_rng(13)
     X = _binary(rng, (n_rows, n_visible), np.float32)
     order = rng.permutation(n_rows)
@@ -235,9 +339,8 @@ def test_long_epochs_run_in_segments_that_change_nothing(batch_size, n_rows, n_v
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_online_epoch_timing_both_thread_counts_changes_nothing():
-    # With two threads available, a long online pass times a few samples on
-    # each count and switches between them; the result equals one thread's.
+def test_online_rule_gives_the_same_result_on_one_or_two_threads():
+    # The online rule runs on one thread whatever the setting: the same bits.
     rng = np.random.default_rng(14)
     X = _binary(rng, (4300, 600), np.float32, 0.2)
     order = rng.permutation(4300)
@@ -248,13 +351,14 @@ def test_online_epoch_timing_both_thread_counts_changes_nothing():
             nnfast.set_num_threads(threads)
             params = [a.copy() for a in start]
             err = CPU.rbm_cd_epoch(X, order, *params, 0.02, batch_size=1, seed=8)
+            err += CPU.rbm_cd_update(X[:1], *params, 0.02, k=2, seed=8, step=4300)
             results.append((err, params))
     finally:
         nnfast.set_num_threads(None)
     (e1, p1), (e2, p2) = results
-    np.testing.assert_allclose(e1, e2, rtol=1e-6)
+    assert e1 == e2
     for a, b in zip(p1, p2):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("batch_size", [1, 100])
@@ -278,10 +382,10 @@ def test_results_do_not_depend_on_the_number_of_threads(batch_size):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("n_visible, n_hidden, batch_size", [(784, 64, 50), (600, 128, 1)])
+@pytest.mark.parametrize("n_visible, n_hidden, batch_size", [(784, 64, 50), (600, 128, 7)])
 def test_falling_back_to_one_thread_mid_epoch_changes_nothing(n_visible, n_hidden, batch_size):
-    # On a busy machine the kernels finish an epoch on one thread; the hook
-    # forces that switch after a few barrier waits.
+    # On a busy machine the mini-batch kernels finish an epoch on one thread;
+    # the hook forces that switch after a few barrier waits.
     from nnfast import _rbm
 
     rng = np.random.default_rng(12)

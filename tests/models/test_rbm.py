@@ -219,6 +219,21 @@ def test_partial_fit_initialises_lazily_and_counts_updates(digits, batch_size):
     assert len(rbm.history_["reconstruction_error"]) == 2
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+def test_online_partial_fit_one_sample_at_a_time_equals_fit(digits, momentum):
+    # The online rule makes the same updates whether the samples come in one
+    # epoch or one partial_fit call each.
+    X = digits[:120]
+    kw = dict(n_hidden=24, learning_rate=0.05, batch_size=1, momentum=momentum, random_state=5)
+    fitted = BernoulliRBM(epochs=1, shuffle=False, **kw).fit(X)
+    partial = BernoulliRBM(epochs=0, **kw).fit(X)
+    for row in X:
+        partial.partial_fit(row[None])
+    for name in ("components_", "intercept_visible_", "intercept_hidden_"):
+        np.testing.assert_array_equal(getattr(partial, name), getattr(fitted, name))
+    assert partial.n_updates_ == fitted.n_updates_ == 120
+
+
 def test_online_mode_learns(digits):
     rbm = BernoulliRBM(n_hidden=32, learning_rate=0.02, batch_size=1, epochs=3, random_state=0)
     rbm.fit(digits[:600])
