@@ -45,6 +45,14 @@ cnp.import_array()
 cdef enum:
     _ALIGN = 16
 
+# Losses of the dense stack's step (cross-entropy against labels or target
+# probabilities, by the targets' shape), and of _pointwise_loss.
+cdef enum:
+    LOSS_XENT = 0
+    LOSS_XENT_PROBS = 1
+    LOSS_BCE = 2
+    LOSS_MSE = 3
+
 cdef enum:
     ACT_IDENTITY = 0
     ACT_SIGMOID = 1
@@ -714,23 +722,8 @@ def sigmoid_binary_cross_entropy(const floating[::1] logits,   # IN  (size,)
     """Summed binary cross-entropy of sigmoid(logits); gradient ``(sigmoid(z) - t) / size``."""
     cdef double loss
     with nogil:
-        loss = _bce(&logits[0], &targets[0], &grad[0], logits.shape[0], num_threads)
-    return loss
-
-
-cdef double _bce(const floating* zp, const floating* tp, floating* gp, intp_t n,
-                 int num_threads) noexcept nogil:
-    """:func:`sigmoid_binary_cross_entropy` on raw pointers."""
-    cdef floating size = <floating> n
-    cdef intp_t c, start, chunk
-    cdef double loss = 0
-    if num_threads <= 1:
-        loss = _bce_range(zp, tp, gp, n, size)
-    else:
-        chunk = _chunk_size(n, num_threads)
-        for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
-            start = c * chunk
-            loss += _bce_range(zp + start, tp + start, gp + start, min(chunk, n - start), size)
+        loss = _pointwise_loss(LOSS_BCE, &logits[0], &targets[0], &grad[0], logits.shape[0],
+                               num_threads)
     return loss
 
 
@@ -766,24 +759,32 @@ def mean_squared_error(const floating[::1] pred,     # IN  (size,)
     """Summed squared error; gradient ``2 (pred - targets) / size``."""
     cdef double loss
     with nogil:
-        loss = _mse(&pred[0], &targets[0], &grad[0], pred.shape[0], num_threads)
+        loss = _pointwise_loss(LOSS_MSE, &pred[0], &targets[0], &grad[0], pred.shape[0],
+                               num_threads)
     return loss
 
 
-cdef double _mse(const floating* pp, const floating* tp, floating* gp, intp_t n,
-                 int num_threads) noexcept nogil:
-    """:func:`mean_squared_error` on raw pointers."""
-    cdef floating scale = <floating> (2.0 / n)
+cdef inline double _pointwise_range(int loss, const floating* z, const floating* t,
+                                    floating* g, intp_t n, intp_t size) noexcept nogil:
+    if loss == LOSS_BCE:
+        return _bce_range(z, t, g, n, <floating> size)
+    return _mse_range(z, t, g, n, <floating> (2.0 / size))
+
+
+cdef double _pointwise_loss(int loss, const floating* zp, const floating* tp, floating* gp,
+                            intp_t n, int num_threads) noexcept nogil:
+    """:func:`sigmoid_binary_cross_entropy` (LOSS_BCE) or :func:`mean_squared_error`
+    (LOSS_MSE) on raw pointers, in contiguous chunks per thread."""
     cdef intp_t c, start, chunk
-    cdef double loss = 0
+    cdef double total = 0
     if num_threads <= 1:
-        loss = _mse_range(pp, tp, gp, n, scale)
-    else:
-        chunk = _chunk_size(n, num_threads)
-        for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
-            start = c * chunk
-            loss += _mse_range(pp + start, tp + start, gp + start, min(chunk, n - start), scale)
-    return loss
+        return _pointwise_range(loss, zp, tp, gp, n, n)
+    chunk = _chunk_size(n, num_threads)
+    for c in prange(_n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
+        start = c * chunk
+        total += _pointwise_range(loss, zp + start, tp + start, gp + start,
+                                  min(chunk, n - start), n)
+    return total
 
 
 # ------------------------------------------------------------------ optimizers
@@ -999,13 +1000,6 @@ def adadelta_update(floating[::1] param,       # IN/OUT (size,)
 # known (and its weights have served for the gradient of its input), while
 # the gradients are still in cache; the updates are elementwise, so their
 # order changes nothing.
-
-cdef enum:
-    LOSS_XENT = 0         # against labels or target probabilities, by the targets' shape
-    LOSS_XENT_PROBS = 1   # (chosen per step)
-    LOSS_BCE = 2
-    LOSS_MSE = 3
-
 
 cdef struct _StackLayer:
     int n_in
@@ -1226,10 +1220,9 @@ cdef double _stack_step(DenseStack s, const floating* x, const intp_t* rows, int
         loss = _xent_labels(z, <const intp_t*> targets, dz, n, last.n_out, t_loss)
     elif loss_code == LOSS_XENT_PROBS:
         loss = _xent_probs(z, <const floating*> targets, dz, n, last.n_out, t_loss)
-    elif loss_code == LOSS_BCE:
-        loss = _bce(z, <const floating*> targets, dz, <intp_t> n * last.n_out, t_loss)
     else:
-        loss = _mse(z, <const floating*> targets, dz, <intp_t> n * last.n_out, t_loss)
+        loss = _pointwise_loss(loss_code, z, <const floating*> targets, dz,
+                               <intp_t> n * last.n_out, t_loss)
 
     # Backward: the input gradient of layer l is written into the delta of
     # layer l - 1, which then goes through that layer's activation in place.
