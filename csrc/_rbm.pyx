@@ -10,8 +10,8 @@ decay factor (or the momentum) accumulates ``h0.T @ v0 - hk.T @ vk``
 straight into the weights (or their velocity).
 
 The online rule (one sample per update, :func:`_online`) works on a
-transposed copy of the weights instead, and its products with a visible
-vector add up only the rows of its nonzero entries.
+transposed copy of the weights instead, with products of its own: those
+with a visible vector add up only the rows of its nonzero entries.
 
 Layout of a CD/PCD batch (``C`` chain rows, ``N`` data rows)::
 
@@ -21,8 +21,8 @@ Layout of a CD/PCD batch (``C`` chain rows, ``N`` data rows)::
 
 Random numbers: update ``step`` of a run seeded with ``seed`` derives one
 key per sampling pass, and row ``i`` of that pass draws from the stream
-``(key, i)`` (in a single-sample CD update, block ``b`` of 32 units draws
-from ``(key, b)``).  The draws therefore depend on the seed, the step and
+``(key, i)``; a single-sample CD update draws as a mini-batch of one row,
+from ``(key, 0)``.  The draws therefore depend on the seed, the step and
 the position only, not on the number of threads.  A float stream is eight
 interleaved xoshiro128+ generators (so that drawing vectorises), a double
 stream one xoshiro256** generator (53-bit uniforms), both seeded through
@@ -35,9 +35,10 @@ call), so that OpenBLAS's threads and OpenMP's never compete for the cores.
 
 The float sigmoid and uniform row kernels are compiled for the baseline
 instruction set and for AVX2; the AVX2 ones are used when the CPU has it
-(:func:`use_avx2`).  The kernels of the online rule (``_rbm_simd.pxd``) are
-compiled for the baseline, AVX2 and AVX-512 (:func:`select_simd_kernels`).
-All versions of a kernel give bit-identical results.
+(:func:`use_avx2`).  The kernels of the online rule (``_rbm_simd.pxd``: its
+products, update, float sigmoid and sampling) are compiled for the
+baseline, AVX2 and AVX-512 (:func:`select_simd_kernels`).  All versions of
+a kernel give bit-identical results.
 
 The Python wrappers in ``nnfast.backend.cpu_rbm`` check shapes, dtypes and
 contiguity; these functions trust their arguments and release the GIL.
@@ -64,43 +65,7 @@ cdef extern from *:
     #include <string.h>
     #include <math.h>
 
-    /* 1 / (1 + exp(-x)) in float, written with integer selects instead of
-     * branches or float comparisons so that loops over it vectorise.  With
-     * a = min(|x|, 87) and e = exp(-a) (2^n * p(r), the Cephes minimax
-     * polynomial), the result is 1 / (1 + e) for x >= 0 and e / (1 + e) for
-     * x < 0, accurate to a relative 2e-7 on both tails. */
-    static inline float nnf_sigmoidf(float x) {
-        int32_t xb, ab, bits, n, sbits, qb, eqb, sb, neg;
-        float a, t, r, fn, g, y, scale, e, q, eq, s;
-        memcpy(&xb, &x, sizeof xb);
-        ab = xb & 0x7FFFFFFF;                        /* |x| */
-        ab = ab < 0x42AE0000 ? ab : 0x42AE0000;      /* min(|x|, 87.0f) */
-        memcpy(&a, &ab, sizeof a);
-        t = -a;
-        r = t * 1.44269504088896341f + 12582912.0f;  /* round(t / ln 2) + 1.5 * 2^23 */
-        memcpy(&bits, &r, sizeof bits);
-        n = bits - 0x4B400000;
-        fn = r - 12582912.0f;
-        g = t - fn * 0.693359375f + fn * 2.12194440e-4f;
-        y = 1.9875691500e-4f;
-        y = y * g + 1.3981999507e-3f;
-        y = y * g + 8.3334519073e-3f;
-        y = y * g + 4.1665795894e-2f;
-        y = y * g + 1.6666665459e-1f;
-        y = y * g + 5.0000001201e-1f;
-        y = y * g * g + g + 1.0f;
-        sbits = (n + 127) << 23;                     /* 2^n */
-        memcpy(&scale, &sbits, sizeof scale);
-        e = y * scale;
-        q = 1.0f / (1.0f + e);
-        eq = e * q;
-        memcpy(&qb, &q, sizeof qb);
-        memcpy(&eqb, &eq, sizeof eqb);
-        neg = -(int32_t) ((uint32_t) xb >> 31);      /* all ones when x < 0 */
-        sb = (qb & ~neg) | (eqb & neg);
-        memcpy(&s, &sb, sizeof s);
-        return s;
-    }
+    /* nnf_sigmoidf, 1 / (1 + exp(-x)) in float, comes from _rbm_simd.pxd. */
 
     /* Row kernels for float: the sigmoid of a row (plus bias) and a row of
      * uniforms.  On x86 with GCC or Clang each is compiled twice, for the
@@ -303,7 +268,6 @@ cdef extern from *:
     static inline void nnf_fp_restore(unsigned int old) { (void) old; }
     #endif
     """
-    float nnf_sigmoidf(float x) noexcept nogil
     double nnf_sigmoid(double x) noexcept nogil
     void (*nnf_sigmoid_row_f)(float* p, const float* bias, Py_ssize_t m) noexcept nogil
     void (*nnf_uniform_row_f)(uint64_t key, uint64_t stream, float* out, Py_ssize_t m) noexcept nogil
@@ -348,8 +312,9 @@ use_avx2()
 def select_simd_kernels(int max_level=2):
     """Use the widest kernels of the online rule the CPU supports, up to ``max_level``.
 
-    These are the sparse products, the sparse update and the search for
-    nonzero entries (``csrc/_rbm_simd.pxd``).
+    These are the products with the weights, the sparse update, the float
+    sigmoid, the visible sample and the search for nonzero entries
+    (``csrc/_rbm_simd.pxd``).
 
     Parameters
     ----------
@@ -454,7 +419,7 @@ cdef double _pass(floating* pre, const floating* bias, Py_ssize_t rows, Py_ssize
     pre     IN/OUT (rows, cols): pre-activations in, ``scale * sigmoid(pre + bias)`` out
     bias    IN (cols,)
     sample  OUT (rows, cols) or NULL: ``1`` where the uniform draw < the probability
-            (may be ``pre`` itself when the probabilities are not needed)
+            (not ``pre``: without ``unif``, the draws go into ``sample`` first)
     unif    IN (rows, cols) or NULL: the uniform draws; NULL draws them from ``key``
     row0    IN: number of the first row (row i draws from stream (key, row0 + i))
     target  IN (rows, cols) or NULL: returns ``sum((target - probability)**2)``
@@ -716,32 +681,20 @@ cdef double _cd_epoch_thread(CDArgs* a, floating* W, const floating* X, const in
 #
 #   up      h = W @ v is the sum of v[i] * WT[i] over the nonzero v[i] only:
 #           the chain's samples are binary and data such as images mostly
-#           zeros.  A dense v (more than half nonzero) goes through gemv.
-#   down    p = WT @ hs, a gemv.
+#           zeros.  Binary v (the chain's samples, binarised images) need no
+#           multiplications; a dense v (more than half nonzero) that is not
+#           binary goes through gemv.
+#   down    p = WT @ hs, a dot product per row of WT (_rbm_simd.pxd).
 #   update  WT[i] += lr * (v0[i] * h0 - vk[i] * hk) touches only the rows
 #           where v0 or vk is nonzero, unless momentum or weight decay
 #           change every row.
 #
-# Units are sampled in blocks of 32, block b of a pass drawing from the
-# stream (key, b), so the draws are those of any single-sample update.
+# Every sampling pass draws the whole row from one stream, (key of the pass,
+# 0): a single-sample update draws what a mini-batch of one row would.  The
+# indices of the ones of the visible sample are listed as it is drawn; only
+# the data row is searched for its nonzero entries, and the rows to update
+# come from the flags of both.
 # ---------------------------------------------------------------------------
-
-cdef enum:
-    _BLOCK = 32
-
-
-cdef inline void _block_pass(floating* p, const floating* bias, Py_ssize_t lo, Py_ssize_t hi,
-                             Py_ssize_t n, floating* sample, const floating* unif,
-                             uint64_t key, const floating* target, floating scale,
-                             double* err) noexcept nogil:
-    """:func:`_pass_row` over the 32-unit blocks [lo, hi) of a row of ``n`` units."""
-    cdef Py_ssize_t blk, j, m
-    for blk in range(lo, hi):
-        j = blk * _BLOCK
-        m = min(<Py_ssize_t> _BLOCK, n - j)
-        err[0] += _pass_row(p + j, bias + j, m, sample + j if sample != NULL else NULL,
-                            unif + j if unif != NULL else NULL, key, blk,
-                            target + j if target != NULL else NULL, scale)
 
 
 cdef void _transpose(Py_ssize_t rows, Py_ssize_t cols, const floating* src, Py_ssize_t ld_src,
@@ -757,40 +710,113 @@ cdef void _transpose(Py_ssize_t rows, Py_ssize_t cols, const floating* src, Py_s
                     dst[j * ld_dst + i] = src[i * ld_src + j]
 
 
-cdef inline Py_ssize_t _nonzero(const floating* a, const floating* b, Py_ssize_t n,
-                                uint8_t* flags, int32_t* idx) noexcept nogil:
-    """Write the indices i < n where a[i] (or b[i], unless NULL) is nonzero to ``idx``.
+cdef inline Py_ssize_t _nonzero(const floating* a, Py_ssize_t n, uint8_t* flags,
+                                int32_t* idx, int* binary) noexcept nogil:
+    """Write the indices i < n where a[i] is nonzero to ``idx``; returns how many.
 
-    Returns how many there are.  ``flags`` is scratch of n bytes.
+    ``flags`` (n bytes) gets 1 where a[i] is nonzero, else 0; ``binary`` 1
+    when every a[i] is +0.0 or 1.0, else 0.
     """
     if floating is float:
-        return nnf_rbm_simd.nonzero_f32(a, b, n, flags, idx)
+        return nnf_rbm_simd.nonzero_f32(a, n, flags, idx, binary)
     else:
-        return nnf_rbm_simd.nonzero_f64(a, b, n, flags, idx)
+        return nnf_rbm_simd.nonzero_f64(a, n, flags, idx, binary)
+
+
+cdef inline void _sigmoid_row(floating* p, const floating* bias, Py_ssize_t n) noexcept nogil:
+    """p[j] = sigmoid(p[j] + bias[j]) for j < n (the float kernel of the instruction set)."""
+    cdef Py_ssize_t j
+    if floating is float:
+        nnf_rbm_simd.sigmoid_row_f32(p, bias, n)
+    else:
+        for j in range(n):
+            p[j] = nnf_sigmoid(p[j] + bias[j])
+
+
+cdef inline void _uniforms(uint64_t key, floating* out, Py_ssize_t n) noexcept nogil:
+    """out[:n] = the uniforms of the stream (key, 0), as :func:`_pass_row` draws them."""
+    cdef Py_ssize_t j
+    cdef rng_t r
+    if floating is float:
+        nnf_uniform_row_f(key, 0, out, n)
+    else:
+        rng_seed(&r, key, 0)
+        for j in range(n):
+            out[j] = rng_uniform(&r)
+
+
+cdef inline void _hidden_pass(floating* p, const floating* bias, Py_ssize_t n,
+                              floating* sample, const floating* unif, uint64_t key,
+                              floating scale) noexcept nogil:
+    """:func:`_pass_row` of a hidden row (stream (key, 0)), without the reconstruction error.
+
+    p[:n] = scale * sigmoid(p + bias); unless ``sample`` is NULL,
+    sample[j] = 1 if u[j] < sigmoid(p[j] + bias[j]) else 0, the uniforms u
+    taken from ``unif`` or drawn from the stream (key, 0).
+    """
+    cdef Py_ssize_t j
+    _sigmoid_row(p, bias, n)
+    if sample != NULL:
+        if unif == NULL:
+            # Draw the uniforms into ``sample``, then compare in place.
+            _uniforms(key, sample, n)
+            unif = sample
+        for j in range(n):
+            sample[j] = 1 if unif[j] < p[j] else 0
+    if scale != 1:
+        for j in range(n):
+            p[j] *= scale
+
+
+cdef inline Py_ssize_t _visible_pass(floating* p, const floating* bias, Py_ssize_t n,
+                                     floating* sample, const floating* unif, uint64_t key,
+                                     uint8_t* flags, int32_t* idx) noexcept nogil:
+    """:func:`_hidden_pass` of a visible row, listing the ones of the sample as it draws it.
+
+    ``idx`` gets the indices of the ones of ``sample`` (not NULL), ``flags``
+    (n bytes) 1 at them and 0 elsewhere.  Returns how many ones.
+    """
+    _sigmoid_row(p, bias, n)
+    if unif == NULL:
+        _uniforms(key, sample, n)
+        unif = sample
+    if floating is float:
+        return nnf_rbm_simd.bernoulli_f32(p, unif, sample, n, flags, idx)
+    else:
+        return nnf_rbm_simd.bernoulli_f64(p, unif, sample, n, flags, idx)
 
 
 cdef void _up(const floating* WT, Py_ssize_t nv, Py_ssize_t nh, Py_ssize_t ld,
-              const floating* v, const int32_t* idx, Py_ssize_t n, floating* out) noexcept nogil:
+              const floating* v, const int32_t* idx, Py_ssize_t n, bint binary,
+              floating* out) noexcept nogil:
     """out[:nh] = W @ v from WT = W.T; ``idx`` lists the ``n`` nonzero v[i].  out[nh:ld] stays 0.
 
-    The sum of the rows of WT when v is sparse, else a gemv.
+    The sum of the rows of WT, unless v is dense (more than half nonzero)
+    and not ``binary`` (all its entries +0.0 or 1.0): a gemv then.  Rows of
+    binary entries are added without multiplications, which costs less than
+    the gemv's pass over every row.
     """
-    if 2 * n > nv:
+    if 2 * n > nv and not binary:
         gemv(True, <int> nv, <int> nh, <floating> 1, WT, <int> ld, v, <floating> 0, out)
     elif floating is float:
-        nnf_rbm_simd.sum_rows_f32(WT, ld, v, idx, n, out)
+        # The nonzero entries of a binary v are ones.
+        nnf_rbm_simd.sum_rows_f32(WT, ld, v, idx, n, binary, out)
     else:
-        nnf_rbm_simd.sum_rows_f64(WT, ld, v, idx, n, out)
+        nnf_rbm_simd.sum_rows_f64(WT, ld, v, idx, n, binary, out)
 
 
 cdef inline void _update_rows(floating* WT, Py_ssize_t ld, const int32_t* rows, Py_ssize_t n,
                               floating lr, const floating* v0, const floating* h0,
-                              const floating* vk, const floating* neg_hk) noexcept nogil:
-    """WT[i] += lr * v0[i] * h0 + lr * vk[i] * neg_hk for the ``n`` rows i in ``rows``."""
+                              const floating* vk, const floating* neg_hk,
+                              floating* tab) noexcept nogil:
+    """WT[i] += lr * v0[i] * h0 + lr * vk[i] * neg_hk for the ``n`` rows i in ``rows``.
+
+    ``tab`` is scratch of 3 * ld entries (see NNF_ADD_ROWS).
+    """
     if floating is float:
-        nnf_rbm_simd.add_rows_f32(WT, ld, rows, n, lr, v0, vk, h0, neg_hk)
+        nnf_rbm_simd.add_rows_f32(WT, ld, rows, n, lr, v0, vk, h0, neg_hk, tab)
     else:
-        nnf_rbm_simd.add_rows_f64(WT, ld, rows, n, lr, v0, vk, h0, neg_hk)
+        nnf_rbm_simd.add_rows_f64(WT, ld, rows, n, lr, v0, vk, h0, neg_hk, tab)
 
 
 cdef void _update_all_rows(floating* WT, floating* vWT, Py_ssize_t nv, Py_ssize_t nh,
@@ -849,8 +875,6 @@ cdef double _online(CDArgs* a, floating* W, const floating* X, const int64_t* or
     cdef Py_ssize_t nv = a.nv, nh = a.nh
     # Rows of WT padded to whole cache lines (with zeros, which stay 0).
     cdef Py_ssize_t ld = (nh + 15) // 16 * 16
-    cdef Py_ssize_t n_hid_blocks = (nh + _BLOCK - 1) // _BLOCK
-    cdef Py_ssize_t n_vis_blocks = (nv + _BLOCK - 1) // _BLOCK
     cdef floating* vk = <floating*> a.V
     cdef floating* p = <floating*> a.P
     cdef floating* bv = <floating*> a.bv
@@ -870,7 +894,7 @@ cdef double _online(CDArgs* a, floating* W, const floating* X, const int64_t* or
     cdef const floating* nxt
     cdef double err = 0.0
     cdef Py_ssize_t t, i, n0, nk
-    cdef int s
+    cdef int s, binary = 0
     cdef uint64_t key
     cdef unsigned int fp
     cdef floating* WT
@@ -878,13 +902,17 @@ cdef double _online(CDArgs* a, floating* W, const floating* X, const int64_t* or
     cdef floating* h0
     cdef floating* neg_hk
     cdef floating* hs
+    cdef floating* tab
     cdef int32_t* nz0
     cdef int32_t* nzk
-    cdef uint8_t* flags
+    cdef uint8_t* flags0
+    cdef uint8_t* flagsk
     # One block: WT and vWT, then h0, -hk and the hidden sample (ld entries
-    # each, zeros past nh), then two index lists and the flags of _nonzero.
-    cdef void* block = calloc(1, (n_mats * nv + 3) * ld * sizeof(floating)
-                              + 2 * nv * sizeof(int32_t) + nv + 64)
+    # each, zeros past nh), the scratch of _update_rows (3 * ld), then two
+    # index lists and the flags of the data row and of the chain's visible
+    # sample.
+    cdef void* block = calloc(1, (n_mats * nv + 6) * ld * sizeof(floating)
+                              + 2 * nv * sizeof(int32_t) + 2 * nv + 64)
     if block == NULL:
         return -1
     WT = <floating*> _align64(block)
@@ -893,9 +921,11 @@ cdef double _online(CDArgs* a, floating* W, const floating* X, const int64_t* or
     h0 = WT + n_mats * nv * ld
     neg_hk = h0 + ld
     hs = neg_hk + ld
-    nz0 = <int32_t*> (hs + ld)
+    tab = hs + ld
+    nz0 = <int32_t*> (tab + 3 * ld)
     nzk = nz0 + nv
-    flags = <uint8_t*> (nzk + nv)
+    flags0 = <uint8_t*> (nzk + nv)
+    flagsk = flags0 + nv
     _transpose(nh, nv, W, nv, WT, ld)
     if use_velocity:
         _transpose(nh, nv, vW, nv, vWT, ld)
@@ -908,31 +938,36 @@ cdef double _online(CDArgs* a, floating* W, const floating* X, const int64_t* or
         x = X + order[t] * nv
         nxt = X + order[t + 1] * nv if t + 1 < n_rows else NULL
         # Positive phase and the first hidden sample.
-        n0 = _nonzero(x, <const floating*> NULL, nv, flags, nz0)
+        n0 = _nonzero(x, nv, flags0, nz0, &binary)
         _prefetch_third(nxt, nv, 0)
-        _up(WT, nv, nh, ld, x, nz0, n0, h0)
+        _up(WT, nv, nh, ld, x, nz0, n0, binary, h0)
         _prefetch_third(nxt, nv, 1)
-        _block_pass(h0, bh, 0, n_hid_blocks, nh, hs, uh, _derive(key, 0), NULL, <floating> 1,
-                    &err)
+        _hidden_pass(h0, bh, nh, hs, uh, _derive(key, 0), <floating> 1)
         for s in range(a.k):
-            gemv(False, <int> nv, <int> nh, <floating> 1, WT, <int> ld, hs, <floating> 0, p)
+            # p = WT @ hs, then the visible sample, then W @ vk.
+            if floating is float:
+                nnf_rbm_simd.dots_f32(WT, ld, nv, hs, p)
+            else:
+                nnf_rbm_simd.dots_f64(WT, ld, nv, hs, p)
+            nk = _visible_pass(p, bv, nv, vk, uv + s * nv if uv != NULL else NULL,
+                               _derive(key, 2 * s + 1), flagsk, nzk)
+            _up(WT, nv, nh, ld, vk, nzk, nk, True, neg_hk)
             if s == 0:
                 _prefetch_third(nxt, nv, 2)
-            _block_pass(p, bv, 0, n_vis_blocks, nv, vk, uv + s * nv if uv != NULL else NULL,
-                        _derive(key, 2 * s + 1), x if s == 0 else NULL, <floating> 1, &err)
-            nk = _nonzero(vk, <const floating*> NULL, nv, flags, nzk)
-            _up(WT, nv, nh, ld, vk, nzk, nk, neg_hk)
+                if floating is float:
+                    err += nnf_sqdiff_f(x, p, nv)
+                else:
+                    err += nnf_sqdiff_d(x, p, nv)
             if s + 1 < a.k:
-                _block_pass(neg_hk, bh, 0, n_hid_blocks, nh, hs,
-                            uh + (s + 1) * nh if uh != NULL else NULL,
-                            _derive(key, 2 * s + 2), NULL, <floating> 1, &err)
+                _hidden_pass(neg_hk, bh, nh, hs, uh + (s + 1) * nh if uh != NULL else NULL,
+                             _derive(key, 2 * s + 2), <floating> 1)
             else:
-                _block_pass(neg_hk, bh, 0, n_hid_blocks, nh, NULL, NULL, 0, NULL,
-                            <floating> -1, &err)
+                _hidden_pass(neg_hk, bh, nh, <floating*> NULL, <const floating*> NULL, 0,
+                             <floating> -1)
         if sparse_update:
-            # nzk is free again: it takes the rows to update.
-            nk = _nonzero(x, vk, nv, flags, nzk)
-            _update_rows(WT, ld, nzk, nk, lr, x, h0, vk, neg_hk)
+            # nzk is free again: it takes the rows where x or vk is nonzero.
+            nk = nnf_rbm_simd.union_idx(flags0, flagsk, nv, nzk)
+            _update_rows(WT, ld, nzk, nk, lr, x, h0, vk, neg_hk, tab)
         else:
             _update_all_rows(WT, vWT, nv, nh, ld, lr, momentum, wd, x, h0, vk, neg_hk)
         if not use_velocity:
@@ -1066,10 +1101,15 @@ cdef void _sigmoid_affine(Py_ssize_t m, Py_ssize_t k, Py_ssize_t n, bint trans_w
 
 cdef void _gibbs_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n, Py_ssize_t nv,
                       Py_ssize_t nh, int steps, const floating* v, const floating* W,
-                      const floating* bv, const floating* bh, floating* H, floating* P,
-                      floating* out, const floating* uh, const floating* uv,
+                      const floating* bv, const floating* bh, floating* H, floating* Hs,
+                      floating* P, floating* out, const floating* uh, const floating* uv,
                       uint64_t seed) noexcept nogil:
-    """``steps`` Gibbs steps of rows [r0, r1): samples in ``out``, last probabilities in ``P``."""
+    """``steps`` Gibbs steps of rows [r0, r1): samples in ``out``, last probabilities in ``P``.
+
+    ``H`` takes the hidden probabilities, ``Hs`` the hidden samples: the
+    uniforms are drawn into the sample before the comparison, so the two
+    cannot share memory.
+    """
     cdef int s
     cdef Py_ssize_t m = r1 - r0
     cdef const floating* cur = v + r0 * nv
@@ -1078,11 +1118,11 @@ cdef void _gibbs_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n, Py_ssize_t nv,
     for s in range(steps):
         _matmul(True, <int> m, <int> nh, <int> nv, <floating> 1, cur, W, <floating> 0,
                 H + r0 * nh)
-        _pass(H + r0 * nh, bh, m, nh, H + r0 * nh,
+        _pass(H + r0 * nh, bh, m, nh, Hs + r0 * nh,
               uh + (s * n + r0) * nh if uh != NULL else NULL, _derive(seed, 2 * s), r0,
               <const floating*> NULL, <floating> 1)
-        _matmul(False, <int> m, <int> nv, <int> nh, <floating> 1, H + r0 * nh, W, <floating> 0,
-                P + r0 * nv)
+        _matmul(False, <int> m, <int> nv, <int> nh, <floating> 1, Hs + r0 * nh, W,
+                <floating> 0, P + r0 * nv)
         _pass(P + r0 * nv, bv, m, nv, out + r0 * nv,
               uv + (s * n + r0) * nv if uv != NULL else NULL, _derive(seed, 2 * s + 1), r0,
               <const floating*> NULL, <floating> 1)
@@ -1091,18 +1131,18 @@ cdef void _gibbs_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n, Py_ssize_t nv,
 
 cdef void _gibbs(Py_ssize_t n, Py_ssize_t nv, Py_ssize_t nh, int steps, const floating* v,
                  const floating* W, const floating* bv, const floating* bh, floating* H,
-                 floating* P, floating* out, const floating* uh, const floating* uv,
-                 uint64_t seed, int n_threads) noexcept nogil:
+                 floating* Hs, floating* P, floating* out, const floating* uh,
+                 const floating* uv, uint64_t seed, int n_threads) noexcept nogil:
     """Block Gibbs sampling; the chains (rows) are shared among threads."""
     cdef Py_ssize_t r0 = 0, r1 = 0
     cdef int tid = 0
     if n_threads <= 1:
-        _gibbs_rows(0, n, n, nv, nh, steps, v, W, bv, bh, H, P, out, uh, uv, seed)
+        _gibbs_rows(0, n, n, nv, nh, steps, v, W, bv, bh, H, Hs, P, out, uh, uv, seed)
         return
     with parallel(num_threads=n_threads):
         tid = omp_get_thread_num()
         _split(n, tid, nnf_team_size(), &r0, &r1)
-        _gibbs_rows(r0, r1, n, nv, nh, steps, v, W, bv, bh, H, P, out, uh, uv, seed)
+        _gibbs_rows(r0, r1, n, nv, nh, steps, v, W, bv, bh, H, Hs, P, out, uh, uv, seed)
 
 
 cdef inline double _softplus(double x) noexcept nogil:
@@ -1226,22 +1266,22 @@ def free_energy(v, W, b_vis, b_hid, pre, out, int n_threads):
 
 
 def gibbs(v, W, b_vis, b_hid, int steps, uniform_hid, uniform_vis, uint64_t seed,
-          H, P, out, int n_threads):
-    """Block Gibbs sampling; see RBMOps.rbm_gibbs."""
+          H, Hs, P, out, int n_threads):
+    """Block Gibbs sampling; see RBMOps.rbm_gibbs.  ``H`` and ``Hs`` are scratch (n, nh)."""
     cdef Py_ssize_t n = v.shape[0], nv = v.shape[1], nh = W.shape[0]
-    cdef _Args a = _Args(v, W, b_vis, b_hid, H, P, out, uniform_hid, uniform_vis)
+    cdef _Args a = _Args(v, W, b_vis, b_hid, H, Hs, P, out, uniform_hid, uniform_vis)
     if v.dtype.itemsize == 4:
         with nogil:
             _gibbs(n, nv, nh, steps, <const float*> a.p[0], <const float*> a.p[1],
                    <const float*> a.p[2], <const float*> a.p[3], <float*> a.p[4],
-                   <float*> a.p[5], <float*> a.p[6], <const float*> a.p[7],
-                   <const float*> a.p[8], seed, n_threads)
+                   <float*> a.p[5], <float*> a.p[6], <float*> a.p[7],
+                   <const float*> a.p[8], <const float*> a.p[9], seed, n_threads)
     else:
         with nogil:
             _gibbs(n, nv, nh, steps, <const double*> a.p[0], <const double*> a.p[1],
                    <const double*> a.p[2], <const double*> a.p[3], <double*> a.p[4],
-                   <double*> a.p[5], <double*> a.p[6], <const double*> a.p[7],
-                   <const double*> a.p[8], seed, n_threads)
+                   <double*> a.p[5], <double*> a.p[6], <double*> a.p[7],
+                   <const double*> a.p[8], <const double*> a.p[9], seed, n_threads)
 
 
 cdef CDArgs _cd_args(W, b_vis, b_hid, double lr, int k, double momentum, double weight_decay,

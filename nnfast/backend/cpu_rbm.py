@@ -15,11 +15,11 @@ Anything else (other dtypes, mixed dtypes, non-contiguous parameters, cupy
 arrays) goes to the reference implementation.
 
 The random draws of the compiled kernels come from xoshiro generators (one
-stream per row of each sampling pass, or per block of 32 units in a
-single-sample update; see ``csrc/_rbm.pyx``), not from numpy: for a given seed both
-backends are reproducible, whatever the number of threads, but they draw
-different numbers.  Pass the uniforms explicitly to compare them draw for
-draw.
+stream per row of each sampling pass, so that a single-sample update draws
+as the first row of a batch; see ``csrc/_rbm.pyx``), not from numpy: for a
+given seed both backends are reproducible, whatever the number of threads,
+but they draw different numbers.  Pass the uniforms explicitly to compare
+them draw for draw.
 
 The kernels run their own threads (the online rule, one sample per update,
 runs on one) and limit BLAS to one thread while they run.
@@ -227,10 +227,11 @@ class CpuRBMOps:
         if np.may_share_memory(out, v):
             v = v.copy()
         hid = np.empty((n, n_hidden), dtype)
+        hid_sample = np.empty((n, n_hidden), dtype)
         prob = np.empty((n, n_visible), dtype)
         with _one_blas_thread():
             _rbm.gibbs(v, _c(W), _c(b_vis), _c(b_hid), int(steps), uniform_hid, uniform_vis,
-                       key, hid, prob, out, _row_threads(n, n_visible, n_hidden))
+                       key, hid, hid_sample, prob, out, _row_threads(n, n_visible, n_hidden))
         return out, prob
 
     def rbm_workspace(self, n_samples, n_visible, n_hidden, n_chains=None, dtype="float32"):

@@ -22,6 +22,11 @@ _MEAN_CLIP = 1e-3
 _PLL_SAMPLES = 1000
 
 
+#: Unsigned integers of the float dtypes' sizes, and the bits of 1.0 in them.
+_UNIT_BITS = {np.dtype(np.float32): (np.uint32, 0x3F800000),
+              np.dtype(np.float64): (np.uint64, 0x3FF0000000000000)}
+
+
 def check_unit_interval(X, name="X"):
     """Raise ``ValueError`` unless every value of ``X`` is finite and in [0, 1].
 
@@ -29,6 +34,12 @@ def check_unit_interval(X, name="X"):
     accepted.
     """
     if X.size == 0:
+        return X
+    bits = _UNIT_BITS.get(X.dtype) if type(X) is np.ndarray else None
+    if bits is not None and X.view(bits[0]).max() <= bits[1]:
+        # Non-negative floats order as their bits, and NaN, infinities and
+        # negative numbers (-0.0 too, checked below) have bits above those
+        # of 1.0: one pass instead of the two of min and max.
         return X
     lo, hi = X.min(), X.max()
     if lo >= 0 and hi <= 1:  # False for NaN as well

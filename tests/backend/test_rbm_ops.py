@@ -132,6 +132,20 @@ def test_gibbs_matches_reference_with_the_same_draws(dtype, shape):
     np.testing.assert_allclose(p1, p2, **_tol(dtype))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_seeded_gibbs_samples_the_hidden_units(dtype):
+    # Hidden units that are surely on: a seeded step gives the visible
+    # probabilities of all of them on (drawing the uniforms must not
+    # overwrite the probabilities they are compared with).
+    rng = np.random.default_rng(24)
+    W, b, _ = _model(rng, 30, 12, dtype)
+    c = np.full(12, 40, dtype)
+    v = _binary(rng, (6, 30), dtype)
+    _, prob = CPU.rbm_gibbs(v, W, b, c, steps=2, seed=5)
+    expected = REF.rbm_visible_probs(np.ones((6, 12), dtype), W, b)
+    np.testing.assert_allclose(prob, expected, **_tol(dtype))
+
+
 def _update_both(dtype, n, nv, nh, k, chains, momentum, weight_decay, seed=3):
     """One update by each backend from the same state and the same uniform draws."""
     rng = np.random.default_rng(seed)
@@ -257,15 +271,57 @@ def test_online_updates_follow_the_reference_step_by_step(dtype, momentum, weigh
             np.testing.assert_allclose(a, b_, **_tol(dtype))
 
 
+def _update_key(seed, step):
+    """The random key of update ``step`` of ``seed`` in the compiled kernels (splitmix64)."""
+    mask = (1 << 64) - 1
+    z = (seed + (step + 1) * 0x9E3779B97F4A7C15) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return z ^ (z >> 31)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k", [1, 2])
+def test_single_sample_update_draws_as_the_first_row_of_a_batch(dtype, k):
+    # Sampling pass j of an update draws row i from the stream (key_j, i),
+    # key_j derived from the update's key as rbm_gibbs derives the key of its
+    # pass j from its seed.  The online rule draws its one row from stream
+    # 0, like the first row of a batch.  Weights and biases on a coarse grid
+    # make every product exact, so that all paths compute the same
+    # probabilities and the samples compare exactly.
+    rng = np.random.default_rng(23)
+    n, nv, nh = 5, 784, 120
+    W = (rng.integers(-8, 9, (nh, nv)) / 64).astype(dtype)
+    b = (rng.integers(-8, 9, nv) / 8).astype(dtype)
+    c = (rng.integers(-8, 9, nh) / 8).astype(dtype)
+    v0 = _binary(rng, (n, nv), dtype, 0.3)
+    seed, step = 11, 7
+    gibbs, _ = CPU.rbm_gibbs(v0, W, b, c, steps=k, seed=_update_key(seed, step))
+    assert len({row.tobytes() for row in gibbs}) == n
+    # Persistent chains started at the data end at the batch's samples.
+    chain = v0.copy()
+    CPU.rbm_cd_update(v0, W.copy(), b.copy(), c.copy(), 0.5, k=k, chain=chain, seed=seed,
+                      step=step)
+    np.testing.assert_array_equal(chain, gibbs)
+    # A single-sample update (the online rule) on row 0: on this grid
+    # b_vis + lr * (v0 - vk) is exact, so the visible biases give vk back.
+    b1 = b.copy()
+    CPU.rbm_cd_update(v0[:1], W.copy(), b1, c.copy(), 0.5, k=k, seed=seed, step=step)
+    vk = v0[0] - (b1 - b) / dtype(0.5)
+    np.testing.assert_array_equal(vk, gibbs[0])
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_online_kernels_give_identical_results_on_every_instruction_set(dtype):
-    # The sparse products and updates exist for the baseline instruction set,
-    # AVX2 and AVX-512; which one runs depends on the CPU, never the result.
+    # The kernels of the online rule (products, update, sigmoid, searches for
+    # nonzero entries) exist for the baseline instruction set, AVX2 and
+    # AVX-512; which one runs depends on the CPU, never the result.
     from nnfast import _rbm
 
     rng = np.random.default_rng(22)
     X = _binary(rng, (300, 200), dtype, 0.3)
     X[::3] *= rng.random((100, 200)).astype(dtype)
+    X[1::6, ::7] = -0.0  # zeros, though not the bits of binary data
     start = _model(rng, 200, 45, dtype, scale=0.1)
     results = []
     try:
@@ -314,6 +370,11 @@ def test_epoch_equals_its_sequence_of_updates(n_visible, n_hidden, batch_size, n
         np.testing.assert_allclose(a, b_, rtol=1e-6, atol=1e-7)
     if chain is not None:
         np.testing.assert_array_equal(one[2], two[2])
+    if batch_size == 1:
+        # The online rule runs the same kernel either way: the same bits.
+        assert err == total
+        for a, b_ in zip(one[0] + list(one[1]), two[0] + list(two[1])):
+            np.testing.assert_array_equal(a, b_)
 
 
 @pytest.mark.parametrize("batch_size, n_rows, n_visible, n_hidden", [

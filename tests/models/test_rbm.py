@@ -175,6 +175,21 @@ def test_bad_input_raises_clear_errors():
         rbm.partial_fit(np.zeros((2, 4)))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unit_interval_check_reads_the_bits(dtype):
+    # One pass over the bits accepts most valid input; the rest (-0.0) goes
+    # through min and max, as does anything out of range, NaN or infinite.
+    from nnfast.models._rbm import check_unit_interval
+
+    tiny = np.finfo(dtype).smallest_subnormal
+    good = np.array([[0.0, 1.0, 0.5, tiny], [1.0, -0.0, 0.25, 0.0]], dtype)
+    assert check_unit_interval(good) is good
+    assert check_unit_interval(good[:, ::2]) is not None
+    for bad in (-tiny, np.nextafter(dtype(1), dtype(2)), 3.0, np.nan, np.inf, -np.inf):
+        with pytest.raises(ValueError):
+            check_unit_interval(np.array([[0.5, bad]], dtype))
+
+
 @pytest.mark.parametrize("params, error", [
     (dict(n_hidden=0), ValueError), (dict(n_hidden=2.5), TypeError),
     (dict(k=0), ValueError), (dict(momentum=1.0), ValueError),
