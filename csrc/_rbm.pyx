@@ -684,7 +684,7 @@ cdef double _cd_epoch_thread(CDArgs* a, floating* W, const floating* X, const in
 #           zeros.  Binary v (the chain's samples, binarised images) need no
 #           multiplications; a dense v (more than half nonzero) that is not
 #           binary goes through gemv.
-#   down    p = WT @ hs, a dot product per row of WT (_rbm_simd.pxd).
+#   down    p = WT @ hs, a BLAS gemv.
 #   update  WT[i] += lr * (v0[i] * h0 - vk[i] * hk) touches only the rows
 #           where v0 or vk is nonzero, unless momentum or weight decay
 #           change every row.
@@ -945,10 +945,7 @@ cdef double _online(CDArgs* a, floating* W, const floating* X, const int64_t* or
         _hidden_pass(h0, bh, nh, hs, uh, _derive(key, 0), <floating> 1)
         for s in range(a.k):
             # p = WT @ hs, then the visible sample, then W @ vk.
-            if floating is float:
-                nnf_rbm_simd.dots_f32(WT, ld, nv, hs, p)
-            else:
-                nnf_rbm_simd.dots_f64(WT, ld, nv, hs, p)
+            gemv(False, <int> nv, <int> nh, <floating> 1, WT, <int> ld, hs, <floating> 0, p)
             nk = _visible_pass(p, bv, nv, vk, uv + s * nv if uv != NULL else NULL,
                                _derive(key, 2 * s + 1), flagsk, nzk)
             _up(WT, nv, nh, ld, vk, nzk, nk, True, neg_hk)

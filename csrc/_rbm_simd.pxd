@@ -5,8 +5,8 @@
 # hidden units, padded with zeros to ld, a multiple of 16 entries, so that
 # rows start on a cache line when WT does and the loops need no tail.  Its
 # products with a visible vector v add up the rows of the nonzero v[i] only,
-# its product with a hidden vector takes a dot product per row, and its
-# update adds to the rows where the data or the chain is nonzero.  These
+# its product with a hidden vector is a BLAS gemv (in csrc/_rbm.pyx), and
+# its update adds to the rows where the data or the chain is nonzero.  These
 # loops read rows of WT from the L2 cache and gain from wide vectors, as do
 # the float sigmoid and the search for nonzero entries: each kernel is
 # written once below as a C macro and compiled as a baseline function and,
@@ -255,99 +255,6 @@ cdef extern from *:
         }
     #endif
 
-    /* p[i] = WT[i] . h for i < n.  Sixteen partial sums (lane l adds
-     * w[j] * h[j] for j = l, l + 16, ... up to ld, a multiple of 16) go
-     * through a fixed tree: s[l] = acc[l] + acc[l + 8], t[l] = s[l] + s[l + 4],
-     * u[l] = t[l] + t[l + 2], p = u[0] + u[1].  NNF_DOTS1 does one row on
-     * scalars; with GCC or Clang, NNF_DOTS8 does eight rows at a time with
-     * 8-lane vectors VT and NNF_DOTS4 four with 4-lane ones, the last steps
-     * of the tree shuffling the partial sums of several rows together (MASK
-     * is the integer vector of VT's shape).  All three make the same
-     * operations on each row. */
-    #define NNF_DOTS1(T)                                                     \\
-        for (; i < n; i++) {                                                 \\
-            const T* w = wt + i * ld;                                        \\
-            T acc[16];                                                       \\
-            int l;                                                           \\
-            Py_ssize_t j;                                                    \\
-            for (l = 0; l < 16; l++) acc[l] = w[l] * h[l];                   \\
-            for (j = 16; j < ld; j += 16)                                    \\
-                for (l = 0; l < 16; l++) acc[l] += w[j + l] * h[j + l];      \\
-            for (l = 0; l < 8; l++) acc[l] += acc[l + 8];                    \\
-            for (l = 0; l < 4; l++) acc[l] += acc[l + 4];                    \\
-            for (l = 0; l < 2; l++) acc[l] += acc[l + 2];                    \\
-            p[i] = acc[0] + acc[1];                                          \\
-        }
-    #ifdef NNF_VECTORS
-    typedef int32_t nnf_vi4 __attribute__((vector_size(16)));
-    typedef int32_t nnf_vi8 __attribute__((vector_size(32)));
-    typedef int64_t nnf_vl4 __attribute__((vector_size(32)));
-    #if defined(__clang__)
-    #define NNF_SHUFFLE(MASK, A, B, ...) __builtin_shufflevector(A, B, __VA_ARGS__)
-    #else
-    #define NNF_SHUFFLE(MASK, A, B, ...) __builtin_shuffle(A, B, (MASK) {__VA_ARGS__})
-    #endif
-    /* x = the vector of T at P. */
-    #define NNF_LOADV(x, P) memcpy(&(x), (P), sizeof (x))
-    #define NNF_DOTS8(T, VT, MASK)                                           \\
-        for (; i + 8 <= n; i += 8) {                                         \\
-            VT B[8], C[4], D[2], E, a, b, x, y;                              \\
-            int r;                                                           \\
-            Py_ssize_t j;                                                    \\
-            for (r = 0; r < 8; r++) {                                        \\
-                const T* w = wt + (i + r) * ld;                              \\
-                NNF_LOADV(x, w); NNF_LOADV(y, h); a = x * y;                 \\
-                NNF_LOADV(x, w + 8); NNF_LOADV(y, h + 8); b = x * y;         \\
-                for (j = 16; j < ld; j += 16) {                              \\
-                    NNF_LOADV(x, w + j); NNF_LOADV(y, h + j); a += x * y;    \\
-                    NNF_LOADV(x, w + j + 8); NNF_LOADV(y, h + j + 8); b += x * y; \\
-                }                                                            \\
-                B[r] = a + b;                          /* s of row r */      \\
-            }                                                                \\
-            for (r = 0; r < 4; r++)                    /* t of 2 rows */     \\
-                C[r] = NNF_SHUFFLE(MASK, B[2 * r], B[2 * r + 1], 0, 1, 2, 3, 8, 9, 10, 11) \\
-                    + NNF_SHUFFLE(MASK, B[2 * r], B[2 * r + 1], 4, 5, 6, 7, 12, 13, 14, 15); \\
-            for (r = 0; r < 2; r++)                    /* u of 4 rows */     \\
-                D[r] = NNF_SHUFFLE(MASK, C[2 * r], C[2 * r + 1], 0, 1, 4, 5, 8, 9, 12, 13) \\
-                    + NNF_SHUFFLE(MASK, C[2 * r], C[2 * r + 1], 2, 3, 6, 7, 10, 11, 14, 15); \\
-            E = NNF_SHUFFLE(MASK, D[0], D[1], 0, 2, 4, 6, 8, 10, 12, 14)     \\
-                + NNF_SHUFFLE(MASK, D[0], D[1], 1, 3, 5, 7, 9, 11, 13, 15);  \\
-            memcpy(p + i, &E, sizeof E);                                     \\
-        }
-    #define NNF_DOTS4(T, VT, MASK)                                           \\
-        for (; i + 4 <= n; i += 4) {                                         \\
-            VT C[4], D[2], E, a0, a1, a2, a3, x, y;                          \\
-            int r;                                                           \\
-            Py_ssize_t j;                                                    \\
-            for (r = 0; r < 4; r++) {                                        \\
-                const T* w = wt + (i + r) * ld;                              \\
-                NNF_LOADV(x, w); NNF_LOADV(y, h); a0 = x * y;                \\
-                NNF_LOADV(x, w + 4); NNF_LOADV(y, h + 4); a1 = x * y;        \\
-                NNF_LOADV(x, w + 8); NNF_LOADV(y, h + 8); a2 = x * y;        \\
-                NNF_LOADV(x, w + 12); NNF_LOADV(y, h + 12); a3 = x * y;      \\
-                for (j = 16; j < ld; j += 16) {                              \\
-                    NNF_LOADV(x, w + j); NNF_LOADV(y, h + j); a0 += x * y;   \\
-                    NNF_LOADV(x, w + j + 4); NNF_LOADV(y, h + j + 4); a1 += x * y; \\
-                    NNF_LOADV(x, w + j + 8); NNF_LOADV(y, h + j + 8); a2 += x * y; \\
-                    NNF_LOADV(x, w + j + 12); NNF_LOADV(y, h + j + 12); a3 += x * y; \\
-                }                                                            \\
-                C[r] = (a0 + a2) + (a1 + a3);          /* t of row r */      \\
-            }                                                                \\
-            for (r = 0; r < 2; r++)                    /* u of 2 rows */     \\
-                D[r] = NNF_SHUFFLE(MASK, C[2 * r], C[2 * r + 1], 0, 1, 4, 5) \\
-                    + NNF_SHUFFLE(MASK, C[2 * r], C[2 * r + 1], 2, 3, 6, 7); \\
-            E = NNF_SHUFFLE(MASK, D[0], D[1], 0, 2, 4, 6)                    \\
-                + NNF_SHUFFLE(MASK, D[0], D[1], 1, 3, 5, 7);                 \\
-            memcpy(p + i, &E, sizeof E);                                     \\
-        }
-    #define NNF_DOTS_F32_WIDE NNF_DOTS8(float, nnf_vf8, nnf_vi8)
-    #define NNF_DOTS_F32_BASE NNF_DOTS4(float, nnf_vf4, nnf_vi4)
-    #define NNF_DOTS_F64 NNF_DOTS4(double, nnf_vd4, nnf_vl4)
-    #else
-    #define NNF_DOTS_F32_WIDE
-    #define NNF_DOTS_F32_BASE
-    #define NNF_DOTS_F64
-    #endif
 
     /* WT[i] += (lr * v0[i]) * h0 + (lr * vk[i]) * neg_hk for the n rows i
      * in rows (h0 and neg_hk have ld entries).  Where v0[i] and vk[i] are
@@ -390,9 +297,6 @@ cdef extern from *:
 
     #define NNF_UNION_ARGS                                                   \\
         (const uint8_t* f0, const uint8_t* f1, Py_ssize_t n, int32_t* __restrict idx)
-    #define NNF_DOTS_ARGS(T)                                                 \\
-        (const T* __restrict wt, Py_ssize_t ld, Py_ssize_t n, const T* __restrict h, \\
-         T* __restrict p)
     #define NNF_NONZERO_ARGS(T)                                              \\
         (const T* a, Py_ssize_t n, uint8_t* __restrict flags, int32_t* __restrict idx, \\
          int* binary)
@@ -408,12 +312,8 @@ cdef extern from *:
          const T* __restrict neg_hk, T* __restrict tab)
 
     /* The kernels of one instruction set; VF and VD are its float and
-     * double vectors, DOTS_F32 the vector loop of its float dot products. */
-    #define NNF_RBM_KERNELS(TAG, ATTR, VF, VD, DOTS_F32)                     \\
-        ATTR static void nnf_dots_f32_##TAG NNF_DOTS_ARGS(float)             \\
-            { Py_ssize_t i = 0; DOTS_F32 NNF_DOTS1(float) }                  \\
-        ATTR static void nnf_dots_f64_##TAG NNF_DOTS_ARGS(double)            \\
-            { Py_ssize_t i = 0; NNF_DOTS_F64 NNF_DOTS1(double) }             \\
+     * double vectors. */
+    #define NNF_RBM_KERNELS(TAG, ATTR, VF, VD)                               \\
         ATTR static void nnf_sigmoid_row_f32_##TAG                           \\
             (float* p, const float* bias, Py_ssize_t n) { NNF_SIGMOID_ROW }  \\
         ATTR static Py_ssize_t nnf_nonzero_f32_##TAG NNF_NONZERO_ARGS(float) \\
@@ -444,8 +344,6 @@ cdef extern from *:
         void (*sum_rows_f64) NNF_SUM_ROWS_ARGS(double);
         void (*add_rows_f32) NNF_ADD_ROWS_ARGS(float);
         void (*add_rows_f64) NNF_ADD_ROWS_ARGS(double);
-        void (*dots_f32) NNF_DOTS_ARGS(float);
-        void (*dots_f64) NNF_DOTS_ARGS(double);
         Py_ssize_t (*union_idx) NNF_UNION_ARGS;
     } nnf_rbm_simd_t;
 
@@ -457,22 +355,20 @@ cdef extern from *:
         nnf_bernoulli_f32_##SEARCH, nnf_bernoulli_f64_##TAG,                 \\
         nnf_sum_rows_f32_##TAG, nnf_sum_rows_f64_##TAG,                      \\
         nnf_add_rows_f32_##TAG, nnf_add_rows_f64_##TAG,                      \\
-        nnf_dots_f32_##TAG, nnf_dots_f64_##TAG,                              \\
         nnf_union_##SEARCH }
 
     #ifdef NNF_VECTORS
-    NNF_RBM_KERNELS(base, NNF_NO_CONTRACT, nnf_vf4, nnf_vd2, NNF_DOTS_F32_BASE)
+    NNF_RBM_KERNELS(base, NNF_NO_CONTRACT, nnf_vf4, nnf_vd2)
     #else
-    NNF_RBM_KERNELS(base, NNF_NO_CONTRACT, float, double, NNF_DOTS_F32_BASE)
+    NNF_RBM_KERNELS(base, NNF_NO_CONTRACT, float, double)
     #endif
     static const nnf_rbm_simd_t nnf_rbm_simd_base = NNF_RBM_TABLE(base, base);
 
     #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
     #define NNF_RBM_DISPATCH 1
-    NNF_RBM_KERNELS(avx2, __attribute__((target("avx2"))) NNF_NO_CONTRACT, nnf_vf8, nnf_vd4,
-                    NNF_DOTS_F32_WIDE)
+    NNF_RBM_KERNELS(avx2, __attribute__((target("avx2"))) NNF_NO_CONTRACT, nnf_vf8, nnf_vd4)
     NNF_RBM_KERNELS(avx512, __attribute__((target("avx512f"))) NNF_NO_CONTRACT, nnf_vf16,
-                    nnf_vd8, NNF_DOTS_F32_WIDE)
+                    nnf_vd8)
 
     /* AVX-512 searches over floats: sixteen entries at a time, a compare
      * giving a bit mask, the indices of its set bits packed together by a
@@ -613,11 +509,6 @@ cdef extern from *:
                                         double, const double*, const double*, const double*,
                                         const double*, double*) noexcept nogil
 
-    ctypedef void (*nnf_dots_f32_t)(const float*, Py_ssize_t, Py_ssize_t, const float*,
-                                    float*) noexcept nogil
-    ctypedef void (*nnf_dots_f64_t)(const double*, Py_ssize_t, Py_ssize_t, const double*,
-                                    double*) noexcept nogil
-
     ctypedef Py_ssize_t (*nnf_union_t)(const uint8_t*, const uint8_t*, Py_ssize_t,
                                        int32_t*) noexcept nogil
 
@@ -631,8 +522,6 @@ cdef extern from *:
         nnf_sum_rows_f64_t sum_rows_f64
         nnf_add_rows_f32_t add_rows_f32
         nnf_add_rows_f64_t add_rows_f64
-        nnf_dots_f32_t dots_f32
-        nnf_dots_f64_t dots_f64
         nnf_union_t union_idx
 
     nnf_rbm_simd_t nnf_rbm_simd
