@@ -197,6 +197,21 @@ class Sequential:
         last.keep_preactivation = self._fused
         self._stack = self._make_stack()
 
+    def __getstate__(self):
+        # The fused step holds raw addresses of this model's arrays: a copy
+        # (copy.deepcopy, or pickling between processes) makes its own.
+        state = self.__dict__.copy()
+        state["_stack"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        # A copied dtype may be a new object equal to numpy's own; the kernels
+        # compare dtypes by identity.
+        self.dtype = np.dtype(self.dtype.name)
+        if self.built and self.loss is not None:
+            self._stack = self._make_stack()
+
     def _make_stack(self):
         """The backend's fused step for a model of dense layers only, or None.
 
