@@ -118,14 +118,14 @@ def test_epoch_nnfast(benchmark, data):
     x, y, _ = data
     model = make_nnfast()
     model.fit(x[:BATCH * 10], y[:BATCH * 10], epochs=1, batch_size=BATCH)  # allocate buffers
-    benchmark.pedantic(lambda: model.fit(x, y, epochs=1, batch_size=BATCH), rounds=3, iterations=1)
+    benchmark.pedantic(lambda: model.fit(x, y, epochs=1, batch_size=BATCH), rounds=5, iterations=1)
     assert np.isfinite(model.history.history["loss"][-1])
 
 
 @pytest.mark.benchmark(group="mlp-epoch")
 def test_epoch_matmuls_only(benchmark, data):
     run = gemm_only_epoch(len(data[0]))
-    benchmark.pedantic(run, rounds=3, iterations=1)
+    benchmark.pedantic(run, rounds=5, iterations=1)
 
 
 @pytest.mark.benchmark(group="mlp-epoch")
@@ -166,7 +166,7 @@ def test_epoch_pytorch(benchmark, data):
             loss.backward()
             opt.step()
 
-    benchmark.pedantic(epoch, rounds=3, iterations=1)
+    benchmark.pedantic(epoch, rounds=5, iterations=1)
 
 
 @pytest.mark.benchmark(group="mlp-predict")

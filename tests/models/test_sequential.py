@@ -213,3 +213,34 @@ def test_backends_agree_on_training():
         weights.append(model.get_weights())
     for u, v in zip(*weights):
         np.testing.assert_allclose(u, v, rtol=1e-9, atol=1e-12)
+
+
+def test_nan_loss_in_a_later_epoch_restores_the_last_complete_epoch():
+    from nnfast.callbacks import Callback
+
+    class Blowup(Callback):
+        """Records the weights after each epoch and makes the third one diverge."""
+
+        def __init__(self):
+            super().__init__()
+            self.weights = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                self.model.optimizer.learning_rate = 1e30
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.weights.append(self.model.get_weights())
+
+    rng = np.random.default_rng(6)
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=(40, 1))
+    model = nnfast.Sequential([Dense(4, activation="relu", input_dim=3), Dense(1)], random_state=0)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(X, y, epochs=1, batch_size=10)  # the snapshot arrays already exist
+    blowup = Blowup()
+    with pytest.warns(RuntimeWarning, match="loss became"):
+        history = model.fit(X, y, epochs=5, batch_size=10, callbacks=[blowup])
+    assert len(history.history["loss"]) == 2
+    for w, saved in zip(model.get_weights(), blowup.weights[-1]):
+        np.testing.assert_array_equal(w, saved)
+    assert model.optimizer.iterations == 1 * 4 + 2 * 4
