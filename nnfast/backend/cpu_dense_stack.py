@@ -4,12 +4,12 @@
 ``Dense`` layer, of the loss and of the optimizer one call at a time: the
 affine maps and activations forward, the loss and its gradient, then every
 layer's weight, bias and input gradients backward, each layer's parameters
-updated as soon as their gradients are known.  It calls the same kernels with the same
-thread counts in the same order, so the gradients equal the layer-by-layer
-ones (up to BLAS, which may round a product differently depending on where
-its operands lie in memory); what it saves is a dozen trips through Python
-(and their argument checks) per batch, and the copy of the batch's rows,
-which it gathers itself.
+updated as soon as their gradients are known.  It calls the same kernels
+with the same thread counts in the same order, so the gradients equal the
+layer-by-layer ones (up to BLAS, which may round a product differently
+depending on where its operands lie in memory); what it saves is a dozen
+trips through Python (and their argument checks) per batch, and the copy of
+the batch's rows, which it gathers itself.
 
 The arrays are checked once, when the stack is made; each step checks only
 the batch.
