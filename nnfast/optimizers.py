@@ -3,6 +3,7 @@
 Every optimizer takes an optional L2 ``weight_decay`` that is added to the
 gradient of weights (not biases) before the update.
 """
+import functools
 import numbers
 
 
@@ -64,10 +65,7 @@ class Optimizer:
         ``step`` without saying which rule it applies): the caller then uses
         :meth:`step`.
         """
-        cls = type(self)
-        if _owner(cls, "step") is not Optimizer or _owner(cls, "_update") is not _owner(cls, "_fused_rule"):
-            return None
-        return self._fused_rule(step)
+        return self._fused_rule(step) if _rule_is_known(type(self)) else None
 
     def _fused_rule(self, step):
         return None
@@ -262,6 +260,15 @@ def optimizer_from_config(config):
 def _owner(cls, name):
     """The class in ``cls``'s MRO that defines ``name``."""
     return next((klass for klass in cls.__mro__ if name in vars(klass)), None)
+
+
+@functools.lru_cache(maxsize=None)
+def _rule_is_known(cls):
+    """Whether ``cls._fused_rule`` describes the update that ``cls.step`` applies.
+
+    Asked once per class, not at every training step.
+    """
+    return _owner(cls, "step") is Optimizer and _owner(cls, "_update") is _owner(cls, "_fused_rule")
 
 
 def _check_nonneg(value, name, positive=False):
