@@ -199,6 +199,27 @@ def _state_ok(op, dtype, param, grad, *state):
     return True
 
 
+def _pointwise_loss(op, name, kernel, x, targets, grad_out):
+    """``(mean loss, gradient)`` of a loss taken element by element, or None.
+
+    ``kernel`` is the compiled loss (``x`` and ``targets`` of one shape);
+    None means the arrays are not for the kernels and the reference must run.
+    """
+    dtype = _float_dtype(x, targets)
+    if dtype is None or x.size == 0 or (grad_out is not None and not _is_out(grad_out, dtype)):
+        return None
+    _check_same_shape(op, "targets", targets, name, x)
+    if grad_out is None:
+        grad_out = _empty(x.shape, dtype=dtype)
+    else:
+        _check_out_shape(op, "grad_out", grad_out, x.shape)
+        if ((grad_out is not x and _overlap(grad_out, x))
+                or (grad_out is not targets and _overlap(grad_out, targets))):
+            return None
+    total = kernel(_flat(_c(x)), _flat(_c(targets)), _flat(grad_out), _threads(x.size))
+    return total / x.size, grad_out
+
+
 class CpuDenseOps:
     """Compiled overrides of :class:`~nnfast.backend.ops_dense.DenseOps`.
 
@@ -513,21 +534,11 @@ class CpuDenseOps:
         ``targets`` must have the shape of ``logits`` (no broadcasting);
         ``grad_out`` may be ``logits`` or ``targets``.
         """
-        dtype = _float_dtype(logits, targets)
-        if (dtype is None or logits.size == 0
-                or (grad_out is not None and not _is_out(grad_out, dtype))):
+        result = _pointwise_loss("sigmoid_binary_cross_entropy", "logits",
+                                 _dense.sigmoid_binary_cross_entropy, logits, targets, grad_out)
+        if result is None:
             return super().sigmoid_binary_cross_entropy(logits, targets, grad_out=grad_out)
-        _check_same_shape("sigmoid_binary_cross_entropy", "targets", targets, "logits", logits)
-        if grad_out is None:
-            grad_out = _empty(logits.shape, dtype=dtype)
-        else:
-            _check_out_shape("sigmoid_binary_cross_entropy", "grad_out", grad_out, logits.shape)
-            if ((grad_out is not logits and _overlap(grad_out, logits))
-                    or (grad_out is not targets and _overlap(grad_out, targets))):
-                return super().sigmoid_binary_cross_entropy(logits, targets, grad_out=grad_out)
-        total = _dense.sigmoid_binary_cross_entropy(
-            _flat(_c(logits)), _flat(_c(targets)), _flat(grad_out), _threads(logits.size))
-        return total / logits.size, grad_out
+        return result
 
     def mean_squared_error(self, pred, targets, grad_out=None):
         """Mean squared error and its gradient in one pass.
@@ -541,21 +552,11 @@ class CpuDenseOps:
         ``targets`` must have the shape of ``pred`` (no broadcasting);
         ``grad_out`` may be ``pred`` or ``targets``.
         """
-        dtype = _float_dtype(pred, targets)
-        if (dtype is None or pred.size == 0
-                or (grad_out is not None and not _is_out(grad_out, dtype))):
+        result = _pointwise_loss("mean_squared_error", "pred", _dense.mean_squared_error,
+                                 pred, targets, grad_out)
+        if result is None:
             return super().mean_squared_error(pred, targets, grad_out=grad_out)
-        _check_same_shape("mean_squared_error", "targets", targets, "pred", pred)
-        if grad_out is None:
-            grad_out = _empty(pred.shape, dtype=dtype)
-        else:
-            _check_out_shape("mean_squared_error", "grad_out", grad_out, pred.shape)
-            if ((grad_out is not pred and _overlap(grad_out, pred))
-                    or (grad_out is not targets and _overlap(grad_out, targets))):
-                return super().mean_squared_error(pred, targets, grad_out=grad_out)
-        total = _dense.mean_squared_error(
-            _flat(_c(pred)), _flat(_c(targets)), _flat(grad_out), _threads(pred.size))
-        return total / pred.size, grad_out
+        return result
 
     # --------------------------------------------------------------- optimizers
     # Each update is one pass over the parameter: weight decay, state update
