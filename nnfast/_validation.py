@@ -104,8 +104,17 @@ def _all_finite(arr):
 #: twice as fast as one (60,000 x 784 float32: 4.4 ms instead of 9.8).
 PARALLEL_SUM_SIZE = 1 << 22
 
-_pool = {"executor": None, "workers": 0, "pid": None}
-_pool_lock = threading.Lock()
+_pool = {"executor": None, "workers": 0, "lock": threading.Lock()}
+
+
+def _forget_pool():
+    # A forked process inherits the pool without its threads, and perhaps
+    # the lock held by a thread it does not have either.
+    _pool.update(executor=None, workers=0, lock=threading.Lock())
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _sum_in_blocks(arr):
@@ -113,13 +122,12 @@ def _sum_in_blocks(arr):
     n_threads = get_num_threads()
     if arr.size < PARALLEL_SUM_SIZE or n_threads == 1:
         return _quiet_sum(arr)
-    with _pool_lock:
-        # A process forked from one that made the pool inherits it without its threads.
-        if _pool["workers"] != n_threads or _pool["pid"] != os.getpid():
-            if _pool["executor"] is not None and _pool["pid"] == os.getpid():
+    with _pool["lock"]:
+        if _pool["workers"] != n_threads:
+            if _pool["executor"] is not None:
                 _pool["executor"].shutdown(wait=False)
             _pool["executor"] = ThreadPoolExecutor(n_threads, thread_name_prefix="nnfast-check")
-            _pool["workers"], _pool["pid"] = n_threads, os.getpid()
+            _pool["workers"] = n_threads
         executor = _pool["executor"]
     blocks = np.array_split(arr.reshape(-1), n_threads)
     return _quiet_sum(np.array(list(executor.map(_quiet_sum, blocks))))
