@@ -33,12 +33,10 @@ OpenMP threads; the online rule runs on one thread.  All call BLAS
 single-threaded (the Python wrappers limit BLAS to one thread around each
 call), so that OpenBLAS's threads and OpenMP's never compete for the cores.
 
-The float sigmoid and uniform row kernels are compiled for the baseline
-instruction set and for AVX2; the AVX2 ones are used when the CPU has it
-(:func:`use_avx2`).  The kernels of the online rule (``_rbm_simd.pxd``: its
-products, update, float sigmoid and sampling) are compiled for the
-baseline, AVX2 and AVX-512 (:func:`select_simd_kernels`).  All versions of
-a kernel give bit-identical results.
+The float sigmoid and uniform row kernels, and those of the online rule
+(``_rbm_simd.pxd``: its products, update and sampling), are compiled for
+the baseline, AVX2 and AVX-512 (:func:`select_simd_kernels`).  All versions
+of a kernel give bit-identical results.
 
 The Python wrappers in ``nnfast.backend.cpu_rbm`` check shapes, dtypes and
 contiguity; these functions trust their arguments and release the GIL.
@@ -65,115 +63,9 @@ cdef extern from *:
     #include <string.h>
     #include <math.h>
 
-    /* nnf_sigmoidf, 1 / (1 + exp(-x)) in float, comes from _rbm_simd.pxd. */
-
-    /* Row kernels for float: the sigmoid of a row (plus bias) and a row of
-     * uniforms.  On x86 with GCC or Clang each is compiled twice, for the
-     * baseline instruction set and for AVX2, and nnf_select_kernels() picks
-     * the AVX2 one when the CPU has it.  Neither uses FMA, so both give
-     * bit-identical results.
-     *
-     * Uniforms come from eight interleaved xoshiro128+ generators (one per
-     * lane), seeded by splitmix64 from (key, stream); the top 24 bits of each
-     * 32-bit output make a float in [0, 1). */
-    static inline uint64_t nnf_splitmix64(uint64_t* x) {
-        uint64_t z;
-        *x += 0x9E3779B97F4A7C15ULL;
-        z = *x;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        return z ^ (z >> 31);
-    }
-
-    #define NNF_SIGMOID_ROW_BODY                                             \\
-        Py_ssize_t j;                                                        \\
-        for (j = 0; j < m; j++) p[j] = nnf_sigmoidf(p[j] + bias[j]);
-
-    #define NNF_LANES_SEED                                                   \\
-        uint64_t x = key ^ (stream * 0xD1B54A32D192ED03ULL);                 \\
-        int l;                                                               \\
-        x = nnf_splitmix64(&x) ^ stream;                                     \\
-        for (l = 0; l < 8; l++) {                                            \\
-            uint64_t a = nnf_splitmix64(&x), b = nnf_splitmix64(&x);         \\
-            s0[l] = (uint32_t) a; s1[l] = (uint32_t) (a >> 32);              \\
-            s2[l] = (uint32_t) b; s3[l] = (uint32_t) (b >> 32) | 1u;         \\
-        }
-
-    #if (defined(__GNUC__) || defined(__clang__)) && \\
-        (defined(__x86_64__) || defined(__i386__))
-    #define NNF_DISPATCH 1
-    typedef uint32_t nnf_u32x8 __attribute__((vector_size(32)));
-    typedef int32_t nnf_i32x8 __attribute__((vector_size(32)));
-    typedef float nnf_f32x8 __attribute__((vector_size(32)));
-    #define NNF_UNIFORM_ROW_BODY                                             \\
-        nnf_u32x8 s0, s1, s2, s3, r, t;                                      \\
-        nnf_f32x8 f;                                                         \\
-        Py_ssize_t j;                                                        \\
-        NNF_LANES_SEED                                                       \\
-        for (j = 0; j < m; j += 8) {                                         \\
-            r = s0 + s3;                                                     \\
-            f = __builtin_convertvector((nnf_i32x8) (r >> 8), nnf_f32x8)     \\
-                * 5.9604644775390625e-08f;                                   \\
-            memcpy(out + j, &f, (j + 8 <= m ? 8 : m - j) * sizeof(float));   \\
-            t = s1 << 9;                                                     \\
-            s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t;                 \\
-            s3 = (s3 << 11) | (s3 >> 21);                                    \\
-        }
-    #else
-    #define NNF_UNIFORM_ROW_BODY                                             \\
-        uint32_t s0[8], s1[8], s2[8], s3[8], t;                              \\
-        Py_ssize_t j;                                                        \\
-        NNF_LANES_SEED                                                       \\
-        for (j = 0; j < m; j += 8) {                                         \\
-            for (l = 0; l < 8; l++) {                                        \\
-                if (j + l < m)                                               \\
-                    out[j + l] = (float) (int32_t) ((s0[l] + s3[l]) >> 8)    \\
-                        * 5.9604644775390625e-08f;                           \\
-                t = s1[l] << 9;                                              \\
-                s2[l] ^= s0[l]; s3[l] ^= s1[l]; s1[l] ^= s2[l];              \\
-                s0[l] ^= s3[l]; s2[l] ^= t;                                  \\
-                s3[l] = (s3[l] << 11) | (s3[l] >> 21);                       \\
-            }                                                                \\
-        }
-    #endif
-
-    static void nnf_sigmoid_row_base(float* p, const float* bias, Py_ssize_t m) {
-        NNF_SIGMOID_ROW_BODY
-    }
-    static void nnf_uniform_row_base(uint64_t key, uint64_t stream, float* out, Py_ssize_t m) {
-        NNF_UNIFORM_ROW_BODY
-    }
-    static void (*nnf_sigmoid_row_f)(float*, const float*, Py_ssize_t) = nnf_sigmoid_row_base;
-    static void (*nnf_uniform_row_f)(uint64_t, uint64_t, float*, Py_ssize_t) =
-        nnf_uniform_row_base;
-
-    #ifdef NNF_DISPATCH
-    __attribute__((target("avx2")))
-    static void nnf_sigmoid_row_avx2(float* p, const float* bias, Py_ssize_t m) {
-        NNF_SIGMOID_ROW_BODY
-    }
-    __attribute__((target("avx2")))
-    static void nnf_uniform_row_avx2(uint64_t key, uint64_t stream, float* out, Py_ssize_t m) {
-        NNF_UNIFORM_ROW_BODY
-    }
-    #endif
-
-    /* Use the AVX2 row kernels when the CPU has AVX2; returns 1 if so. */
-    static int nnf_select_kernels(void) {
-    #ifdef NNF_DISPATCH
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx2")) {
-            nnf_sigmoid_row_f = nnf_sigmoid_row_avx2;
-            nnf_uniform_row_f = nnf_uniform_row_avx2;
-            return 1;
-        }
-    #endif
-        nnf_sigmoid_row_f = nnf_sigmoid_row_base;
-        nnf_uniform_row_f = nnf_uniform_row_base;
-        return 0;
-    }
-
-    /* The same split form in double precision. */
+    /* 1 / (1 + exp(-x)) in double precision, split by the sign of x so
+     * that exp never overflows (the float version, nnf_sigmoidf, is in
+     * _rbm_simd.pxd). */
     static inline double nnf_sigmoid(double x) {
         double e = exp(-fabs(x));
         return x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
@@ -269,11 +161,6 @@ cdef extern from *:
     #endif
     """
     double nnf_sigmoid(double x) noexcept nogil
-    void (*nnf_sigmoid_row_f)(float* p, const float* bias, Py_ssize_t m) noexcept nogil
-    void (*nnf_uniform_row_f)(uint64_t key, uint64_t stream, float* out, Py_ssize_t m) noexcept nogil
-    void nnf_sigmoid_row_base(float* p, const float* bias, Py_ssize_t m) noexcept nogil
-    void nnf_uniform_row_base(uint64_t key, uint64_t stream, float* out, Py_ssize_t m) noexcept nogil
-    int nnf_select_kernels() noexcept nogil
     double nnf_sqdiff_f(const float* a, const float* b, Py_ssize_t n) noexcept nogil
     double nnf_sqdiff_d(const double* a, const double* b, Py_ssize_t n) noexcept nogil
     int nnf_team_size() noexcept nogil
@@ -286,27 +173,6 @@ cdef extern from *:
     int nnf_flag_get(nnf_barrier_t* b) noexcept nogil
     unsigned int nnf_fp_flush_denormals() noexcept nogil
     void nnf_fp_restore(unsigned int old) noexcept nogil
-
-
-def use_avx2(bint enable=True):
-    """Use the AVX2 float row kernels when ``enable`` and the CPU has AVX2; return whether used.
-
-    Both versions give bit-identical results; the choice is made at import.
-    """
-    if enable:
-        return bool(nnf_select_kernels())
-    nnf_select_kernels()
-    _baseline_kernels()
-    return False
-
-
-cdef void _baseline_kernels() noexcept nogil:
-    global nnf_sigmoid_row_f, nnf_uniform_row_f
-    nnf_sigmoid_row_f = nnf_sigmoid_row_base
-    nnf_uniform_row_f = nnf_uniform_row_base
-
-
-use_avx2()
 
 
 def select_simd_kernels(int max_level=2):
@@ -375,19 +241,37 @@ cdef inline void _matmul(bint trans_b, int m, int n, int k, floating alpha,
 # The fused elementwise pass
 # ---------------------------------------------------------------------------
 
+cdef inline void _sigmoid_row(floating* p, const floating* bias, Py_ssize_t n) noexcept nogil:
+    """p[j] = sigmoid(p[j] + bias[j]) for j < n (the float kernel of the instruction set)."""
+    cdef Py_ssize_t j
+    if floating is float:
+        nnf_rbm_simd.sigmoid_row_f32(p, bias, n)
+    else:
+        for j in range(n):
+            p[j] = nnf_sigmoid(p[j] + bias[j])
+
+
+cdef inline void _uniforms(uint64_t key, uint64_t stream, floating* out,
+                           Py_ssize_t n) noexcept nogil:
+    """out[:n] = uniforms in [0, 1) of the random stream (key, stream)."""
+    cdef Py_ssize_t j
+    cdef rng_t r
+    if floating is float:
+        nnf_rbm_simd.uniform_row_f32(key, stream, out, n)
+    else:
+        rng_seed(&r, key, stream)
+        for j in range(n):
+            out[j] = rng_uniform(&r)
+
+
 cdef inline double _pass_row(floating* p, const floating* bias, Py_ssize_t m,
                              floating* sample, const floating* unif, uint64_t key,
                              Py_ssize_t row, const floating* target,
                              floating scale) noexcept nogil:
     """One row of :func:`_pass`; ``row`` numbers its random stream."""
     cdef Py_ssize_t j
-    cdef rng_t r
     cdef double err = 0.0
-    if floating is float:
-        nnf_sigmoid_row_f(p, bias, m)
-    else:
-        for j in range(m):
-            p[j] = nnf_sigmoid(p[j] + bias[j])
+    _sigmoid_row(p, bias, m)
     if target != NULL:
         if floating is float:
             err = nnf_sqdiff_f(target, p, m)
@@ -396,12 +280,7 @@ cdef inline double _pass_row(floating* p, const floating* bias, Py_ssize_t m,
     if sample != NULL:
         if unif == NULL:
             # Draw the uniforms into ``sample``, then compare in place.
-            if floating is float:
-                nnf_uniform_row_f(key, <uint64_t> row, sample, m)
-            else:
-                rng_seed(&r, key, <uint64_t> row)
-                for j in range(m):
-                    sample[j] = rng_uniform(&r)
+            _uniforms(key, <uint64_t> row, sample, m)
             unif = sample
         for j in range(m):
             sample[j] = 1 if unif[j] < p[j] else 0
@@ -723,28 +602,6 @@ cdef inline Py_ssize_t _nonzero(const floating* a, Py_ssize_t n, uint8_t* flags,
         return nnf_rbm_simd.nonzero_f64(a, n, flags, idx, binary)
 
 
-cdef inline void _sigmoid_row(floating* p, const floating* bias, Py_ssize_t n) noexcept nogil:
-    """p[j] = sigmoid(p[j] + bias[j]) for j < n (the float kernel of the instruction set)."""
-    cdef Py_ssize_t j
-    if floating is float:
-        nnf_rbm_simd.sigmoid_row_f32(p, bias, n)
-    else:
-        for j in range(n):
-            p[j] = nnf_sigmoid(p[j] + bias[j])
-
-
-cdef inline void _uniforms(uint64_t key, floating* out, Py_ssize_t n) noexcept nogil:
-    """out[:n] = the uniforms of the stream (key, 0), as :func:`_pass_row` draws them."""
-    cdef Py_ssize_t j
-    cdef rng_t r
-    if floating is float:
-        nnf_uniform_row_f(key, 0, out, n)
-    else:
-        rng_seed(&r, key, 0)
-        for j in range(n):
-            out[j] = rng_uniform(&r)
-
-
 cdef inline void _hidden_pass(floating* p, const floating* bias, Py_ssize_t n,
                               floating* sample, const floating* unif, uint64_t key,
                               floating scale) noexcept nogil:
@@ -754,18 +611,7 @@ cdef inline void _hidden_pass(floating* p, const floating* bias, Py_ssize_t n,
     sample[j] = 1 if u[j] < sigmoid(p[j] + bias[j]) else 0, the uniforms u
     taken from ``unif`` or drawn from the stream (key, 0).
     """
-    cdef Py_ssize_t j
-    _sigmoid_row(p, bias, n)
-    if sample != NULL:
-        if unif == NULL:
-            # Draw the uniforms into ``sample``, then compare in place.
-            _uniforms(key, sample, n)
-            unif = sample
-        for j in range(n):
-            sample[j] = 1 if unif[j] < p[j] else 0
-    if scale != 1:
-        for j in range(n):
-            p[j] *= scale
+    _pass_row(p, bias, n, sample, unif, key, 0, <const floating*> NULL, scale)
 
 
 cdef inline Py_ssize_t _visible_pass(floating* p, const floating* bias, Py_ssize_t n,
@@ -778,7 +624,7 @@ cdef inline Py_ssize_t _visible_pass(floating* p, const floating* bias, Py_ssize
     """
     _sigmoid_row(p, bias, n)
     if unif == NULL:
-        _uniforms(key, sample, n)
+        _uniforms(key, 0, sample, n)
         unif = sample
     if floating is float:
         return nnf_rbm_simd.bernoulli_f32(p, unif, sample, n, flags, idx)

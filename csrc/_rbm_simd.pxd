@@ -8,15 +8,16 @@
 # its product with a hidden vector is a BLAS gemv (in csrc/_rbm.pyx), and
 # its update adds to the rows where the data or the chain is nonzero.  These
 # loops read rows of WT from the L2 cache and gain from wide vectors, as do
-# the float sigmoid and the search for nonzero entries: each kernel is
-# written once below as a C macro and compiled as a baseline function and,
-# with GCC or Clang on x86-64, as AVX2 and AVX-512 versions (the AVX-512
-# searches over floats are written with intrinsics); nnf_rbm_select()
-# points ``nnf_rbm_simd`` at the widest set the CPU supports.  No version
-# fuses a multiply and an add (AVX-512 has FMA, so contraction is turned
-# off), and all perform the same operations in the same order: they give
+# the float sigmoid, the rows of uniforms (which every sampling pass of the
+# RBM draws) and the search for nonzero entries: each kernel is written once
+# below as a C macro and compiled as a baseline function and, with GCC or
+# Clang on x86-64, as AVX2 and AVX-512 versions (the AVX-512 searches over
+# floats are written with intrinsics); nnf_rbm_select() points
+# ``nnf_rbm_simd`` at the widest set the CPU supports.  No version fuses a
+# multiply and an add (AVX-512 has FMA, so contraction is turned off), and
+# all perform the same operations in the same order: they give
 # bit-identical results.
-from libc.stdint cimport int32_t, uint8_t
+from libc.stdint cimport int32_t, uint8_t, uint64_t
 
 cdef extern from *:
     """
@@ -295,6 +296,65 @@ cdef extern from *:
         Py_ssize_t j;                                                        \\
         for (j = 0; j < n; j++) p[j] = nnf_sigmoidf(p[j] + bias[j]);
 
+    /* out[:n] = uniforms in [0, 1) of the stream (key, stream): eight
+     * interleaved xoshiro128+ generators (one per lane), seeded by splitmix64
+     * from (key, stream); the top 24 bits of each 32-bit output make a float.
+     * Integer arithmetic and an exact scaling: every instruction set gives
+     * the same floats. */
+    static inline uint64_t nnf_splitmix64(uint64_t* x) {
+        uint64_t z;
+        *x += 0x9E3779B97F4A7C15ULL;
+        z = *x;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        return z ^ (z >> 31);
+    }
+    #define NNF_LANES_SEED                                                   \\
+        uint64_t x = key ^ (stream * 0xD1B54A32D192ED03ULL);                 \\
+        int l;                                                               \\
+        x = nnf_splitmix64(&x) ^ stream;                                     \\
+        for (l = 0; l < 8; l++) {                                            \\
+            uint64_t a = nnf_splitmix64(&x), b = nnf_splitmix64(&x);         \\
+            s0[l] = (uint32_t) a; s1[l] = (uint32_t) (a >> 32);              \\
+            s2[l] = (uint32_t) b; s3[l] = (uint32_t) (b >> 32) | 1u;         \\
+        }
+    #if defined(__GNUC__) || defined(__clang__)
+    typedef uint32_t nnf_u32x8 __attribute__((vector_size(32)));
+    typedef int32_t nnf_i32x8 __attribute__((vector_size(32)));
+    typedef float nnf_f32x8 __attribute__((vector_size(32)));
+    #define NNF_UNIFORM_ROW                                                  \\
+        nnf_u32x8 s0, s1, s2, s3, r, t;                                      \\
+        nnf_f32x8 f;                                                         \\
+        Py_ssize_t j;                                                        \\
+        NNF_LANES_SEED                                                       \\
+        for (j = 0; j < n; j += 8) {                                         \\
+            r = s0 + s3;                                                     \\
+            f = __builtin_convertvector((nnf_i32x8) (r >> 8), nnf_f32x8)     \\
+                * 5.9604644775390625e-08f;                                   \\
+            memcpy(out + j, &f, (j + 8 <= n ? 8 : n - j) * sizeof(float));   \\
+            t = s1 << 9;                                                     \\
+            s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t;                 \\
+            s3 = (s3 << 11) | (s3 >> 21);                                    \\
+        }
+    #else
+    #define NNF_UNIFORM_ROW                                                  \\
+        uint32_t s0[8], s1[8], s2[8], s3[8], t;                              \\
+        Py_ssize_t j;                                                        \\
+        NNF_LANES_SEED                                                       \\
+        for (j = 0; j < n; j += 8) {                                         \\
+            for (l = 0; l < 8; l++) {                                        \\
+                if (j + l < n)                                               \\
+                    out[j + l] = (float) (int32_t) ((s0[l] + s3[l]) >> 8)    \\
+                        * 5.9604644775390625e-08f;                           \\
+                t = s1[l] << 9;                                              \\
+                s2[l] ^= s0[l]; s3[l] ^= s1[l]; s1[l] ^= s2[l];              \\
+                s0[l] ^= s3[l]; s2[l] ^= t;                                  \\
+                s3[l] = (s3[l] << 11) | (s3[l] >> 21);                       \\
+            }                                                                \\
+        }
+    #endif
+    #define NNF_UNIFORM_ROW_ARGS (uint64_t key, uint64_t stream, float* out, Py_ssize_t n)
+
     #define NNF_UNION_ARGS                                                   \\
         (const uint8_t* f0, const uint8_t* f1, Py_ssize_t n, int32_t* __restrict idx)
     #define NNF_NONZERO_ARGS(T)                                              \\
@@ -316,6 +376,8 @@ cdef extern from *:
     #define NNF_RBM_KERNELS(TAG, ATTR, VF, VD)                               \\
         ATTR static void nnf_sigmoid_row_f32_##TAG                           \\
             (float* p, const float* bias, Py_ssize_t n) { NNF_SIGMOID_ROW }  \\
+        ATTR static void nnf_uniform_row_f32_##TAG NNF_UNIFORM_ROW_ARGS      \\
+            { NNF_UNIFORM_ROW }                                              \\
         ATTR static Py_ssize_t nnf_nonzero_f32_##TAG NNF_NONZERO_ARGS(float) \\
             { NNF_NONZERO(float, uint32_t, 0x3F800000u) }                    \\
         ATTR static Py_ssize_t nnf_nonzero_f64_##TAG NNF_NONZERO_ARGS(double) \\
@@ -336,6 +398,7 @@ cdef extern from *:
 
     typedef struct {
         void (*sigmoid_row_f32)(float* p, const float* bias, Py_ssize_t n);
+        void (*uniform_row_f32) NNF_UNIFORM_ROW_ARGS;
         Py_ssize_t (*nonzero_f32) NNF_NONZERO_ARGS(float);
         Py_ssize_t (*nonzero_f64) NNF_NONZERO_ARGS(double);
         Py_ssize_t (*bernoulli_f32) NNF_BERNOULLI_ARGS(float);
@@ -350,7 +413,7 @@ cdef extern from *:
     /* The table of the kernels of TAG, with the float searches (nonzero
      * entries, visible sample, union of flags) of SEARCH. */
     #define NNF_RBM_TABLE(TAG, SEARCH) {                                     \\
-        nnf_sigmoid_row_f32_##TAG,                                           \\
+        nnf_sigmoid_row_f32_##TAG, nnf_uniform_row_f32_##TAG,                \\
         nnf_nonzero_f32_##SEARCH, nnf_nonzero_f64_##TAG,                     \\
         nnf_bernoulli_f32_##SEARCH, nnf_bernoulli_f64_##TAG,                 \\
         nnf_sum_rows_f32_##TAG, nnf_sum_rows_f64_##TAG,                      \\
@@ -490,6 +553,7 @@ cdef extern from *:
     }
     """
     ctypedef void (*nnf_sigmoid_row_f32_t)(float*, const float*, Py_ssize_t) noexcept nogil
+    ctypedef void (*nnf_uniform_row_f32_t)(uint64_t, uint64_t, float*, Py_ssize_t) noexcept nogil
     ctypedef Py_ssize_t (*nnf_nonzero_f32_t)(const float*, Py_ssize_t, uint8_t*, int32_t*,
                                              int*) noexcept nogil
     ctypedef Py_ssize_t (*nnf_nonzero_f64_t)(const double*, Py_ssize_t, uint8_t*, int32_t*,
@@ -514,6 +578,7 @@ cdef extern from *:
 
     ctypedef struct nnf_rbm_simd_t:
         nnf_sigmoid_row_f32_t sigmoid_row_f32
+        nnf_uniform_row_f32_t uniform_row_f32
         nnf_nonzero_f32_t nonzero_f32
         nnf_nonzero_f64_t nonzero_f64
         nnf_bernoulli_f32_t bernoulli_f32

@@ -519,9 +519,10 @@ def test_bad_arguments_raise_clear_errors():
         CPU.sigmoid_bernoulli(v, seed=-1)
 
 
-def test_avx2_and_baseline_row_kernels_give_identical_results():
-    # The float sigmoid and uniform kernels exist twice (baseline and AVX2);
-    # which one runs depends on the CPU, never the result.
+def test_instruction_sets_give_identical_mini_batch_results():
+    # The float sigmoid and uniform row kernels of every sampling pass exist
+    # for each instruction set; which one runs depends on the CPU, never the
+    # result.
     from nnfast import _rbm
 
     rng = np.random.default_rng(10)
@@ -530,16 +531,17 @@ def test_avx2_and_baseline_row_kernels_give_identical_results():
     start = _model(rng, 100, 40, np.float32, scale=0.1)
     results = []
     try:
-        for avx2 in (False, True):
-            _rbm.use_avx2(avx2)
+        for level in (0, 1, 2):
+            _rbm.select_simd_kernels(level)
             params = [a.copy() for a in start]
             err = CPU.rbm_cd_epoch(X, np.arange(64), *params, 0.1, batch_size=16, seed=2)
             results.append((CPU.sigmoid_bernoulli(pre, seed=4), err, params))
     finally:
-        _rbm.use_avx2(True)
-    (s1, e1, p1), (s2, e2, p2) = results
-    np.testing.assert_array_equal(s1[0], s2[0])
-    np.testing.assert_array_equal(s1[1], s2[1])
-    assert e1 == e2
-    for a, b in zip(p1, p2):
-        np.testing.assert_array_equal(a, b)
+        _rbm.select_simd_kernels()
+    (s1, e1, p1) = results[0]
+    for s2, e2, p2 in results[1:]:
+        np.testing.assert_array_equal(s1[0], s2[0])
+        np.testing.assert_array_equal(s1[1], s2[1])
+        assert e1 == e2
+        for a, b in zip(p1, p2):
+            np.testing.assert_array_equal(a, b)
