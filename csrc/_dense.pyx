@@ -6,14 +6,11 @@ shapes agree and that none of them is empty.  The work itself runs without the
 GIL.  ``num_threads`` comes from :func:`nnfast.backend.threads_for`; with 1 the
 kernel runs serially and never opens an OpenMP parallel region.
 
-Threads: when the BLAS library's thread controls are registered
-(:func:`set_blas_thread_controls`), the matrix products run BLAS on one thread
-and share blocks of each product out among the kernel's own OpenMP threads,
-so that a single team of threads does all the work.  Two pools (OpenBLAS's
-pthreads and OpenMP's), each as large as the machine and each spinning for a
-while after its work, would otherwise take turns stalling each other; and the
-thread that wrote a block of a weight gradient is the one that goes on to
-update it.
+Threads: a product given more than one thread shares blocks of its output
+out among the kernel's own OpenMP threads, one BLAS call per block, so that
+a single team of threads does all the work; the caller holds BLAS to one
+thread meanwhile (``nnfast.backend.own_threads``).  The thread that wrote a
+block of a weight gradient is the one that goes on to update it.
 
 Elementwise loops are written over raw pointers in small ``cdef inline``
 helpers so that the compiler sees plain counted loops it can vectorise; the
@@ -212,64 +209,13 @@ cdef inline intp_t _n_chunks(intp_t n, intp_t chunk) noexcept nogil:
     return (n + chunk - 1) // chunk
 
 
-# ---------------------------------------------------------------- BLAS threads
-ctypedef void (*_set_num_threads_t)(int) noexcept nogil
-ctypedef int (*_get_num_threads_t)() noexcept nogil
-
-cdef _set_num_threads_t _blas_set_num_threads = NULL
-cdef _get_num_threads_t _blas_get_num_threads = NULL
-
-
-def set_blas_thread_controls(size_t set_num_threads=0, size_t get_num_threads=0):
-    """Register the ``set_num_threads`` and ``get_num_threads`` functions of BLAS.
-
-    Parameters
-    ----------
-    set_num_threads, get_num_threads : int
-        Addresses of the C functions ``void f(int)`` and ``int f(void)`` of
-        the library behind scipy's ``cython_blas`` (OpenBLAS's
-        ``openblas_set_num_threads`` and ``openblas_get_num_threads``).  0
-        unregisters them: BLAS then chooses its own threads and the kernels
-        call it from one thread.
-
-    Returns
-    -------
-    bool
-        Whether controls are now registered.
-    """
-    global _blas_set_num_threads, _blas_get_num_threads
-    if set_num_threads == 0 or get_num_threads == 0:
-        _blas_set_num_threads = NULL
-        _blas_get_num_threads = NULL
-    else:
-        _blas_set_num_threads = <_set_num_threads_t> <void*> set_num_threads
-        _blas_get_num_threads = <_get_num_threads_t> <void*> get_num_threads
-    return _blas_get_num_threads != NULL
-
-
-cdef inline int _blas_on_one_thread() noexcept nogil:
-    """Make BLAS run on its calling thread; return the count to restore, 0 without controls."""
-    cdef int previous
-    if _blas_get_num_threads == NULL:
-        return 0
-    previous = _blas_get_num_threads()
-    if previous != 1:
-        _blas_set_num_threads(1)
-    return previous
-
-
-cdef inline void _blas_restore(int previous) noexcept nogil:
-    if previous > 1:
-        _blas_set_num_threads(previous)
-
-
 cdef void _gemm_shared(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
                        const floating* a, int lda, const floating* b, int ldb,
                        floating beta, floating* c, int ldc, int num_threads) noexcept nogil:
     """The row-major product of ``_blas.gemm``, shared out among ``num_threads`` threads.
 
     Each thread computes a block of ``c`` with its own BLAS call, so BLAS must
-    be on one thread when ``num_threads`` > 1.  The blocks are rows when ``c``
+    be on one thread when ``num_threads`` > 1 (``nnfast.backend.own_threads``).  The blocks are rows when ``c``
     has at least as many rows as columns, else columns: then each thread packs
     only its share of the larger operand (a layer's weights, usually) instead
     of all of it.
@@ -307,13 +253,9 @@ def gemm(const floating[:, ::1] a,    # IN  (m, k), or (k, m) when trans_a
     cdef int m = out.shape[0]
     cdef int n = out.shape[1]
     cdef int k = a.shape[0] if trans_a else a.shape[1]
-    cdef int previous
     with nogil:
-        previous = _blas_on_one_thread()
         _gemm_shared(trans_a, trans_b, m, n, k, <floating> alpha, &a[0, 0], a.shape[1],
-                     &b[0, 0], b.shape[1], <floating> beta, &out[0, 0], n,
-                     num_threads if previous else 1)
-        _blas_restore(previous)
+                     &b[0, 0], b.shape[1], <floating> beta, &out[0, 0], n, num_threads)
 
 
 def affine(const floating[:, ::1] x,  # IN  (n_samples, n_in)
@@ -322,12 +264,9 @@ def affine(const floating[:, ::1] x,  # IN  (n_samples, n_in)
            floating[:, ::1] out,      # OUT (n_samples, n_out)
            int num_threads):
     """``out = x @ w + b``: ``b`` copied into every row, then a GEMM with beta 1."""
-    cdef int previous
     with nogil:
-        previous = _blas_on_one_thread()
         _affine(&x[0, 0], &w[0, 0], &b[0], &out[0, 0], x.shape[0], x.shape[1], w.shape[1],
-                num_threads if previous else 1)
-        _blas_restore(previous)
+                num_threads)
 
 
 cdef inline void _affine(const floating* x, const floating* w, const floating* b,
@@ -382,12 +321,9 @@ def backprop_affine(const floating[:, ::1] dz,  # IN  (n_samples, n_out)
                     int num_threads):
     """``dw = x.T @ dz``, ``db = dz.sum(0)`` and, unless ``dx`` is None, ``dx = dz @ w.T``."""
     cdef floating* dx_ptr = &dx[0, 0] if dx is not None else NULL
-    cdef int previous
     with nogil:
-        previous = _blas_on_one_thread()
         _backprop_affine(&dz[0, 0], &x[0, 0], &w[0, 0], &dw[0, 0], &db[0], dx_ptr,
-                         dz.shape[0], x.shape[1], dz.shape[1], num_threads if previous else 1)
-        _blas_restore(previous)
+                         dz.shape[0], x.shape[1], dz.shape[1], num_threads)
 
 
 cdef inline void _backprop_affine(const floating* dz, const floating* x, const floating* w,
@@ -1192,7 +1128,6 @@ cdef double _stack_step(DenseStack s, const floating* x, const intp_t* rows, int
     cdef int t_loss = threads[4 * s.n_layers]
     cdef int t_out = threads[4 * s.n_layers + 1]
     cdef double loss = 0
-    cdef int previous = _blas_on_one_thread()
     if rows != NULL:
         _gather_rows(<const char*> x, rows, n, n_in0 * sizeof(floating), <char*> gathered,
                      threads[4 * s.n_layers + 2])
@@ -1202,7 +1137,7 @@ cdef double _stack_step(DenseStack s, const floating* x, const intp_t* rows, int
     inp = x
     for l in range(s.n_layers):
         layer = &s.layers[l]
-        t_prod = threads[4 * l] if previous else 1
+        t_prod = threads[4 * l]
         t_elem = threads[4 * l + 1]
         z = <floating*> layer.y
         _affine(inp, <const floating*> layer.w, <const floating*> layer.b, z, n,
@@ -1228,7 +1163,7 @@ cdef double _stack_step(DenseStack s, const floating* x, const intp_t* rows, int
     # layer l - 1, which then goes through that layer's activation in place.
     for l in range(s.n_layers - 1, -1, -1):
         layer = &s.layers[l]
-        t_prod = threads[4 * l] if previous else 1
+        t_prod = threads[4 * l]
         t_elem = threads[4 * l + 1]
         dz = <floating*> layer.dz
         if layer.act != ACT_IDENTITY:
@@ -1245,5 +1180,4 @@ cdef double _stack_step(DenseStack s, const floating* x, const intp_t* rows, int
             _update(rule, <floating*> layer.b, <const floating*> layer.db,
                     <floating*> layer.b_state[0], <floating*> layer.b_state[1], layer.n_out,
                     hyper, 0.0, threads[4 * l + 3])
-    _blas_restore(previous)
     return loss

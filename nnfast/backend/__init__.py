@@ -16,7 +16,9 @@ import contextlib
 import contextvars
 
 from ._base import BaseOps
-from ._threads import get_num_threads, set_num_threads, threads_for
+from ._threads import (
+    get_num_threads, own_threads, products_on_own_threads, set_num_threads, threads_for,
+)
 from .ops import Ops
 
 BACKENDS = ("cpu", "numpy", "gpu")
@@ -87,5 +89,6 @@ def resolve_ops(device):
 
 __all__ = [
     "BACKENDS", "Ops", "get_ops", "set_backend", "get_current_ops", "use_backend",
-    "resolve_ops", "get_num_threads", "set_num_threads", "threads_for",
+    "resolve_ops", "get_num_threads", "set_num_threads", "threads_for", "own_threads",
+    "products_on_own_threads",
 ]

@@ -1,4 +1,6 @@
 """Array plumbing shared by every backend: allocation, conversion, random numbers."""
+import contextlib
+
 import numpy
 
 
@@ -20,6 +22,15 @@ class BaseOps:
 
     def __repr__(self):
         return f"{type(self).__name__}(name={self.name!r})"
+
+    def kernel_threads(self):
+        """Context that models hold around a whole ``fit``, ``predict`` or ``evaluate``.
+
+        The compiled backend holds BLAS to one thread inside it, once, while
+        its kernels share the products out among their own threads (see
+        :func:`nnfast.backend.own_threads`); the reference holds nothing.
+        """
+        return contextlib.nullcontext()
 
     def alloc(self, shape, dtype="float32", zeros=True):
         """Return a new C-contiguous array of ``shape`` (zero-filled unless ``zeros`` is False)."""

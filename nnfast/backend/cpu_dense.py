@@ -19,13 +19,10 @@ do not handle (other dtypes, mixed dtypes, empty arrays, subclasses of
 ``ndarray``) goes to the reference implementation, so results never depend on
 which path ran.
 """
-import ctypes
-import os
-
 import numpy as np
 
 from .. import _dense
-from ._threads import threads_for
+from ._threads import own_threads, products_on_own_threads, threads_for
 from .ops_dense import check_activation
 
 _F32 = np.dtype(np.float32)
@@ -38,74 +35,18 @@ _overlap = np.may_share_memory
 # BLAS takes its dimensions as C ints.
 _INT_MAX = 2**31 - 1
 
-def _openblas_thread_controls():
-    """Addresses of ``openblas_set_num_threads``/``openblas_get_num_threads``, or None.
-
-    They must belong to the OpenBLAS that scipy's ``cython_blas`` (and so
-    ``nnfast._dense``) calls: numpy may bundle another copy, whose threads
-    are none of our business.  Any doubt (no threadpoolctl, another BLAS,
-    several candidates) gives None.
-    """
-    try:
-        import scipy
-        import scipy.linalg.cython_blas  # noqa: F401  (loads the library)
-        from threadpoolctl import ThreadpoolController
-
-        libs = ThreadpoolController().select(internal_api="openblas").lib_controllers
-    except Exception:
-        return None
-
-    def inside(path, module):
-        root = os.path.dirname(os.path.realpath(module.__file__))
-        return path.startswith((root + os.sep, root + ".libs" + os.sep))
-
-    candidates = [lib for lib in libs if not inside(os.path.realpath(lib.filepath), np)]
-    if len(candidates) > 1:
-        candidates = [lib for lib in candidates
-                      if inside(os.path.realpath(lib.filepath), scipy)]
-    if len(candidates) != 1:
-        return None
-    lib = candidates[0]
-    prefix = getattr(lib, "_symbol_prefix", "")
-    suffix = getattr(lib, "_symbol_suffix", "")
-    try:
-        set_fn = getattr(lib.dynlib, f"{prefix}openblas_set_num_threads{suffix}")
-        get_fn = getattr(lib.dynlib, f"{prefix}openblas_get_num_threads{suffix}")
-    except AttributeError:
-        return None
-    return (ctypes.cast(set_fn, ctypes.c_void_p).value,
-            ctypes.cast(get_fn, ctypes.c_void_p).value)
-
-
-def _register_blas_thread_controls():
-    """Hand OpenBLAS's thread controls to the kernels; return whether they took them."""
-    controls = _openblas_thread_controls()
-    return _dense.set_blas_thread_controls(*controls) if controls else False
-
-
-#: Whether the kernels run BLAS on one thread inside their own OpenMP team.
-#: Both OpenBLAS's pthreads and OpenMP's workers keep spinning for a while
-#: after their work; with two such pools, each as large as the machine, a
-#: parallel loop placed between two matrix products makes each wait for the
-#: other's threads (on 2 cores: a 2-thread relu between the GEMMs of an MLP
-#: batch took 6 ms instead of 0.01 ms, and the GEMMs after it ran 3 times
-#: slower).  With the controls, one team does everything: the products share
-#: blocks of rows or columns out among its threads (a little faster than
-#: OpenBLAS's own threading here), and the thread that wrote a block of a
-#: weight gradient is the one that later updates it, which halves the time
-#: of Adam on an MLP's weights.
-OWN_THREADS = _register_blas_thread_controls()
-
-#: Without the controls, BLAS runs its own threads and the elementwise loops
-#: of this family ask :func:`~nnfast.backend.threads_for` about their work
-#: divided by this factor, going parallel only where one thread would need
-#: tens of milliseconds.
+#: While BLAS runs its own threads (outside :func:`~nnfast.backend.own_threads`),
+#: the elementwise loops of this family ask :func:`~nnfast.backend.threads_for`
+#: about their work divided by this factor, going parallel only where one
+#: thread would need tens of milliseconds: an OpenMP team woken between two
+#: products of BLAS's own pool makes each wait for the other's spinning
+#: threads.
 PARALLEL_WORK_DIVISOR = 1024
 
 
 def _threads(work):
     """Threads for one of this family's elementwise loops over ``work`` elements."""
-    return threads_for(work if OWN_THREADS else work // PARALLEL_WORK_DIVISOR)
+    return threads_for(work if products_on_own_threads() else work // PARALLEL_WORK_DIVISOR)
 
 
 #: A multiply-add of a matrix product weighs this much less than an element
@@ -118,8 +59,12 @@ PRODUCT_WORK_DIVISOR = 32
 
 
 def _product_threads(m, n, k):
-    """Threads for a matrix product of ``m * n * k`` multiply-adds."""
-    return threads_for(m * n * k // PRODUCT_WORK_DIVISOR) if OWN_THREADS else 1
+    """Threads for a matrix product of ``m * n * k`` multiply-adds.
+
+    1 (one call, which BLAS may run on its own threads) unless BLAS is held
+    to one thread by :func:`~nnfast.backend.own_threads`.
+    """
+    return threads_for(m * n * k // PRODUCT_WORK_DIVISOR) if products_on_own_threads() else 1
 
 
 # Codes of the activations in nnfast._dense.
@@ -127,21 +72,29 @@ _ACTIVATION_CODES = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax
 
 
 def _float_dtype(a, *others):
-    """The dtype of ``a`` when it and ``others`` are plain numpy arrays of one float dtype, else None."""
+    """The dtype of ``a`` when it and ``others`` are plain numpy arrays of one float dtype, else None.
+
+    Dtypes are compared by value, not identity: an array that was pickled
+    or deep-copied carries an equal dtype object that is not numpy's own.
+    """
     if type(a) is not _ndarray:
         return None
     dtype = a.dtype
-    if dtype is not _F32 and dtype is not _F64:
+    if dtype == _F32:
+        dtype = _F32
+    elif dtype == _F64:
+        dtype = _F64
+    else:
         return None
     for x in others:
-        if type(x) is not _ndarray or x.dtype is not dtype:
+        if type(x) is not _ndarray or x.dtype != dtype:
             return None
     return dtype
 
 
 def _is_out(out, dtype):
     """True when ``out`` can be written by a kernel: a C-contiguous ndarray of ``dtype``."""
-    return type(out) is _ndarray and out.dtype is dtype and out.flags.c_contiguous
+    return type(out) is _ndarray and out.dtype == dtype and out.flags.c_contiguous
 
 
 def _c(x):
@@ -227,9 +180,10 @@ class CpuDenseOps:
     bases of :class:`~nnfast.backend.cpu_ops.CpuOps`, and every method falls
     back to the reference through ``super()`` when the kernels cannot take
     the arguments as given.  Thread counts come from
-    :func:`~nnfast.backend.threads_for`; with OpenBLAS's thread controls
-    (:data:`OWN_THREADS`) the matrix products run BLAS on one thread inside the
-    kernels' own OpenMP team, otherwise BLAS picks its own threads (see
+    :func:`~nnfast.backend.threads_for`; inside
+    :func:`~nnfast.backend.own_threads` (which every product enters) the
+    matrix products run BLAS on one thread inside the kernels' own OpenMP
+    team, otherwise BLAS picks its own threads (see
     :data:`PARALLEL_WORK_DIVISOR`).  The exponential and the optimizer
     updates with a square root per element run code compiled for the widest
     instruction set the CPU has (baseline x86-64, AVX2 or AVX-512, chosen at
@@ -284,7 +238,8 @@ class CpuDenseOps:
                 b, trans_b = b.T, not trans_b
             else:
                 b = _contiguous(b)
-        _dense.gemm(a, b, out, trans_a, trans_b, alpha, beta, _product_threads(m, n, k))
+        with own_threads():
+            _dense.gemm(a, b, out, trans_a, trans_b, alpha, beta, _product_threads(m, n, k))
         return out
 
     def affine(self, x, w, b, out=None):
@@ -314,7 +269,8 @@ class CpuDenseOps:
                 return super().affine(x, w, b, out=out)
         if not (0 < n_samples <= _INT_MAX and 0 < n_in <= _INT_MAX and 0 < n_out <= _INT_MAX):
             return super().affine(x, w, b, out=out)
-        _dense.affine(_c(x), _c(w), _c(b), out, _product_threads(n_samples, n_in, n_out))
+        with own_threads():
+            _dense.affine(_c(x), _c(w), _c(b), out, _product_threads(n_samples, n_in, n_out))
         return out
 
     def backprop_affine(self, dz, x, w, dw, db, dx=None):
@@ -349,8 +305,9 @@ class CpuDenseOps:
                 or _shares(dw, dz, x, w) or _shares(db, dz, x, w, dw)
                 or (want_dx and _shares(dx, dz, x, w, dw, db))):
             return super().backprop_affine(dz, x, w, dw, db, dx=dx if want_dx else False)
-        _dense.backprop_affine(_c(dz), _c(x), _c(w), dw, db, dx if want_dx else None,
-                               _product_threads(n_samples, n_in, n_out))
+        with own_threads():
+            _dense.backprop_affine(_c(dz), _c(x), _c(w), dw, db, dx if want_dx else None,
+                                   _product_threads(n_samples, n_in, n_out))
         return dx if want_dx else None
 
     def dense_stack(self, weights, biases, weight_grads, bias_grads, activations, loss,
@@ -497,7 +454,7 @@ class CpuDenseOps:
                                  f"but logits has shape {logits.shape}; expected "
                                  f"({n_samples},) integer labels")
         elif targets.ndim == 2:
-            if targets.dtype is not dtype:
+            if targets.dtype != dtype:
                 return super().softmax_cross_entropy(logits, targets, grad_out=grad_out)
             _check_same_shape("softmax_cross_entropy", "targets", targets, "logits", logits)
         else:
@@ -512,7 +469,7 @@ class CpuDenseOps:
                 return super().softmax_cross_entropy(logits, targets, grad_out=grad_out)
         n_threads = _threads(logits.size)
         if targets.ndim == 1:
-            if targets.dtype is not _INTP or not targets.flags.c_contiguous:
+            if targets.dtype != _INTP or not targets.flags.c_contiguous:
                 # Wider unsigned values wrap to negatives here and are rejected.
                 targets = targets.astype(_INTP, order="C")
             total = _dense.softmax_cross_entropy_labels(_c(logits), targets, grad_out, n_threads)

@@ -17,7 +17,7 @@ the batch.
 import numpy as np
 
 from .. import _dense
-from ._threads import get_num_threads
+from ._threads import get_num_threads, own_threads, products_on_own_threads
 from .cpu_dense import _ACTIVATION_CODES, _F32, _F64, _INTP, _product_threads, _threads
 
 #: Loss codes of ``nnfast._dense.DenseStack``.
@@ -54,10 +54,11 @@ def make_dense_stack(weights, biases, weight_grads, bias_grads, activations, los
     elif output not in _ELEMENTWISE:
         return None
     dtype = weights[0].dtype
-    if dtype is not _F32 and dtype is not _F64:
+    dtype = _F32 if dtype == _F32 else _F64 if dtype == _F64 else None
+    if dtype is None:
         return None
     arrays = list(weights) + list(biases) + list(weight_grads) + list(bias_grads)
-    if any(type(a) is not np.ndarray or a.dtype is not dtype or not a.flags.c_contiguous
+    if any(type(a) is not np.ndarray or a.dtype != dtype or not a.flags.c_contiguous
            or a.size == 0 for a in arrays):
         return None
     n_in = weights[0].shape[0]
@@ -129,7 +130,7 @@ class CpuDenseStack:
                 raise ValueError(f"train_step: rule {rule!r} needs {n_slots} state arrays per "
                                  f"parameter, got {len(slots)}")
             for a in slots:
-                if (type(a) is not np.ndarray or a.dtype is not self._dtype or a.shape != param.shape
+                if (type(a) is not np.ndarray or a.dtype != self._dtype or a.shape != param.shape
                         or not a.flags.c_contiguous
                         or any(np.may_share_memory(a, other) for other in everything)):
                     raise ValueError(f"train_step: optimizer state must be C-contiguous "
@@ -145,7 +146,7 @@ class CpuDenseStack:
 
     def _thread_plan(self, n):
         """Threads of every loop for a batch of ``n`` rows, as the layers would choose them."""
-        key = (n, get_num_threads())
+        key = (n, get_num_threads(), products_on_own_threads())
         plan = self._thread_plans.get(key)
         if plan is None:
             counts = []
@@ -186,14 +187,14 @@ class CpuDenseStack:
             layer), valid until the next step.
         """
         dtype = self._dtype
-        if (type(x) is not np.ndarray or x.dtype is not dtype or x.ndim != 2
+        if (type(x) is not np.ndarray or x.dtype != dtype or x.ndim != 2
                 or x.shape[1] != self.n_inputs or not x.flags.c_contiguous):
             raise ValueError(f"train_step: x must be a C-contiguous {dtype.name} array of shape "
                              f"(n_samples, {self.n_inputs})")
         if rows is None:
             n = x.shape[0]
         else:
-            if (type(rows) is not np.ndarray or rows.dtype is not _INTP or rows.ndim != 1
+            if (type(rows) is not np.ndarray or rows.dtype != _INTP or rows.ndim != 1
                     or not rows.flags.c_contiguous):
                 raise ValueError("train_step: rows must be a C-contiguous 1-D intp array")
             n = rows.shape[0]
@@ -202,26 +203,29 @@ class CpuDenseStack:
         n_targets = x.shape[0]
         labels = targets.ndim == 1 if type(targets) is np.ndarray else False
         if labels and self._loss == "cross_entropy":
-            if (targets.dtype is not _INTP or targets.shape[0] != n_targets
+            if (targets.dtype != _INTP or targets.shape[0] != n_targets
                     or not targets.flags.c_contiguous):
                 raise ValueError(f"train_step: labels must be a C-contiguous intp array of shape "
                                  f"({n_targets},)")
-        elif (type(targets) is not np.ndarray or targets.dtype is not dtype
+        elif (type(targets) is not np.ndarray or targets.dtype != dtype
               or targets.shape != (n_targets, self.n_outputs) or not targets.flags.c_contiguous):
             raise ValueError(f"train_step: targets must be a C-contiguous {dtype.name} array of "
                              f"shape ({n_targets}, {self.n_outputs})")
         if n > self._capacity:
             self._allocate(n)
-        if update is None:
-            total = self._kernel.step(x, rows, n, targets, self._thread_plan(n))
-        else:
+        if update is not None:
             rule, hyper, weight_decay, state = update
             if rule not in _RULES:
                 raise ValueError(f"train_step: unknown update rule {rule!r}")
             if state is not self._bound_state or rule != self._bound_rule:
                 self._bind_state(rule, state)
-            total = self._kernel.step(x, rows, n, targets, self._thread_plan(n), _RULES[rule][0],
-                                      np.asarray(hyper, dtype=np.float64), weight_decay)
+        with own_threads():
+            if update is None:
+                total = self._kernel.step(x, rows, n, targets, self._thread_plan(n))
+            else:
+                total = self._kernel.step(x, rows, n, targets, self._thread_plan(n),
+                                          _RULES[rule][0], np.asarray(hyper, dtype=np.float64),
+                                          weight_decay)
         output = self._outputs[-1] if self._probs is None else self._probs
         scale = n if self._loss == "cross_entropy" else n * self.n_outputs
         return total / scale, output[:n]

@@ -2,6 +2,7 @@
 from .cpu_dense import CpuDenseOps
 from .cpu_perceptron import CpuPerceptronOps
 from .cpu_rbm import CpuRBMOps
+from ._threads import own_threads
 from .ops import Ops
 
 
@@ -13,3 +14,7 @@ class CpuOps(CpuDenseOps, CpuPerceptronOps, CpuRBMOps, Ops):
     """
 
     name = "cpu"
+
+    def kernel_threads(self):
+        """BLAS held to one thread while the kernels share products out (:func:`~nnfast.backend.own_threads`)."""
+        return own_threads()

@@ -298,7 +298,8 @@ class Sequential:
         """
         self._check_compiled()
         x, targets = self._prepare(x, y)
-        loss, _ = self._backprop(self.ops.asarray(x), self.ops.asarray(targets))
+        with self.ops.kernel_threads():
+            loss, _ = self._backprop(self.ops.asarray(x), self.ops.asarray(targets))
         return loss, [self.ops.to_numpy(g).copy() for layer in self.layers for g in layer.grads]
 
     def _grad_buffer(self, shape):
@@ -319,7 +320,8 @@ class Sequential:
         self._check_compiled()
         x, targets = self._prepare(x, y)
         self._prepare_training()
-        loss, _ = self._train_step(self.ops.asarray(x), self.ops.asarray(targets))
+        with self.ops.kernel_threads():
+            loss, _ = self._train_step(self.ops.asarray(x), self.ops.asarray(targets))
         return loss
 
     # ----------------------------------------------------------------- fitting
@@ -364,10 +366,16 @@ class Sequential:
         last complete epoch are restored.
         """
         self._check_compiled()
+        x, targets = self._prepare(x, y)
+        with self.ops.kernel_threads():
+            return self._fit(x, targets, epochs, batch_size, verbose, callbacks, validation_split,
+                             validation_data, shuffle, initial_epoch)
+
+    def _fit(self, x, targets, epochs, batch_size, verbose, callbacks, validation_split,
+             validation_data, shuffle, initial_epoch):
         if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
         check_fraction(validation_split, "validation_split")
-        x, targets = self._prepare(x, y)
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a tuple (x_val, y_val)")
@@ -494,8 +502,9 @@ class Sequential:
         x = check_array(x, name="x", ndim=(2, 3, 4), dtype=self.dtype)
         self._auto_build(x.shape[1:])
         out = np.empty((len(x),) + tuple(self.output_shape), dtype=self.dtype)
-        for s, e in self._batches(len(x), batch_size):
-            out[s:e] = self.ops.to_numpy(self._forward(self.ops.asarray(x[s:e]), training=False))
+        with self.ops.kernel_threads():
+            for s, e in self._batches(len(x), batch_size):
+                out[s:e] = self.ops.to_numpy(self._forward(self.ops.asarray(x[s:e]), training=False))
         return out
 
     def _evaluate_arrays(self, x, targets, batch_size):
@@ -521,7 +530,8 @@ class Sequential:
         """
         self._check_compiled()
         x, targets = self._prepare(x, y)
-        result = self._evaluate_arrays(x, targets, batch_size)
+        with self.ops.kernel_threads():
+            result = self._evaluate_arrays(x, targets, batch_size)
         if return_dict:
             return result
         return result["loss"] if not self.metrics else [result[k] for k in ["loss"] + self.metrics]

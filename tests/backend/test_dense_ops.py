@@ -5,8 +5,6 @@ to the reference :class:`~nnfast.backend.ops.Ops` on the same inputs.  A spy
 stands in for ``nnfast._dense`` so each test also knows whether the compiled
 kernel ran or the call fell back to the reference.
 """
-import os
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -86,25 +84,6 @@ def threads(request, monkeypatch):
     else:
         assert cpu_dense._threads(64) == 1
     return request.param
-
-
-@pytest.fixture
-def blas_uncontrolled(monkeypatch):
-    """Forget OpenBLAS's thread controls: BLAS picks its threads, kernels call it once."""
-    monkeypatch.setattr(cpu_dense, "OWN_THREADS", False)
-    assert not _dense.set_blas_thread_controls(0, 0)
-    try:
-        yield
-    finally:
-        cpu_dense._register_blas_thread_controls()
-
-
-def scipy_blas_threads():
-    """Thread counts of the OpenBLAS libraries in the process, by file."""
-    from threadpoolctl import threadpool_info
-
-    return {info["filepath"]: info["num_threads"] for info in threadpool_info()
-            if info["internal_api"] == "openblas"}
 
 
 @pytest.fixture(params=[0, 1, 2], ids=["baseline", "avx2", "avx512"])
@@ -253,45 +232,6 @@ def test_gemm_empty_dimensions_use_the_reference(kernels):
     assert kernels == []
     np.testing.assert_array_equal(out, np.full((3, 4), 1.0, np.float32))
     assert CPU.gemm(np.ones((0, 3)), np.ones((3, 2))).shape == (0, 2)
-
-
-def test_products_leave_blas_threads_as_they_were(rng):
-    from threadpoolctl import threadpool_limits
-
-    x, w, b = normal(rng, (64, 300), np.float32), normal(rng, (300, 40), np.float32), \
-        normal(rng, 40, np.float32)
-    dz = normal(rng, (64, 40), np.float32)
-    for limit in (None, 1):
-        with threadpool_limits(limits=limit, user_api="blas"):
-            before = scipy_blas_threads()
-            CPU.gemm(x, w)
-            z = CPU.affine(x, w, b)
-            CPU.backprop_affine(dz, x, w, np.empty_like(w), np.empty_like(b))
-            assert scipy_blas_threads() == before
-        assert_close(z, REF.affine(x, w, b))
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_products_without_blas_thread_controls(kernels, blas_uncontrolled, rng, dtype):
-    x, w, b = normal(rng, (37, 21), dtype), normal(rng, (21, 9), dtype), normal(rng, 9, dtype)
-    dz = normal(rng, (37, 9), dtype)
-    assert not cpu_dense.OWN_THREADS
-    assert_close(CPU.gemm(x, w, trans_a=False), REF.gemm(x, w))
-    assert_close(CPU.gemm(x, x, trans_a=True), REF.gemm(x, x, trans_a=True))
-    assert_close(CPU.affine(x, w, b), REF.affine(x, w, b))
-    dw, db, ref_dw, ref_db = (np.empty_like(w), np.empty_like(b), np.empty_like(w),
-                              np.empty_like(b))
-    assert_close(CPU.backprop_affine(dz, x, w, dw, db), REF.backprop_affine(dz, x, w, ref_dw, ref_db))
-    assert_close(dw, ref_dw)
-    assert_close(db, ref_db)
-    assert kernels == ["gemm", "gemm", "affine", "backprop_affine"]
-
-
-def test_blas_thread_controls_are_found_for_scipys_openblas():
-    libs = [path for path in scipy_blas_threads() if "scipy" in os.path.basename(os.path.dirname(path))]
-    if not libs:
-        pytest.skip("scipy does not use a bundled OpenBLAS here")
-    assert cpu_dense.OWN_THREADS
 
 
 @settings(max_examples=60, deadline=None)
