@@ -3,7 +3,7 @@
 The perceptron, multilayer perceptrons and restricted Boltzmann machines,
 with scikit-learn and Keras style interfaces.
 """
-from . import callbacks, datasets, layers, losses, metrics, optimizers, plotting
+from . import callbacks, datasets, layers, losses, metrics, optimizers
 from ._validation import NotFittedError
 from ._version import __version__
 from .backend import (
@@ -23,3 +23,12 @@ __all__ = [
     "save_model", "load_model", "ModelFileError", "NotFittedError",
     "callbacks", "datasets", "layers", "losses", "metrics", "optimizers", "plotting",
 ]
+
+
+def __getattr__(name):
+    # plotting pulls in matplotlib (about half a second), so it loads on first use.
+    if name == "plotting":
+        import importlib
+
+        return importlib.import_module(".plotting", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
