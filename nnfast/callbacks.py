@@ -10,6 +10,7 @@ import math
 import numbers
 import os
 import warnings
+import weakref
 
 import numpy as np
 
@@ -226,6 +227,12 @@ def cosine_decay(initial_lr, epochs, min_lr=0.0):
     return schedule
 
 
+# For each optimizer a schedule has driven: (its rate before any schedule, the last rate a
+# schedule gave it).  Kept beside the optimizer rather than in one callback, so that a new
+# scheduler on the same model also starts from the original rate.
+_SCHEDULED_RATES = weakref.WeakKeyDictionary()
+
+
 class LearningRateScheduler(Callback):
     """Sets the optimizer's learning rate at the start of each epoch.
 
@@ -234,8 +241,36 @@ class LearningRateScheduler(Callback):
     schedule : callable or {'step', 'exponential', 'cosine'}
         A function ``schedule(epoch, lr) -> new_lr`` (``epoch`` from 0), or
         the name of a built-in schedule configured by ``**kwargs`` and
-        starting from the optimizer's rate: 'step' (``drop``, ``every``),
-        'exponential' (``rate``), 'cosine' (``epochs``, ``min_lr``).
+        starting from the optimizer's initial rate: 'step' (``drop``,
+        ``every``), 'exponential' (``rate``), 'cosine' (``epochs``,
+        ``min_lr``).
+
+    Notes
+    -----
+    The schedule always starts from the optimizer's initial rate: the rate it
+    had the first time a scheduler drove it, or the rate you set yourself
+    since then (any value other than the one the schedule left).  A fit that
+    starts at ``initial_epoch=k`` first replays epochs 0 to k-1 of the schedule
+    without training, so every fit, the first or a later one, with this
+    callback or a new one, gets at epoch ``e`` the same rate as one
+    uninterrupted run; ``schedule(epoch, lr)`` functions that scale ``lr``
+    step by step are replayed the same way.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nnfast
+    >>> from nnfast.layers import Dense
+    >>> model = nnfast.Sequential([Dense(1, input_dim=2)], random_state=0)
+    >>> model.compile(optimizer=nnfast.optimizers.SGD(0.1), loss="mse")
+    >>> X, y = np.ones((4, 2)), np.ones(4)
+    >>> halve = LearningRateScheduler("exponential", rate=0.5)
+    >>> model.fit(X, y, epochs=3, callbacks=[halve]).history["lr"]
+    [0.1, 0.05, 0.025]
+    >>> model.fit(X, y, epochs=2, callbacks=[halve]).history["lr"]
+    [0.1, 0.05]
+    >>> model.fit(X, y, epochs=4, initial_epoch=2, callbacks=[halve]).history["lr"]
+    [0.025, 0.0125]
     """
 
     _NAMED = {"step": step_decay, "exponential": exponential_decay, "cosine": cosine_decay}
@@ -250,16 +285,30 @@ class LearningRateScheduler(Callback):
         self.schedule, self.kwargs = schedule, kwargs
 
     def on_train_begin(self, logs=None):
+        optimizer = self.model.optimizer
+        current = float(optimizer.learning_rate)
+        initial, last_set = _SCHEDULED_RATES.get(optimizer, (current, current))
+        if current != last_set:
+            initial = current
+        _SCHEDULED_RATES[optimizer] = (initial, current)
+        self._initial = initial
         fn = self.schedule
         if isinstance(fn, str):
-            fn = self._NAMED[fn](self.model.optimizer.learning_rate, **self.kwargs)
-        self._fn = fn
+            fn = self._NAMED[fn](initial, **self.kwargs)
+        self._fn, self._next_epoch = fn, None
 
     def on_epoch_begin(self, epoch, logs=None):
-        lr = float(self._fn(epoch, self.model.optimizer.learning_rate))
-        if not (lr > 0 and math.isfinite(lr)):
-            raise ValueError(f"the schedule returned an invalid learning rate {lr!r} at epoch {epoch}")
+        if self._next_epoch is None:
+            lr, first = self._initial, 0
+        else:
+            lr, first = self.model.optimizer.learning_rate, self._next_epoch
+        for e in range(first, epoch + 1):
+            lr = float(self._fn(e, lr))
+            if not (lr > 0 and math.isfinite(lr)):
+                raise ValueError(f"the schedule returned an invalid learning rate {lr!r} at epoch {e}")
+        self._next_epoch = epoch + 1
         self.model.optimizer.learning_rate = lr
+        _SCHEDULED_RATES[self.model.optimizer] = (self._initial, lr)
 
 
 class CSVLogger(Callback):

@@ -145,6 +145,41 @@ def test_schedule_functions_and_custom_callable():
         model().fit(X, y, epochs=1, callbacks=[LearningRateScheduler(lambda e, lr: -1.0)])
 
 
+@pytest.mark.parametrize("schedule,kwargs", [
+    ("step", dict(drop=0.5, every=2)),
+    ("exponential", dict(rate=0.5)),
+    ("cosine", dict(epochs=6, min_lr=1e-4)),
+    (lambda epoch, lr: lr * 0.8, {}),
+    (lambda epoch, lr: 0.1 / (epoch + 1), {}),
+], ids=["step", "exponential", "cosine", "scales-lr", "epoch-only"])
+def test_schedule_restarts_from_the_initial_rate_in_a_second_fit(schedule, kwargs):
+    X, y = data()
+    m = model(lr=0.1)
+    callback = LearningRateScheduler(schedule, **kwargs)
+    first = m.fit(X, y, epochs=4, callbacks=[callback]).history["lr"]
+    assert first[0] != first[-1]
+    # The same callback, then a new one on the same model: the rates repeat.
+    assert m.fit(X, y, epochs=4, callbacks=[callback]).history["lr"] == first
+    assert m.fit(X, y, epochs=4, callbacks=[LearningRateScheduler(schedule, **kwargs)]).history["lr"] == first
+    # Resuming at initial_epoch continues the uninterrupted run, rate by rate.
+    whole = model(lr=0.1).fit(X, y, epochs=6, callbacks=[LearningRateScheduler(schedule, **kwargs)])
+    assert whole.history["lr"][:4] == first
+    resumed = m.fit(X, y, epochs=6, initial_epoch=4, callbacks=[callback])
+    assert resumed.history["lr"] == whole.history["lr"][4:]
+
+
+def test_schedule_starts_from_a_rate_set_by_hand_between_fits():
+    X, y = data()
+    m = model(lr=0.1)
+    callback = LearningRateScheduler("exponential", rate=0.5)
+    np.testing.assert_allclose(m.fit(X, y, epochs=3, callbacks=[callback]).history["lr"], [0.1, 0.05, 0.025])
+    m.optimizer.learning_rate = 0.3
+    np.testing.assert_allclose(m.fit(X, y, epochs=2, callbacks=[callback]).history["lr"], [0.3, 0.15])
+    # A newly compiled optimizer starts from its own rate.
+    m.compile(optimizer=SGD(0.02), loss="cross_entropy")
+    np.testing.assert_allclose(m.fit(X, y, epochs=2, callbacks=[callback]).history["lr"], [0.02, 0.01])
+
+
 def test_csv_logger_writes_and_appends(tmp_path):
     X, y = data()
     path = tmp_path / "log.csv"
