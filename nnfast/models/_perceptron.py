@@ -1,15 +1,21 @@
 """Rosenblatt's perceptron and the logic-gate exercises."""
+import math
 import numbers
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
+from .._state_checks import (
+    check_array_names, check_keys, describe, read_array, read_bool, read_float, read_int,
+    read_list, read_str,
+)
 from .._validation import (
     check_array, check_consistent_length, check_is_fitted, check_labels, check_positive,
     check_random_state,
 )
 from ..backend import resolve_ops
-from ..backend.ops_perceptron import check_rule
+from ..backend.ops_perceptron import PERCEPTRON_RULES, check_rule
 from ..base import BaseEstimator
 from ..datasets import logic_gate
 from ..io import register_model
@@ -214,9 +220,8 @@ class Perceptron(BaseEstimator):
         params = self.get_params()
         if not (params["device"] is None or isinstance(params["device"], str)):
             params["device"] = None
-        if not (params["random_state"] is None
-                or isinstance(params["random_state"], numbers.Integral)):
-            params["random_state"] = None
+        seed = params["random_state"]
+        params["random_state"] = int(seed) if isinstance(seed, numbers.Integral) else None
         config = {"params": params}
         arrays = {}
         if hasattr(self, "coef_"):
@@ -233,16 +238,131 @@ class Perceptron(BaseEstimator):
 
     @classmethod
     def _from_state(cls, config, arrays):
-        model = cls(**config["params"])
-        if "classes" in config:
-            model.classes_ = np.asarray(config["classes"], dtype=np.dtype(config["classes_dtype"]))
-            model.coef_ = np.array(arrays["coef"], dtype=np.float64)
-            model.intercept_ = float(config["intercept"])
-            model.n_features_in_ = int(config["n_features_in"])
-            model.n_epochs_ = int(config["n_epochs"])
-            model.converged_ = bool(config["converged"])
-            model.history_ = {"errors": [int(e) for e in config["errors"]]}
+        params, fitted = _read_state(config, arrays)
+        model = cls(**params)
+        for name, value in fitted.items():
+            setattr(model, name, value)
         return model
+
+
+# --------------------------------------------------------------------------
+# Checks of a saved state
+# --------------------------------------------------------------------------
+
+_FITTED_KEYS = ("classes", "classes_dtype", "n_features_in", "n_epochs", "converged", "errors",
+                "intercept")
+#: Class label dtypes a file may name: bool, integers, floats, strings.
+_LABEL_DTYPE = re.compile(r"[<>|=]?(b1|[iu][1248]|f[248]|U[0-9]{1,9})")
+#: Widest string dtype a file may give its labels beyond the longest of them, in
+#: characters; any wider would make two labels allocate more than the file holds.
+_SPARE_LABEL_WIDTH = 4096
+
+
+def _read_state(config, arrays):
+    """Check a saved :class:`Perceptron` state before anything is built from it.
+
+    Parameters
+    ----------
+    config : dict
+        The decoded JSON config written by ``Perceptron._get_state``.
+    arrays : dict of str to ndarray
+        The stored arrays: ``coef`` for a fitted model, none otherwise.
+
+    Returns
+    -------
+    params : dict
+        Keyword arguments of :class:`Perceptron`.
+    fitted : dict
+        Fitted attributes by name (``classes_``, ``coef_``, ...); empty for an
+        unfitted model.
+
+    Raises
+    ------
+    ValueError
+        Naming the first entry of the wrong type, out of range, or
+        disagreeing with the stored arrays.
+    """
+    check_keys(config, "config", ("params",), _FITTED_KEYS)
+    p = check_keys(config["params"], "config['params']", (
+        "learning_rate", "max_epochs", "rule", "shuffle", "fit_intercept", "random_state",
+        "device"))
+    where = "config['params']"
+    params = {
+        "learning_rate": read_float(p, "learning_rate", where, low=0, low_open=True),
+        "max_epochs": read_int(p, "max_epochs", where, low=1),
+        "rule": read_str(p, "rule", where, choices=PERCEPTRON_RULES),
+        "shuffle": read_bool(p, "shuffle", where),
+        "fit_intercept": read_bool(p, "fit_intercept", where),
+        "random_state": read_int(p, "random_state", where, high=math.inf, allow_none=True),
+        "device": read_str(p, "device", where, allow_none=True),
+    }
+    if not any(key in config for key in _FITTED_KEYS):
+        check_array_names(arrays, ())
+        return params, {}
+    check_keys(config, "config", ("params",) + _FITTED_KEYS)
+    check_array_names(arrays, ("coef",))
+    n_features = read_int(config, "n_features_in", "config", low=1)
+    coef = read_array(arrays, "coef", shape=(n_features,), dtype=np.float64, finite=True,
+                      sizes="config['n_features_in']")
+    n_epochs = read_int(config, "n_epochs", "config", low=1)
+    errors = read_list(config, "errors", "config", length=n_epochs)
+    for i, count in enumerate(errors):
+        if type(count) is not int or count < 0:
+            raise ValueError(f"config['errors'][{i}] must be a count of errors (an integer "
+                             f">= 0), got {describe(count)}")
+    converged = read_bool(config, "converged", "config")
+    if converged != (errors[-1] == 0):
+        raise ValueError(f"config['converged'] is {converged}, but the last epoch made "
+                         f"{errors[-1]} errors")
+    fitted = {
+        "classes_": _read_classes(config),
+        "coef_": coef,
+        "intercept_": float(read_float(config, "intercept", "config")),
+        "n_features_in_": n_features,
+        "n_epochs_": n_epochs,
+        "converged_": converged,
+        "history_": {"errors": list(errors)},
+    }
+    return params, fitted
+
+
+def _read_classes(config):
+    """The two class labels of a saved state as an array of the saved dtype."""
+    text = read_str(config, "classes_dtype", "config")
+    form = _LABEL_DTYPE.fullmatch(text)
+    if not form:
+        raise ValueError(f"config['classes_dtype'] must name a bool, integer, floating or "
+                         f"string dtype such as '<i8' or '<U4', got {describe(text)}")
+    kind = form.group(1)[0]
+    labels = read_list(config, "classes", "config", length=2)
+    accepts = {
+        "b": lambda v: type(v) is bool,
+        "i": lambda v: type(v) is int,
+        "u": lambda v: type(v) is int,
+        "f": lambda v: type(v) in (int, float) and math.isfinite(v),
+        "U": lambda v: type(v) is str,
+    }[kind]
+    for i, label in enumerate(labels):
+        if not accepts(label):
+            raise ValueError(f"config['classes'][{i}] = {describe(label)} is not a label of "
+                             f"dtype {text}")
+    if kind == "U":
+        longest = max(len(label) for label in labels)
+        width = int(form.group(1)[1:])
+        if not longest <= width <= max(longest, _SPARE_LABEL_WIDTH):
+            raise ValueError(f"config['classes_dtype'] {text!r} holds strings of {width} "
+                             f"characters, but the longest label has {longest}")
+    dtype = np.dtype(text)
+    try:
+        classes = np.array(labels, dtype=dtype)
+    except (OverflowError, ValueError) as exc:
+        raise ValueError(f"config['classes'] cannot be held in dtype {text}: {exc}") from None
+    if classes.tolist() != labels:
+        raise ValueError(f"config['classes'] {labels!r} change when held in dtype {text}")
+    if not classes[0] < classes[1]:
+        raise ValueError(f"config['classes'] must be two different labels in increasing "
+                         f"order, got {labels!r}")
+    return classes
 
 
 # --------------------------------------------------------------------------

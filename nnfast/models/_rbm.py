@@ -1,10 +1,15 @@
 """Bernoulli restricted Boltzmann machine trained by contrastive divergence."""
+import copy
 import math
 import numbers
 import time
 
 import numpy as np
 
+from .._state_checks import (
+    check_array_names, check_keys, entry, read_array, read_bool, read_float, read_int, read_list,
+    read_str,
+)
 from .._validation import (
     check_array, check_fraction, check_is_fitted, check_positive, check_random_state,
 )
@@ -547,38 +552,190 @@ class BernoulliRBM(BaseEstimator):
                 "velocity/intercept_visible": to_np(self._velocity[1]),
                 "velocity/intercept_hidden": to_np(self._velocity[2]),
             }
-            if self.chains_ is not None:
-                arrays["chains"] = to_np(self.chains_)
+            chains = _chains_to_save(self)
+            if chains is not None:
+                arrays["chains"] = to_np(chains)
         return config, arrays
 
     @classmethod
     def _from_state(cls, config, arrays):
-        model = cls(**config["params"])
-        if "components" not in arrays:
+        params, state = _read_state(config, arrays)
+        model = cls(**params)
+        if state is None:
             return model
-        ops = model._check_params()
+        ops = resolve_ops(model.device)
         dtype = np.dtype(model.dtype)
-        W = np.asarray(arrays["components"], dtype=dtype)
-        n_hidden, n_features = W.shape
-        if n_hidden != model.n_hidden or n_features != int(config["n_features_in"]):
-            raise ValueError(f"components of shape {W.shape} do not match n_hidden="
-                             f"{model.n_hidden} and n_features_in={config['n_features_in']}")
         model._ops = ops
         model._dtype = dtype
-        model.components_ = ops.asarray(W, dtype=dtype)
-        model.intercept_visible_ = ops.asarray(arrays["intercept_visible"], dtype=dtype)
-        model.intercept_hidden_ = ops.asarray(arrays["intercept_hidden"], dtype=dtype)
-        if model.intercept_visible_.shape != (n_features,) or \
-                model.intercept_hidden_.shape != (n_hidden,):
-            raise ValueError("intercepts do not match the shape of components")
-        model._velocity = tuple(ops.asarray(arrays[f"velocity/{name}"], dtype=dtype) for name in (
-            "components", "intercept_visible", "intercept_hidden"))
-        model.chains_ = ops.asarray(arrays["chains"], dtype=dtype) if "chains" in arrays else None
-        model.n_features_in_ = n_features
-        model.n_iter_ = int(config["n_iter"])
-        model.n_updates_ = int(config["n_updates"])
-        model._seed = int(config["seed"])
-        model.history_ = {k: [float(x) for x in v] for k, v in config["history"].items()}
+        model.components_, model.intercept_visible_, model.intercept_hidden_ = (
+            ops.asarray(a, dtype=dtype) for a in state["params"])
+        model._velocity = tuple(ops.asarray(a, dtype=dtype) for a in state["velocity"])
+        chains = state["chains"]
+        model.chains_ = None if chains is None else ops.asarray(chains, dtype=dtype)
+        model.n_features_in_ = state["n_features_in"]
+        model.n_iter_ = state["n_iter"]
+        model.n_updates_ = state["n_updates"]
+        model._seed = state["seed"]
+        model.history_ = state["history"]
         model._workspace = None
         model._sampling_rng = np.random.default_rng([model._seed, 1])
         return model
+
+
+# --------------------------------------------------------------------------
+# Saved states
+# --------------------------------------------------------------------------
+
+def _chains_to_save(model):
+    """The fantasy chains a file stores: those the model's next pass would run.
+
+    With ``persistent`` on, a pass draws new chains from the model's sampling
+    stream when ``chains_`` is missing or has another number of rows than
+    ``n_chains`` (or ``batch_size``) asks for, as after ``set_params``.  Those
+    chains are drawn here from a copy of the stream, which leaves the model
+    untouched and gives the chains its own next pass will draw: the file then
+    holds every chain a loaded model runs, so the loader can check their
+    number against the config instead of allocating whatever it says.
+    """
+    if not model.persistent:
+        return model.chains_
+    n_chains = model.batch_size if model.n_chains is None else model.n_chains
+    if not (_is_int(n_chains) and n_chains > 0):
+        return model.chains_  # invalid parameters: the loader reports them
+    twin = copy.copy(model)
+    twin._sampling_rng = copy.deepcopy(model._sampling_rng)
+    return twin._chain_state()
+
+
+_PARAM_KEYS = ("n_hidden", "learning_rate", "k", "persistent", "n_chains", "momentum",
+               "weight_decay", "batch_size", "epochs", "shuffle", "random_state", "dtype",
+               "device", "verbose", "track_pseudo_likelihood")
+_FITTED_KEYS = ("n_features_in", "n_iter", "n_updates", "seed", "history")
+_PARAM_ARRAYS = ("components", "intercept_visible", "intercept_hidden")
+
+
+def _read_state(config, arrays):
+    """Check a saved :class:`BernoulliRBM` state before anything is built from it.
+
+    Every size the model would allocate from, now or in a later
+    ``partial_fit``, ``transform`` or ``sample``, is compared with the stored
+    arrays: ``n_hidden`` and ``n_features_in`` with ``components``, the number
+    of fantasy chains with ``chains``.  Training hyperparameters that only
+    take effect together with new data (``batch_size`` without PCD,
+    ``epochs``, ``k``) are checked for type and range.
+
+    Parameters
+    ----------
+    config : dict
+        The decoded JSON config written by ``BernoulliRBM._get_state``.
+    arrays : dict of str to ndarray
+        The stored arrays.
+
+    Returns
+    -------
+    params : dict
+        Keyword arguments of :class:`BernoulliRBM`.
+    state : dict or None
+        None for an unfitted model; otherwise ``params`` (components,
+        visible and hidden intercepts), ``velocity`` (their three velocity
+        arrays), ``chains`` (ndarray of shape (n_chains, n_features) or
+        None), ``n_features_in``, ``n_iter``, ``n_updates``, ``seed`` and
+        ``history``.
+
+    Raises
+    ------
+    ValueError
+        Naming the first entry of the wrong type, out of range, or
+        disagreeing with the stored arrays.
+    """
+    check_keys(config, "config", ("params",), _FITTED_KEYS)
+    where = "config['params']"
+    p = check_keys(config["params"], where, _PARAM_KEYS)
+    params = {
+        "n_hidden": read_int(p, "n_hidden", where, low=1),
+        "learning_rate": read_float(p, "learning_rate", where, low=0, low_open=True),
+        "k": read_int(p, "k", where, low=1),
+        "persistent": read_bool(p, "persistent", where),
+        "n_chains": read_int(p, "n_chains", where, low=1, allow_none=True),
+        "momentum": read_float(p, "momentum", where, low=0, high=1, high_open=True),
+        "weight_decay": read_float(p, "weight_decay", where, low=0),
+        "batch_size": read_int(p, "batch_size", where, low=1),
+        "epochs": read_int(p, "epochs", where, low=0),
+        "shuffle": read_bool(p, "shuffle", where),
+        "random_state": read_int(p, "random_state", where, high=math.inf, allow_none=True),
+        "dtype": read_str(p, "dtype", where, choices=("float32", "float64")),
+        "device": read_str(p, "device", where, allow_none=True),
+        # Verbosity is tested for truth only; sklearn-style integer levels are fine.
+        "verbose": (p["verbose"] if type(p["verbose"]) is bool
+                    else read_int(p, "verbose", where)),
+        "track_pseudo_likelihood": read_bool(p, "track_pseudo_likelihood", where),
+    }
+    if not any(key in config for key in _FITTED_KEYS):
+        check_array_names(arrays, ())
+        return params, None
+    check_keys(config, "config", ("params",) + _FITTED_KEYS)
+    check_array_names(arrays, _PARAM_ARRAYS + tuple(f"velocity/{n}" for n in _PARAM_ARRAYS),
+                      ("chains",))
+    n_hidden = params["n_hidden"]
+    n_features = read_int(config, "n_features_in", "config", low=1)
+    dtype = params["dtype"]
+    shapes = {
+        "components": ((n_hidden, n_features),
+                       "config['params']['n_hidden'] and config['n_features_in']"),
+        "intercept_visible": ((n_features,), "config['n_features_in']"),
+        "intercept_hidden": ((n_hidden,), "config['params']['n_hidden']"),
+    }
+    weights = tuple(read_array(arrays, name, shape=shapes[name][0], dtype=dtype, finite=True,
+                               sizes=shapes[name][1]) for name in _PARAM_ARRAYS)
+    velocity = tuple(read_array(arrays, f"velocity/{name}", shape=shapes[name][0], dtype=dtype,
+                                finite=True, sizes=shapes[name][1]) for name in _PARAM_ARRAYS)
+    if params["persistent"]:
+        if params["n_chains"] is None:
+            n_chains, source = params["batch_size"], "config['params']['batch_size']"
+        else:
+            n_chains, source = params["n_chains"], "config['params']['n_chains']"
+        if "chains" not in arrays:
+            raise ValueError(f"the file lacks the array 'chains' of the {n_chains} fantasy "
+                             f"chains ({source}) that persistent=True runs")
+        chains = read_array(arrays, "chains", shape=(n_chains, n_features), dtype=dtype,
+                            sizes=f"{source} and config['n_features_in']")
+    elif "chains" in arrays:
+        chains = read_array(arrays, "chains", shape=(None, n_features), dtype=dtype,
+                            sizes="config['n_features_in']")
+        if not chains.shape[0]:
+            raise ValueError("array 'chains' holds no chain")
+    else:
+        chains = None
+    if chains is not None and not ((chains == 0) | (chains == 1)).all():
+        raise ValueError("array 'chains' must hold binary unit states (0 and 1)")
+    n_iter = read_int(config, "n_iter", "config")
+    state = {
+        "params": weights,
+        "velocity": velocity,
+        "chains": chains,
+        "n_features_in": n_features,
+        "n_iter": n_iter,
+        "n_updates": read_int(config, "n_updates", "config"),
+        "seed": read_int(config, "seed", "config", high=_SEED_BOUND - 1),
+        "history": _read_history(config, n_iter),
+    }
+    return params, state
+
+
+def _read_history(config, n_iter):
+    """The training history of a saved state: one value per pass for each record."""
+    where = "config['history']"
+    history = check_keys(config["history"], where, ("reconstruction_error", "epoch_time"),
+                         ("pseudo_likelihood",))
+    out = {}
+    for key, values in history.items():
+        # Pseudo-likelihoods are recorded only for the passes made while tracked.
+        values = read_list(history, key, where, **(
+            {"max_length": n_iter} if key == "pseudo_likelihood" else {"length": n_iter}))
+        name = entry(where, key)
+        if key == "pseudo_likelihood":  # a log-probability: at most 0, possibly -inf
+            out[key] = [float(read_float(values, i, name, high=0, finite=False))
+                        for i in range(len(values))]
+        else:
+            out[key] = [float(read_float(values, i, name, low=0)) for i in range(len(values))]
+    return out
