@@ -6,6 +6,10 @@ work on logits: when the output layer ends with the matching activation
 (softmax for :class:`CrossEntropy`, sigmoid for :class:`BinaryCrossEntropy`),
 the model hands the loss that layer's pre-activation, which is both cheaper
 and numerically safer than differentiating through the activation.
+
+Outputs may have any shape (n_samples, ...).  The cross-entropy takes the
+classes along the last axis and averages over every other position; the
+elementwise losses average over every output value.
 """
 import numpy as np
 
@@ -33,28 +37,59 @@ class Loss:
         Parameters
         ----------
         ops : Ops
-        output : ndarray of shape (n_samples, n_outputs)
-            Logits for fused losses, the network's output otherwise.
+        output : ndarray of shape (n_samples, ...)
+            Logits for fused losses, the network's output otherwise
+            (C-contiguous).
         targets : ndarray
             As returned by :meth:`prepare_targets`.
-        grad_out : ndarray of shape (n_samples, n_outputs), optional
+        grad_out : ndarray of the shape of ``output``, optional
+            C-contiguous.
 
         Returns
         -------
         loss : float
             Mean loss over the batch.
-        grad : ndarray of shape (n_samples, n_outputs)
+        grad : ndarray of the shape of ``output``
         """
-        return self._compute(ops, output, targets, grad_out)
+        if grad_out is not None and not grad_out.flags.c_contiguous:
+            loss, grad = self(ops, output, targets)
+            grad_out[...] = grad
+            return loss, grad_out
+        shape = output.shape
+        rows = self._rows(output)
+        loss, grad = self._compute(ops, output.reshape(rows), targets.reshape(
+            self._target_rows(targets, rows)), None if grad_out is None else grad_out.reshape(rows))
+        return loss, grad.reshape(shape)
 
-    def prepare_targets(self, y, n_outputs, dtype):
-        """Validate targets and convert them to the form the loss consumes."""
+    def _rows(self, output):
+        """The 2-D shape the kernels see: one row per sample, every output value a column."""
+        return (output.shape[0], -1)
+
+    def _target_rows(self, targets, rows):
+        return rows
+
+    def prepare_targets(self, y, output_shape, dtype):
+        """Validate targets and convert them to the form the loss consumes.
+
+        Parameters
+        ----------
+        y : array-like of shape (n_samples, *output_shape)
+            (n_samples,) or (n_samples, size) are accepted too where they
+            hold one value per output.
+        output_shape : tuple of int or int
+            The shape of one sample of the model's output.
+        dtype : numpy dtype
+        """
+        output_shape = _shape(output_shape)
+        size = int(np.prod(output_shape))
         y = np.asarray(y)
-        if y.ndim == 1:
-            y = y.reshape(-1, 1)
-        if y.ndim != 2 or y.shape[1] != n_outputs:
-            raise ValueError(f"{self.name} expects targets of shape (n_samples, {n_outputs})"
-                             f"{' or (n_samples,)' if n_outputs == 1 else ''}, got shape {y.shape}")
+        if y.ndim >= 1 and (y.shape[1:] == output_shape or (
+                y.ndim <= 2 and int(np.prod(y.shape[1:])) == size)):
+            y = y.reshape((len(y),) + output_shape)
+        else:
+            hint = " or (n_samples,)" if size == 1 else ""
+            raise ValueError(f"{self.name} expects targets of shape (n_samples, "
+                             f"{', '.join(map(str, output_shape))}){hint}, got shape {y.shape}")
         if y.dtype.kind not in "biuf":
             raise TypeError(f"{self.name} expects numeric targets, got dtype {y.dtype}")
         y = np.ascontiguousarray(y, dtype=dtype)
@@ -92,35 +127,46 @@ class CrossEntropy(Loss):
     def _compute(self, ops, logits, targets, grad_out=None):
         return ops.softmax_cross_entropy(logits, targets, grad_out=grad_out)
 
-    def prepare_targets(self, y, n_outputs, dtype):
+    def _rows(self, output):
+        # Classes along the last axis; every other position is a sample of the mean.
+        return (-1, output.shape[-1])
+
+    def _target_rows(self, targets, rows):
+        return rows if targets.dtype.kind == "f" else (-1,)
+
+    def prepare_targets(self, y, output_shape, dtype):
+        output_shape = _shape(output_shape)
+        n_classes, label_shape = output_shape[-1], output_shape[:-1]
         y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y.ravel()
-        if y.ndim == 1:
+        if y.ndim >= 1 and y.shape[1:] == label_shape + (1,):
+            y = y.reshape(y.shape[:-1])
+        if y.ndim >= 1 and y.shape[1:] == label_shape:
             if y.dtype.kind == "f":
                 if not np.isfinite(y).all() or np.any(y != np.round(y)):
-                    raise ValueError("cross-entropy with 1-D targets expects integer class indices")
+                    raise ValueError("cross-entropy with class-index targets expects integers")
             elif y.dtype.kind not in "biu":
                 raise TypeError(f"cross-entropy expects integer class indices, got dtype {y.dtype}")
-            if y.size and (y.min() < 0 or y.max() >= n_outputs):
-                raise ValueError(f"class indices must lie in [0, {n_outputs}), got values in "
+            if y.size and (y.min() < 0 or y.max() >= n_classes):
+                raise ValueError(f"class indices must lie in [0, {n_classes}), got values in "
                                  f"[{y.min()}, {y.max()}]")
             return np.ascontiguousarray(y, dtype=np.intp)
-        if y.ndim == 2:
-            if y.shape[1] != n_outputs:
-                raise ValueError(f"one-hot targets must have {n_outputs} columns, got shape {y.shape}")
+        if y.ndim >= 1 and y.shape[1:] == output_shape:
+            if y.dtype.kind not in "biuf":
+                raise TypeError(f"cross-entropy expects numeric target probabilities, got dtype {y.dtype}")
             y = np.ascontiguousarray(y, dtype=dtype)
-            if not np.isfinite(y).all() or y.min() < 0:
+            if not np.isfinite(y).all() or (y.size and y.min() < 0):
                 raise ValueError("target probabilities must be finite and non-negative")
             return y
-        raise ValueError(f"cross-entropy targets must have shape (n_samples,) or "
-                         f"(n_samples, {n_outputs}), got {y.shape}")
+        labels = ", ".join(map(str, ("n_samples",) + label_shape))
+        probs = ", ".join(map(str, ("n_samples",) + output_shape))
+        raise ValueError(f"cross-entropy targets must have shape ({labels}) (class indices) or "
+                         f"({probs}) (class probabilities), got {y.shape}")
 
 
 class BinaryCrossEntropy(Loss):
     """Binary cross-entropy of sigmoid outputs, averaged over every output.
 
-    Targets in [0, 1] of shape (n_samples, n_outputs) (or (n_samples,) for
+    Targets in [0, 1] of the output's shape (or (n_samples,) for
     one output).  The output layer must end with sigmoid (fused) or be linear
     (logits).
     """
@@ -132,8 +178,8 @@ class BinaryCrossEntropy(Loss):
     def _compute(self, ops, logits, targets, grad_out=None):
         return ops.sigmoid_binary_cross_entropy(logits, targets, grad_out=grad_out)
 
-    def prepare_targets(self, y, n_outputs, dtype):
-        y = super().prepare_targets(y, n_outputs, dtype)
+    def prepare_targets(self, y, output_shape, dtype):
+        y = super().prepare_targets(y, output_shape, dtype)
         if y.size and (y.min() < 0 or y.max() > 1):
             raise ValueError("binary cross-entropy targets must lie in [0, 1]")
         return y
@@ -169,6 +215,12 @@ def get_loss(loss):
     if isinstance(loss, str) and loss.lower() in _LOSSES:
         return _LOSSES[loss.lower()]()
     raise ValueError(f"unknown loss {loss!r}; expected a Loss or one of {sorted(_LOSSES)}")
+
+
+def _shape(output_shape):
+    if isinstance(output_shape, (int, np.integer)):
+        return (int(output_shape),)
+    return tuple(int(s) for s in output_shape)
 
 
 __all__ = ["Loss", "CrossEntropy", "BinaryCrossEntropy", "MeanSquaredError", "get_loss"]

@@ -23,10 +23,12 @@ def batch_metric(xp, name, output, targets, loss_name, output_activation):
     xp : module
         numpy or cupy.
     name : {'accuracy', 'mae', 'mse'}
-    output : ndarray of shape (n_samples, n_outputs)
-        The network's final output (probabilities or logits).
+    output : ndarray of shape (n_samples, ...)
+        The network's final output (probabilities or logits); for the
+        cross-entropy, classes along the last axis.
     targets : ndarray
-        As prepared by the loss: class indices (n_samples,) or target rows.
+        As prepared by the loss: class indices of shape ``output.shape[:-1]``
+        or targets of the output's shape.
     loss_name : str
     output_activation : str
         The output layer's activation ('identity' means logits for
@@ -35,21 +37,25 @@ def batch_metric(xp, name, output, targets, loss_name, output_activation):
     Returns
     -------
     float
+        The metric of each sample (its mean over the sample's positions or
+        outputs), summed over the batch.
     """
+    n = output.shape[0]
     if name == "accuracy":
         if loss_name == "cross_entropy":
-            labels = targets if targets.ndim == 1 else xp.argmax(targets, axis=1)
-            return float((xp.argmax(output, axis=1) == labels).sum())
-        if loss_name == "binary_cross_entropy":
+            labels = targets if targets.ndim == output.ndim - 1 else xp.argmax(targets, axis=-1)
+            hits = xp.argmax(output, axis=-1) == labels
+        elif loss_name == "binary_cross_entropy":
             threshold = 0.0 if output_activation == "identity" else 0.5
             hits = (output > threshold) == (targets > 0.5)
-            return float(hits.mean(axis=1).sum())
-        raise ValueError("the 'accuracy' metric needs a cross-entropy loss")
-    if targets.ndim == 1:
+        else:
+            raise ValueError("the 'accuracy' metric needs a cross-entropy loss")
+        return float(hits.reshape(n, -1).mean(axis=1).sum())
+    if targets.shape != output.shape:
         raise ValueError(f"the {name!r} metric needs targets with the output's shape")
     diff = output - targets
-    per_sample = xp.abs(diff) if name == "mae" else diff * diff
-    return float(per_sample.mean(axis=1).sum())
+    per_value = xp.abs(diff) if name == "mae" else diff * diff
+    return float(per_value.reshape(n, -1).mean(axis=1).sum())
 
 
 def accuracy_score(y_true, y_pred):

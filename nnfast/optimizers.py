@@ -1,7 +1,10 @@
 """Optimizers: update rules applied in place through the backend's ops.
 
-Every optimizer takes an optional L2 ``weight_decay`` that is added to the
-gradient of weights (not biases) before the update.
+Every optimizer takes an optional ``weight_decay`` for the weights (not the
+biases).  In all of them but :class:`AdamW` it is an L2 penalty: ``weight_decay
+* w`` is added to the gradient before the update, so adaptive methods (Adam,
+RMSprop, ...) rescale it with the gradient.  :class:`AdamW` decays the
+weights directly instead (decoupled weight decay, Loshchilov & Hutter).
 """
 import functools
 import numbers
@@ -15,7 +18,9 @@ class Optimizer:
     learning_rate : float
         May be changed between steps (learning-rate schedules do).
     weight_decay : float
-        L2 penalty coefficient.
+        L2 penalty coefficient: ``weight_decay * w`` is added to the gradient
+        of each weight before the update (see :class:`AdamW` for the
+        decoupled kind).
     """
 
     #: Names of the per-parameter state arrays, in the order ``_update`` takes them.
@@ -28,11 +33,19 @@ class Optimizer:
         self.weight_decay = float(weight_decay)
         self.iterations = 0
         self._state = None
+        self._params = []
 
     def build(self, ops, params):
-        """Allocate zeroed state for ``params`` (a list of arrays)."""
+        """Allocate zeroed state for ``params`` (a list of arrays).
+
+        Parameters already known to this optimizer (the same array objects,
+        as when a model unfreezes a layer between two fits) keep their state.
+        """
         self.ops = ops
-        self._state = [[ops.alloc(p.shape, dtype=p.dtype) for _ in self.slots] for p in params]
+        known = {id(p): slots for p, slots in zip(self._params, self._state or [])}
+        self._state = [known.get(id(p)) or [ops.alloc(p.shape, dtype=p.dtype) for _ in self.slots]
+                       for p in params]
+        self._params = list(params)
 
     @property
     def built(self):
@@ -58,8 +71,8 @@ class Optimizer:
         ``Ops.dense_stack``) apply the rule themselves instead of calling
         :meth:`step`, and the caller counts the step in ``iterations``.
         Rules: ``('sgd', (lr,))``, ``('momentum' | 'nesterov', (lr,
-        momentum))``, ``('adam', (lr, beta_1, beta_2, epsilon, 1 - beta_1**step,
-        1 - beta_2**step))``, ``('rmsprop', (lr, rho, epsilon))``,
+        momentum))``, ``('adam' | 'adamw', (lr, beta_1, beta_2, epsilon,
+        1 - beta_1**step, 1 - beta_2**step))``, ``('rmsprop', (lr, rho, epsilon))``,
         ``('adagrad', (lr, epsilon))``, ``('adadelta', (lr, rho, epsilon))``.
         None when a subclass changes the update (overrides ``_update`` or
         ``step`` without saying which rule it applies): the caller then uses
@@ -165,6 +178,32 @@ class Adam(Optimizer):
         return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
 
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019).
+
+    Each step first shrinks every weight (not the biases) by ``learning_rate
+    * weight_decay * w``, then applies Adam to the gradient alone, so the
+    decay is not rescaled by Adam's second moment as an L2 penalty would be.
+
+    Examples
+    --------
+    >>> from nnfast.optimizers import AdamW
+    >>> AdamW(learning_rate=0.001, weight_decay=0.01)
+    AdamW(learning_rate=0.001, weight_decay=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-08)
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.01):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay)
+
+    def _update(self, param, grad, state, weight_decay):
+        self.ops.adamw_update(param, grad, state[0], state[1], self.learning_rate, self.beta_1,
+                              self.beta_2, self.epsilon, self.iterations, weight_decay=weight_decay)
+
+    def _fused_rule(self, step):
+        rule = super()._fused_rule(step)
+        return None if rule is None else ("adamw", rule[1])
+
+
 class RMSprop(Optimizer):
     """RMSprop (Tieleman & Hinton, 2012)."""
 
@@ -232,13 +271,14 @@ class Adadelta(Optimizer):
         return {"rho": self.rho, "epsilon": self.epsilon}
 
 
-OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad, "adadelta": Adadelta}
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,
+              "adadelta": Adadelta}
 
 
 def get_optimizer(optimizer, **kwargs):
     """Return an :class:`Optimizer` for a name (with ``kwargs``) or an instance.
 
-    Names: 'sgd', 'adam', 'rmsprop', 'adagrad', 'adadelta'.
+    Names: 'sgd', 'adam', 'adamw', 'rmsprop', 'adagrad', 'adadelta'.
     """
     if isinstance(optimizer, Optimizer):
         return optimizer
@@ -249,6 +289,8 @@ def get_optimizer(optimizer, **kwargs):
 
 def optimizer_from_config(config):
     """Rebuild an optimizer from :meth:`Optimizer.get_config` output."""
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise ValueError(f"an optimizer config must be an object with a class_name, got {config!r}")
     config = dict(config)
     name = config.pop("class_name")
     classes = {cls.__name__: cls for cls in OPTIMIZERS.values()}
@@ -278,5 +320,5 @@ def _check_nonneg(value, name, positive=False):
         raise ValueError(f"{name} must be {'> 0' if positive else '>= 0'}, got {value!r}")
 
 
-__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "Adagrad", "Adadelta", "get_optimizer",
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "get_optimizer",
            "optimizer_from_config"]

@@ -157,6 +157,11 @@ class CpuDenseStack:
             plan = self._thread_plans[key] = np.array(counts, dtype=np.intc)
         return plan
 
+    @staticmethod
+    def supports(rule):
+        """Whether :meth:`train_step` can apply the update rule ``rule`` itself."""
+        return rule in _RULES
+
     def train_step(self, x, targets, rows=None, update=None):
         """Forward pass, loss, backward pass and (optionally) the update on one batch.
 

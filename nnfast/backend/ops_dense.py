@@ -308,8 +308,9 @@ class DenseOps(BaseOps):
         return self.xp.multiply(a, b, out=out)
 
     # --------------------------------------------------------------- optimizers
-    # Each update adds ``weight_decay * param`` to the gradient first (L2
-    # regularisation) and then modifies ``param`` and its state in place.
+    # Each update but AdamW's adds ``weight_decay * param`` to the gradient
+    # first (L2 regularisation) and then modifies ``param`` and its state in
+    # place.
     def _decayed(self, param, grad, weight_decay):
         return grad + weight_decay * param if weight_decay else grad
 
@@ -346,6 +347,16 @@ class DenseOps(BaseOps):
         m_hat = m / (1 - beta1 ** step)
         v_hat = v / (1 - beta2 ** step)
         param -= lr * m_hat / (xp.sqrt(v_hat) + eps)
+
+    def adamw_update(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay=0.0):
+        """Adam with decoupled weight decay: ``param *= 1 - lr * weight_decay``, then Adam on ``grad``.
+
+        The decay shrinks the parameter directly instead of joining the
+        gradient, so Adam's moments never see it.
+        """
+        if weight_decay:
+            param *= 1 - lr * weight_decay
+        self.adam_update(param, grad, m, v, lr, beta1, beta2, eps, step)
 
     def rmsprop_update(self, param, grad, sq, lr, rho, eps, weight_decay=0.0):
         """RMSprop: ``s = rho s + (1 - rho) g^2``; ``param -= lr g / (sqrt(s) + eps)``."""

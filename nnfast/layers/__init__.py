@@ -1,10 +1,33 @@
 """Layers: the building blocks of :class:`nnfast.Sequential` models."""
 from ._activation import Activation
-from ._base import Layer
+from ._base import Layer, Variable, VariableSpec
 from ._dense import Dense
-from ._dropout import Dropout, Flatten
+from ._dropout import Dropout
+from ._reshape import Flatten, Reshape
 
-LAYERS = {cls.__name__: cls for cls in (Dense, Activation, Dropout, Flatten)}
+LAYERS = {}
+
+
+def register_layer(cls):
+    """Make a layer class known to model files, so that saved models using it load again.
+
+    Use as a class decorator on a :class:`Layer` subclass; the built-in
+    layers are registered already.  The class is saved under its
+    ``__name__``, which must not be taken by another class.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+        raise TypeError(f"register_layer decorates Layer subclasses, got {cls!r}")
+    previous = LAYERS.get(cls.__name__)
+    if previous is not None and previous is not cls and (
+            previous.__module__, previous.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ValueError(f"a layer class named {cls.__name__!r} is already registered "
+                         f"({previous.__module__}.{previous.__qualname__})")
+    LAYERS[cls.__name__] = cls
+    return cls
+
+
+for _cls in (Dense, Activation, Dropout, Flatten, Reshape):
+    register_layer(_cls)
 
 
 def layer_from_config(class_name, config):
@@ -16,4 +39,5 @@ def layer_from_config(class_name, config):
     return cls.from_config(config)
 
 
-__all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "layer_from_config"]
+__all__ = ["Layer", "Variable", "VariableSpec", "Dense", "Activation", "Dropout", "Flatten",
+           "Reshape", "register_layer", "layer_from_config"]

@@ -10,6 +10,7 @@ class Activation(Layer):
     ----------
     activation : {'identity', 'linear', 'sigmoid', 'tanh', 'relu', 'softmax'}
     name : str, optional
+    input_shape : tuple of int, optional
 
     Examples
     --------
@@ -18,8 +19,8 @@ class Activation(Layer):
     Activation(activation='tanh')
     """
 
-    def __init__(self, activation, name=None):
-        super().__init__(name=name)
+    def __init__(self, activation, name=None, input_shape=None):
+        super().__init__(name=name, input_shape=input_shape)
         self.activation = check_activation(normalize_activation(activation))
         self.output_activation = self.activation
 
@@ -39,7 +40,7 @@ class Activation(Layer):
         return self._x
 
     def get_config(self):
-        return {"activation": self.activation, "name": self.name}
+        return {"activation": self.activation, **super().get_config()}
 
 
 def normalize_activation(name):

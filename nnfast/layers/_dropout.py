@@ -1,8 +1,6 @@
 """Dropout regularisation."""
 import numbers
 
-import numpy as np
-
 from ._base import Layer
 
 
@@ -10,7 +8,8 @@ class Dropout(Layer):
     """Sets a random fraction ``rate`` of inputs to zero while training.
 
     Inverted dropout: kept inputs are scaled by ``1 / (1 - rate)`` during
-    training, so nothing changes at prediction time.
+    training, so nothing changes at prediction time.  Works on inputs of any
+    shape.
 
     Parameters
     ----------
@@ -20,6 +19,7 @@ class Dropout(Layer):
         Seed of the dropout masks; by default derived from the model's
         ``random_state``.
     name : str, optional
+    input_shape : tuple of int, optional
 
     Examples
     --------
@@ -28,12 +28,13 @@ class Dropout(Layer):
     Dropout(rate=0.5, seed=0)
     """
 
-    trainable = False
-
-    def __init__(self, rate, seed=None, name=None):
-        super().__init__(name=name)
+    def __init__(self, rate, seed=None, name=None, input_shape=None):
+        super().__init__(name=name, input_shape=input_shape)
         if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate < 1:
             raise ValueError(f"rate must be a number in [0, 1), got {rate!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+                                 or seed < 0):
+            raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
         self.rate = float(rate)
         self.seed = seed
 
@@ -54,27 +55,4 @@ class Dropout(Layer):
         return self.ops.multiply(dy, self._mask, out=self._buffer("dx", dy.shape))
 
     def get_config(self):
-        return {"rate": self.rate, "seed": self.seed, "name": self.name}
-
-
-class Flatten(Layer):
-    """Flattens each sample to one axis: (n, d1, d2, ...) -> (n, d1 * d2 * ...).
-
-    Examples
-    --------
-    >>> from nnfast.layers import Flatten
-    >>> Flatten().compute_output_shape((28, 28))
-    (784,)
-    """
-
-    trainable = False
-
-    def compute_output_shape(self, input_shape):
-        return (int(np.prod(input_shape)),)
-
-    def forward(self, x, training=False):
-        self._in_shape = x.shape
-        return x.reshape(x.shape[0], -1)
-
-    def backward(self, dy, from_logits=False):
-        return dy.reshape(self._in_shape)
+        return {"rate": self.rate, "seed": self.seed, **super().get_config()}

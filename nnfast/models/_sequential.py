@@ -84,70 +84,124 @@ class Sequential:
         return self.input_shape is not None
 
     def build(self, input_shape):
-        """Create every layer's parameters for samples of ``input_shape``.
+        """Create every layer's variables for samples of ``input_shape``.
 
         Parameters
         ----------
         input_shape : int or tuple of int
             Shape of one sample (without the batch axis).
         """
+        self._build(input_shape, initialize=True)
+
+    def _build(self, input_shape, initialize):
         if not self.layers:
             raise ValueError("the model has no layers; add some before building it")
         shape = (int(input_shape),) if isinstance(input_shape, numbers.Integral) else tuple(input_shape)
         self.ops = resolve_ops(self.device)
         seeds = np.random.SeedSequence(self.random_state).spawn(len(self.layers) + 1)
         self._rng = np.random.default_rng(seeds[-1])
-        first_with_params = True
         for layer, seed in zip(self.layers, seeds):
-            shape = layer.build(shape, self.ops, self.dtype, np.random.default_rng(seed))
-            layer.needs_input_grad = not first_with_params
-            if layer.params:
-                first_with_params = False
-        self.input_shape = tuple(s for s in (self.layers[0].input_shape or ()))
+            shape = layer.build(shape, self.ops, self.dtype, np.random.default_rng(seed),
+                                initialize=initialize)
+        self.input_shape = tuple(self.layers[0].input_shape)
         self.output_shape = shape
+        self._link_variables()
         self._configure_loss()
+
+    def _link_variables(self):
+        """Tell each layer which gradients it adds to, and whether its input gradient is needed.
+
+        Walking the layers as the backward pass does (last first), the first
+        layer to reach a variable writes its gradient and any later one
+        (a layer tied to it) adds to it.  A layer's input gradient is needed
+        only when some layer before it has variables to train.
+        """
+        seen = set()
+        for layer in reversed(self.layers):
+            used = [v for v in layer.used_variables() if v.grad is not None]
+            layer.accumulate = frozenset(v for v in used if v in seen)
+            seen.update(used)
+        trained_before = False
+        for layer in self.layers:
+            layer.needs_input_grad = trained_before
+            trained_before = trained_before or any(v.trained for v in layer.used_variables())
+
+    def _ensure_built(self):
+        """Build now if the first layer declares its input shape (as Keras does)."""
+        if not self.built and self.layers and self.layers[0].declared_input_shape is not None:
+            self.build(self.layers[0].declared_input_shape)
 
     def _auto_build(self, x_shape):
         if not self.built:
-            first = self.layers[0] if self.layers else None
-            declared = getattr(first, "input_dim", None)
-            self.build(x_shape if declared is None or len(x_shape) != 1 else (declared,))
+            declared = self.layers[0].declared_input_shape if self.layers else None
+            self.build(declared if declared is not None else x_shape)
         if tuple(x_shape) != self.input_shape:
             raise ValueError(f"the model expects samples of shape {self.input_shape}, got {tuple(x_shape)}")
 
+    def _unique_variables(self, used=False):
+        """Every variable of the model once, in layer order (``used``: shared ones too)."""
+        out, seen = [], set()
+        for layer in self.layers:
+            for var in (layer.used_variables() if used else layer.variables):
+                if var not in seen:
+                    seen.add(var)
+                    out.append(var)
+        return out
+
+    @property
+    def variables(self):
+        """Every variable of the model (parameters and saved state), once each, in layer order."""
+        self._check_built()
+        return self._unique_variables()
+
     @property
     def params(self):
-        return [p for layer in self.layers if layer.trainable for p in layer.params]
+        """The arrays an optimizer updates now (trainable variables of trainable layers)."""
+        return [v.value for v in self._unique_variables(used=True) if v.trained]
 
     def count_params(self):
-        """Total number of scalar parameters."""
-        return sum(layer.count_params() for layer in self.layers)
+        """Total number of scalars in the model's variables (parameters and state)."""
+        self._ensure_built()
+        return sum(v.value.size for v in self._unique_variables()) if self.built else 0
 
     def get_weights(self):
-        """Copies of every layer's parameters, in layer order (numpy arrays)."""
+        """Copies of every variable (parameters and state), in layer order (numpy arrays)."""
+        self._ensure_built()
         self._check_built()
-        return [self.ops.to_numpy(p).copy() for layer in self.layers for p in layer.params]
+        return [self.ops.to_numpy(v.value).copy() for v in self._unique_variables()]
 
     def set_weights(self, weights):
-        """Set every layer's parameters from a list like :meth:`get_weights` returns."""
+        """Set every variable from a list like :meth:`get_weights` returns."""
+        self._ensure_built()
         self._check_built()
-        params = [p for layer in self.layers for p in layer.params]
-        if len(weights) != len(params):
-            raise ValueError(f"expected {len(params)} arrays, got {len(weights)}")
-        for i, (p, w) in enumerate(zip(params, weights)):
+        variables = self._unique_variables()
+        if len(weights) != len(variables):
+            raise ValueError(f"expected {len(variables)} arrays, got {len(weights)}")
+        for i, (var, w) in enumerate(zip(variables, weights)):
             w = np.asarray(w)
-            if w.shape != p.shape:
-                raise ValueError(f"weight {i} has shape {w.shape}, expected {p.shape}")
-            p[...] = self.ops.asarray(w, dtype=p.dtype)
+            if w.shape != var.shape:
+                raise ValueError(f"weight {i} ({var.name} of layer {self.layers.index(var.owner)}) "
+                                 f"has shape {w.shape}, expected {var.shape}")
+            var.value[...] = self.ops.asarray(w, dtype=var.value.dtype)
 
     def summary(self, print_fn=print):
-        """Print (and return) a table of layers, output shapes and parameter counts."""
+        """Print (and return) a table of layers, output shapes and parameter counts.
+
+        A model whose first layer declares its input shape is built first, as
+        in Keras; any other model must be built or fitted before.
+        """
+        self._ensure_built()
         self._check_built()
         rows = [("Layer (type)", "Output Shape", "Param #")]
         for i, layer in enumerate(self.layers):
             label = layer.name or f"{type(layer).__name__.lower()}_{i}"
             act = getattr(layer, "activation", None)
-            kind = type(layer).__name__ + (f", {act}" if act and type(layer).__name__ == "Dense" else "")
+            details = [act] if act and isinstance(layer, Dense) else []
+            if isinstance(layer, Dense) and layer.tied_to is not None:
+                details.append(f"tied to {self.layers.index(layer.tied_to)}")
+            if not layer.trainable:
+                details.append("frozen")
+            kind = ", ".join([type(layer).__name__] + details)
             rows.append((f"{label} ({kind})", str((None,) + tuple(layer.output_shape)),
                          f"{layer.count_params():,}"))
         widths = [max(len(r[c]) for r in rows) + 2 for c in range(3)]
@@ -155,9 +209,11 @@ class Sequential:
         lines = [f'Model: "{self.name or "sequential"}"', rule,
                  "".join(t.ljust(w) for t, w in zip(rows[0], widths)), rule]
         lines += ["".join(t.ljust(w) for t, w in zip(r, widths)) for r in rows[1:]]
-        trainable = sum(l.count_params() for l in self.layers if l.trainable)
-        lines += [rule, f"Total params: {self.count_params():,}", f"Trainable params: {trainable:,}",
-                  f"Non-trainable params: {self.count_params() - trainable:,}"]
+        variables = self._unique_variables()
+        total = sum(v.value.size for v in variables)
+        trainable = sum(v.value.size for v in variables if v.trained)
+        lines += [rule, f"Total params: {total:,}", f"Trainable params: {trainable:,}",
+                  f"Non-trainable params: {total - trainable:,}"]
         text = "\n".join(lines)
         if print_fn is not None:
             print_fn(text)
@@ -195,7 +251,7 @@ class Sequential:
         self._output_activation = activation
         self._fused = self.loss.fuses is not None and activation == self.loss.fuses
         last.keep_preactivation = self._fused
-        self._stack = self._make_stack()
+        self._stack = self._stack_key = None
 
     def __getstate__(self):
         # The fused step holds raw addresses of this model's arrays: a copy
@@ -210,8 +266,7 @@ class Sequential:
         # A copied dtype may be a new object equal to numpy's own; the kernels
         # compare dtypes by identity.
         self.dtype = np.dtype(self.dtype.name)
-        if self.built and self.loss is not None:
-            self._stack = self._make_stack()
+        self._stack_key = None
 
     def _make_stack(self):
         """The backend's fused step for a model of dense layers only, or None.
@@ -221,7 +276,8 @@ class Sequential:
         layers one at a time.
         """
         if not (type(self.loss) in _STACK_LOSSES
-                and all(type(l) is Dense and l.trainable and l.use_bias for l in self.layers)):
+                and all(isinstance(l, Dense) and l.tied_to is None and l.use_bias
+                        and all(v.trained for v in l.variables) for l in self.layers)):
             return None
         dense = self.layers
         return self.ops.dense_stack([l.W for l in dense], [l.b for l in dense],
@@ -242,8 +298,7 @@ class Sequential:
         self._auto_build(x.shape[1:])
         if y is None:
             return x, None
-        n_out = int(np.prod(self.output_shape))
-        targets = self.loss.prepare_targets(y, n_out, self.dtype)
+        targets = self.loss.prepare_targets(y, self.output_shape, self.dtype)
         check_consistent_length(x, targets, names=(name, "y"))
         return x, targets
 
@@ -258,7 +313,7 @@ class Sequential:
         return self.loss(self.ops, logits, targets, grad_out=grad_out)
 
     def _backprop(self, xb, tb, rows=None):
-        """Forward and backward pass on one batch; fills every layer's ``grads``.
+        """Forward and backward pass on one batch; fills the trained variables' gradients.
 
         The batch is ``xb``, or ``xb[rows]`` when ``rows`` is given (only
         with a fused stack, which gathers the rows itself).
@@ -267,17 +322,17 @@ class Sequential:
             return self._stack.train_step(xb, tb, rows)
         output = self._forward(xb, training=True)
         loss, grad = self._loss_of_output(output, tb, grad_out=self._grad_buffer(output.shape))
-        grad = self.layers[-1].backward(grad, from_logits=self._fused)
-        for layer in reversed(self.layers[:-1]):
-            if grad is None:
-                break
-            grad = layer.backward(grad)
+        last = self.layers[-1]
+        for layer in reversed(self.layers):
+            if not (layer.needs_input_grad or any(v.trained for v in layer.used_variables())):
+                break  # nothing below this layer needs a gradient
+            grad = layer.backward(grad, from_logits=self._fused and layer is last)
         return loss, output
 
     def _train_step(self, xb, tb, rows=None):
         optimizer = self.optimizer
         rule = optimizer.fused_rule(optimizer.iterations + 1) if self._stack is not None else None
-        if rule is not None:
+        if rule is not None and self._stack.supports(rule[0]):
             optimizer.iterations += 1
             return self._stack.train_step(xb, tb, rows,
                                           update=(*rule, optimizer.weight_decay, optimizer._state))
@@ -294,26 +349,35 @@ class Sequential:
         -------
         loss : float
         grads : list of ndarray
-            Copies, in the order of :meth:`get_weights`.
+            Copies, one per trained variable, in the order of :attr:`params`.
         """
         self._check_compiled()
         x, targets = self._prepare(x, y)
+        self._prepare_training()
         with self.ops.kernel_threads():
             loss, _ = self._backprop(self.ops.asarray(x), self.ops.asarray(targets))
-        return loss, [self.ops.to_numpy(g).copy() for layer in self.layers for g in layer.grads]
+        return loss, [self.ops.to_numpy(g).copy() for g in self._train_grads]
 
     def _grad_buffer(self, shape):
-        if getattr(self, "_grad_buf", None) is None or self._grad_buf.shape != shape:
-            self._grad_buf = self.ops.alloc(shape, dtype=self.dtype, zeros=False)
-        return self._grad_buf
+        buf = getattr(self, "_grad_buf", None)
+        if buf is None or buf.shape[1:] != tuple(shape[1:]) or buf.shape[0] < shape[0]:
+            buf = self._grad_buf = self.ops.alloc(shape, dtype=self.dtype, zeros=False)
+        return buf if buf.shape[0] == shape[0] else buf[:shape[0]]
 
     def _prepare_training(self):
-        trainable = [l for l in self.layers if l.trainable]
-        self._train_params = [p for l in trainable for p in l.params]
-        self._train_grads = [g for l in trainable for g in l.grads]
-        self._train_decay = [d for l in trainable for d in l.decay]
-        if not self.optimizer.built:
-            self.optimizer.build(self.ops, self._train_params)
+        """Settle what trains (layers may have been frozen or unfrozen since the last fit)."""
+        self._link_variables()
+        trained = [v for v in self._unique_variables(used=True) if v.trained]
+        self._train_params = [v.value for v in trained]
+        self._train_grads = [v.grad for v in trained]
+        self._train_decay = [v.decay for v in trained]
+        optimizer = self.optimizer
+        if not optimizer.built or [id(p) for p in optimizer._params] != [id(p) for p in self._train_params]:
+            optimizer.build(self.ops, self._train_params)
+        key = tuple(id(v) for v in trained)
+        if key != getattr(self, "_stack_key", None):
+            self._stack = self._make_stack()
+            self._stack_key = key
 
     def train_on_batch(self, x, y):
         """One gradient step on a single batch; returns the batch loss."""
@@ -467,7 +531,7 @@ class Sequential:
         fresh arrays of this size come from the system as new pages, and
         faulting them in cost about 1% of an epoch of the 784-500-300-10 MLP.
         """
-        groups = [self._train_params] + list(self.optimizer._state or [])
+        groups = [self._changing_arrays()] + list(self.optimizer._state or [])
         saved = getattr(self, "_saved_arrays", None)
         if saved is None or [[a.shape for a in g] for g in saved] != [[a.shape for a in g] for g in groups]:
             saved = self._saved_arrays = [[a.copy() for a in group] for group in groups]
@@ -477,9 +541,13 @@ class Sequential:
                     copy[...] = a
         return saved[0], saved[1:], self.optimizer.iterations
 
+    def _changing_arrays(self):
+        """The arrays training changes: trained variables and saved state (running statistics)."""
+        return [v.value for v in self._unique_variables(used=True) if v.trained or not v.trainable]
+
     def _restore(self, snapshot):
         params, state, iterations = snapshot
-        for p, saved in zip(self._train_params, params):
+        for p, saved in zip(self._changing_arrays(), params):
             p[...] = saved
         for slots, saved_slots in zip(self.optimizer._state or [], state):
             for s, saved in zip(slots, saved_slots):
@@ -498,7 +566,6 @@ class Sequential:
         -------
         ndarray of shape (n_samples, n_outputs)
         """
-        self._check_built()
         x = check_array(x, name="x", ndim=(2, 3, 4), dtype=self.dtype)
         self._auto_build(x.shape[1:])
         out = np.empty((len(x),) + tuple(self.output_shape), dtype=self.dtype)
@@ -545,10 +612,13 @@ class Sequential:
 
     def _get_state(self):
         self._check_built()
+        index = {id(layer): i for i, layer in enumerate(self.layers)}
         config = {
             "name": self.name, "dtype": self.dtype.name, "random_state": self.random_state,
             "input_shape": list(self.input_shape),
-            "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self.layers],
+            "layers": [{"class_name": type(l).__name__, "trainable": l.trainable,
+                        "config": _config_with_references(l.get_config(), index)}
+                       for l in self.layers],
             "compile": None,
             # Generator states, so that training resumes exactly where it stopped.
             "rng_states": {"shuffle": self._rng.bit_generator.state,
@@ -557,43 +627,150 @@ class Sequential:
         }
         arrays = {}
         for i, layer in enumerate(self.layers):
-            for j, p in enumerate(layer.params):
-                arrays[f"layers/{i}/{j}"] = self.ops.to_numpy(p)
+            for j, var in enumerate(layer.variables):
+                arrays[f"layers/{i}/{j}"] = self.ops.to_numpy(var.value)
         if self.optimizer is not None:
             config["compile"] = {"optimizer": self.optimizer.get_config(), "loss": self.loss.name,
                                  "metrics": list(self.metrics), "iterations": self.optimizer.iterations}
-            for key, arr in self.optimizer.state_arrays().items():
-                arrays[f"optimizer/{key}"] = self.ops.to_numpy(arr)
+            if self.optimizer.built:
+                self._prepare_training()
+                for key, arr in self.optimizer.state_arrays().items():
+                    arrays[f"optimizer/{key}"] = self.ops.to_numpy(arr)
         return config, arrays
 
     @classmethod
     def _from_state(cls, config, arrays):
-        layers = [layer_from_config(spec["class_name"], spec["config"]) for spec in config["layers"]]
-        model = cls(layers, name=config.get("name"), dtype=config["dtype"],
+        """Rebuild a model, checking every size in ``config`` against ``arrays`` first.
+
+        Nothing is allocated until the shapes the configuration implies
+        (layer by layer, variable by variable, and the optimizer's state)
+        agree with the arrays stored in the file, so a file cannot make the
+        loader use much more memory than its own size.
+        """
+        layers = _layers_from_config(config.get("layers"))
+        dtype = config.get("dtype")
+        if dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        input_shape = _check_positive_ints(config.get("input_shape"), "input_shape")
+        specs = _check_layer_arrays(layers, input_shape, arrays)
+        compiled = config.get("compile")
+        if compiled is not None:
+            optimizer = _check_optimizer_arrays(compiled, layers, specs, arrays)
+        model = cls(layers, name=config.get("name"), dtype=dtype,
                     random_state=config.get("random_state"))
-        model.build(tuple(config["input_shape"]))
-        weights = []
-        for i, layer in enumerate(model.layers):
-            for j in range(len(layer.params)):
-                key = f"layers/{i}/{j}"
-                if key not in arrays:
-                    raise ValueError(f"the file lacks the weights {key!r}")
-                weights.append(arrays[key])
-        model.set_weights(weights)
+        model._build(input_shape, initialize=False)
+        model.set_weights([arrays[f"layers/{i}/{j}"] for i, layer_specs in enumerate(specs)
+                           for j in range(len(layer_specs))])
         for key, state in (config.get("rng_states") or {}).items():
             rng = model._rng if key == "shuffle" else getattr(model.layers[int(key)], "_rng", None)
             if hasattr(rng, "bit_generator"):
                 rng.bit_generator.state = state
-        compiled = config.get("compile")
-        if compiled:
-            model.compile(optimizer=optimizer_from_config(compiled["optimizer"]), loss=compiled["loss"],
-                          metrics=compiled["metrics"])
+        if compiled is not None:
+            model.compile(optimizer=optimizer, loss=compiled["loss"], metrics=compiled["metrics"])
             state = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}
             if state:
                 model._prepare_training()
                 model.optimizer.load_state_arrays(model.ops, model._train_params, state)
-            model.optimizer.iterations = int(compiled.get("iterations", 0))
+            model.optimizer.iterations = compiled["iterations"]
         return model
 
     def __repr__(self):
         return f"Sequential({self.layers!r})"
+
+
+# ------------------------------------------------------------------ model files
+def _config_with_references(config, index):
+    """A layer config with the layers it refers to (``tied_to``) replaced by their positions."""
+    return {k: {"layer": index[id(v)]} if isinstance(v, Layer) else v for k, v in config.items()}
+
+
+def _layers_from_config(specs):
+    """Unbuilt layers from the saved configs, references to earlier layers resolved."""
+    if not isinstance(specs, list) or not specs:
+        raise ValueError("the configuration must hold a non-empty list of layers")
+    layers = []
+    for i, spec in enumerate(specs):
+        if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str) \
+                or not isinstance(spec.get("config"), dict):
+            raise ValueError(f"layer {i} must be described by a class_name and a config")
+        config = {}
+        for key, value in spec["config"].items():
+            if isinstance(value, dict) and set(value) == {"layer"}:
+                ref = value["layer"]
+                if isinstance(ref, bool) or not isinstance(ref, int) or not 0 <= ref < i:
+                    raise ValueError(f"layer {i} refers to layer {ref!r}; only earlier layers "
+                                     f"(0 to {i - 1}) can be referred to")
+                value = layers[ref]
+            config[key] = value
+        layer = layer_from_config(spec["class_name"], config)
+        trainable = spec.get("trainable", True)
+        if not isinstance(trainable, bool):
+            raise ValueError(f"layer {i}: trainable must be true or false, got {trainable!r}")
+        layer.trainable = trainable
+        layers.append(layer)
+    return layers
+
+
+def _check_positive_ints(value, name):
+    if (not isinstance(value, list) or not value
+            or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value)):
+        raise ValueError(f"{name} must be a non-empty list of positive integers, got {value!r}")
+    return tuple(value)
+
+
+def _check_layer_arrays(layers, input_shape, arrays):
+    """Each layer's variable specs, once every stored array is shown to match them."""
+    specs, shape = [], input_shape
+    for i, layer in enumerate(layers):
+        layer_specs = layer.plan(shape)
+        shape = layer.output_shape
+        for j, spec in enumerate(layer_specs):
+            key = f"layers/{i}/{j}"
+            if key not in arrays:
+                raise ValueError(f"the file lacks the array {key!r} ({spec.name} of layer {i})")
+            stored = arrays[key]
+            if stored.shape != spec.shape or stored.dtype.kind != "f":
+                raise ValueError(f"array {key!r} ({spec.name} of layer {i}) is {stored.dtype} of "
+                                 f"shape {stored.shape}; the configuration needs floats of shape "
+                                 f"{spec.shape}")
+        specs.append(layer_specs)
+    expected = {f"layers/{i}/{j}" for i, s in enumerate(specs) for j in range(len(s))}
+    extra = sorted(k for k in arrays if k.startswith("layers/") and k not in expected)
+    if extra:
+        raise ValueError(f"the file holds arrays the configuration has no place for: {extra[:5]}")
+    for layer in layers:  # planning is not building: the layers get built afresh
+        layer.input_shape = layer.output_shape = None
+    return specs
+
+
+def _check_optimizer_arrays(compiled, layers, specs, arrays):
+    """The saved optimizer, once its settings and state arrays are shown to fit the layers."""
+    if not isinstance(compiled, dict):
+        raise ValueError("'compile' must be an object")
+    optimizer = optimizer_from_config(compiled.get("optimizer"))
+    iterations = compiled.get("iterations", 0)
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
+        raise ValueError(f"iterations must be a non-negative integer, got {iterations!r}")
+    compiled["iterations"] = iterations
+    if not isinstance(compiled.get("loss"), str):
+        raise ValueError(f"loss must be a name, got {compiled.get('loss')!r}")
+    metrics = compiled.get("metrics", [])
+    if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
+        raise ValueError(f"metrics must be a list of names, got {metrics!r}")
+    compiled["metrics"] = metrics
+    # Trained variables in the order the model lists them: each layer's own,
+    # in layer order (a tied layer's shared weights belong to the earlier layer).
+    trained = [spec.shape for layer, layer_specs in zip(layers, specs) if layer.trainable
+               for spec in layer_specs if spec.trainable]
+    state = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}
+    if state:
+        expected = {f"{i}/{slot}": shape for i, shape in enumerate(trained)
+                    for slot in optimizer.slots}
+        if set(state) != set(expected):
+            raise ValueError(f"the optimizer's state arrays {sorted(state)[:6]} do not match the "
+                             f"{len(trained)} trained variables of the model")
+        for key, shape in expected.items():
+            if state[key].shape != shape or state[key].dtype.kind != "f":
+                raise ValueError(f"optimizer state {key!r} is {state[key].dtype} of shape "
+                                 f"{state[key].shape}, expected floats of shape {shape}")
+    return optimizer

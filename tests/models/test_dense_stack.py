@@ -50,12 +50,14 @@ def model(config, device="cpu", dtype="float64", optimizer=None, seed=0):
     m = nnfast.Sequential(layers, device=device, dtype=dtype, random_state=seed)
     m.compile(optimizer=optimizer or Adam(learning_rate=0.01), loss=loss)
     m.build(N_FEATURES)
+    m._prepare_training()
     return m
 
 
 def layer_by_layer(m):
     """The same model with its fused step switched off."""
-    m._stack = None
+    m._make_stack = lambda: None
+    m._stack = m._stack_key = None
     return m
 
 
@@ -326,7 +328,7 @@ def test_bad_optimizer_state_is_refused():
 def test_stack_gathers_target_rows_of_every_kind(config):
     x, y = data(config[3], n=30)
     m = model(config)
-    targets = m.loss.prepare_targets(y, N_OUT, m.dtype)
+    targets = m.loss.prepare_targets(y, (N_OUT,), m.dtype)
     rows = np.array([29, 0, 5, 5, 17], dtype=np.intp)
     loss1, out1 = m._stack.train_step(x, targets, rows)
     grads1 = [g.copy() for layer in m.layers for g in layer.grads]
@@ -342,7 +344,9 @@ def test_a_deep_copy_gets_its_own_fused_step():
     import copy
 
     m = model(CONFIGS[0])
-    assert isinstance(copy.deepcopy(m)._stack, CpuDenseStack)
+    twin = copy.deepcopy(m)
+    twin._prepare_training()
+    assert isinstance(twin._stack, CpuDenseStack) and twin._stack is not m._stack
 
 
 def test_copies_of_a_model_train_their_own_arrays():
