@@ -1,22 +1,23 @@
 # Kernels of the RBM's online rule, compiled for three instruction sets.
 #
-# The online rule (csrc/_rbm.pyx) keeps the weights transposed, WT of shape
-# (n_visible, ld): row i holds visible unit i's weights to the n_hidden
-# hidden units, padded with zeros to ld, a multiple of 16 entries, so that
-# rows start on a cache line when WT does and the loops need no tail.  Its
-# products with a visible vector v add up the rows of the nonzero v[i] only,
-# its product with a hidden vector is a BLAS gemv (in csrc/_rbm.pyx), and
-# its update adds to the rows where the data or the chain is nonzero.  These
-# loops read rows of WT from the L2 cache and gain from wide vectors, as do
-# the float sigmoid, the rows of uniforms (which every sampling pass of the
-# RBM draws) and the search for nonzero entries: each kernel is written once
-# below as a C macro and compiled as a baseline function and, with GCC or
-# Clang on x86-64, as AVX2 and AVX-512 versions (the AVX-512 searches over
-# floats are written with intrinsics); nnf_rbm_select() points
-# ``nnf_rbm_simd`` at the widest set the CPU supports.  No version fuses a
-# multiply and an add (AVX-512 has FMA, so contraction is turned off), and
-# all perform the same operations in the same order: they give
-# bit-identical results.
+# The online rule (csrc/_rbm_online.pyx) keeps the weights transposed, WT of
+# shape (n_visible, ld): row i holds visible unit i's weights to the
+# n_hidden hidden units, padded with zeros to ld, a multiple of 16 entries,
+# so that rows start on a cache line when WT does and the loops need no
+# tail.  Its products with a visible vector v add up the rows of the nonzero
+# v[i] only, its product with a hidden vector is a BLAS gemv, and its update
+# adds to the rows where the data or the chain is nonzero.  These loops read
+# rows of WT from the L2 cache and gain from wide vectors, as do the float
+# sigmoid, the rows of uniforms (which every sampling pass of the RBM draws)
+# and the search for nonzero entries: each kernel is written once below as a
+# C macro and compiled as a baseline function and, with GCC or Clang on
+# x86-64, as AVX2 and AVX-512 versions (the AVX-512 searches over floats are
+# written with intrinsics); nnf_rbm_select() points ``nnf_rbm_simd`` at the
+# widest set the CPU supports.  The table is a static variable of the C
+# code: every module that cimports this file holds its own copy and sets it
+# with its own call.  No version fuses a multiply and an add (AVX-512 has
+# FMA, so contraction is turned off), and all perform the same operations in
+# the same order: they give bit-identical results.
 from libc.stdint cimport int32_t, uint8_t, uint64_t
 
 cdef extern from *:

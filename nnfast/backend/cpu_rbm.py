@@ -1,7 +1,10 @@
 """Compiled CPU versions of the restricted Boltzmann machine operations.
 
 :class:`CpuRBMOps` overrides the hot paths of
-:class:`~nnfast.backend.ops_rbm.RBMOps` with the kernels of ``nnfast._rbm``.
+:class:`~nnfast.backend.ops_rbm.RBMOps` with the kernels of ``nnfast._rbm_cd``
+(mini-batch CD and PCD), ``nnfast._rbm_online`` (CD of one sample per update)
+and ``nnfast._rbm_sampling`` (sampling, layer probabilities, Gibbs chains,
+free energy), built from ``csrc/_rbm_*.pyx``.
 Each override has the reference method's signature and returns what it
 returns.  Before a kernel runs, the override checks in Python that
 
@@ -16,7 +19,7 @@ arrays) goes to the reference implementation.
 
 The random draws of the compiled kernels come from xoshiro generators (one
 stream per row of each sampling pass, so that a single-sample update draws
-as the first row of a batch; see ``csrc/_rbm.pyx``), not from numpy: for a
+as the first row of a batch; see ``csrc/_rbm_common.pxd``), not from numpy: for a
 given seed both backends are reproducible, whatever the number of threads,
 but they draw different numbers.  Pass the uniforms explicitly to compare
 them draw for draw.
@@ -27,11 +30,35 @@ runs on one) and limit BLAS to one thread while they run.
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from .. import _rbm
+from .. import _rbm_cd, _rbm_online, _rbm_sampling
 from ._threads import get_num_threads, threads_for
 from .ops_rbm import check_seed
 
 _controller = []
+_SIMD_MODULES = (_rbm_cd, _rbm_online, _rbm_sampling)
+
+
+def select_simd_kernels(max_level=2):
+    """Run the RBM kernels compiled for the widest instruction set up to ``max_level``.
+
+    Each kernel module holds its own table of the kernels of
+    ``csrc/_rbm_simd.pxd``; this sets all of them.  Every level gives
+    bit-identical results.
+
+    Parameters
+    ----------
+    max_level : {0, 1, 2}, default=2
+        0 for the baseline instruction set, 1 for AVX2, 2 for AVX-512.
+
+    Returns
+    -------
+    int
+        The level now in use: the widest the CPU supports up to ``max_level``.
+    """
+    if isinstance(max_level, bool) or max_level not in (0, 1, 2):
+        raise ValueError(f"max_level must be 0, 1 or 2, got {max_level!r}")
+    levels = {module.select_simd_kernels(max_level) for module in _SIMD_MODULES}
+    return levels.pop()
 
 
 def _one_blas_thread():
@@ -55,14 +82,10 @@ def _row_threads(n_rows, n_visible, n_hidden):
                       get_num_threads()))
 
 
-def _update_threads(n_rows, n_chains, chain, n_visible, n_hidden):
+def _update_threads(n_rows, n_chains, n_visible, n_hidden):
     """Threads for a CD update of ``n_rows`` data rows (``n_chains`` chain rows).
 
-    A single-sample CD update (the online rule) runs on one thread (see
-    ``csrc/_rbm.pyx``).
     """
-    if n_rows == 1 and chain is None:
-        return 1
     return _row_threads(max(n_rows, n_chains), n_visible, n_hidden)
 
 
@@ -153,7 +176,7 @@ class CpuRBMOps:
         sample = np.empty(pre.shape, dtype) if sample_out is None else sample_out
         _shape(op, "prob_out", prob, pre.shape)
         _shape(op, "sample_out", sample, pre.shape)
-        _rbm.sigmoid_bernoulli(_c(pre), _c(bias), uniform, key, prob, sample,
+        _rbm_sampling.sigmoid_bernoulli(_c(pre), _c(bias), uniform, key, prob, sample,
                                threads_for(pre.size))
         return prob, sample
 
@@ -169,7 +192,7 @@ class CpuRBMOps:
         if np.may_share_memory(out, x):
             return reference()
         with _one_blas_thread():
-            _rbm.sigmoid_affine(_c(x), _c(W), _c(bias), trans_w, out,
+            _rbm_sampling.sigmoid_affine(_c(x), _c(W), _c(bias), trans_w, out,
                                 _row_threads(x.shape[0], n_in, n_out))
         return out
 
@@ -199,7 +222,7 @@ class CpuRBMOps:
         _shape(op, "out", out, (n,))
         pre = np.empty((n, n_hidden), dtype)
         with _one_blas_thread():
-            _rbm.free_energy(_c(v), _c(W), _c(b_vis), _c(b_hid), pre, out,
+            _rbm_sampling.free_energy(_c(v), _c(W), _c(b_vis), _c(b_hid), pre, out,
                              _row_threads(n, n_visible, n_hidden))
         return out
 
@@ -230,7 +253,7 @@ class CpuRBMOps:
         hid_sample = np.empty((n, n_hidden), dtype)
         prob = np.empty((n, n_visible), dtype)
         with _one_blas_thread():
-            _rbm.gibbs(v, _c(W), _c(b_vis), _c(b_hid), int(steps), uniform_hid, uniform_vis,
+            _rbm_sampling.gibbs(v, _c(W), _c(b_vis), _c(b_hid), int(steps), uniform_hid, uniform_vis,
                        key, hid, hid_sample, prob, out, _row_threads(n, n_visible, n_hidden))
         return out, prob
 
@@ -301,10 +324,14 @@ class CpuRBMOps:
             raise ValueError(f"{op}: step must be a non-negative integer, got {step!r}")
         ws = self._workspace_for(workspace, n, m, n_visible, n_hidden, dtype)
         with _one_blas_thread():
-            return _rbm.cd_update(
+            if n == 1 and chain is None:
+                return _rbm_online.online_update(
+                    _c(v0), W, b_vis, b_hid, lr, int(k), momentum, weight_decay, *velocity,
+                    key, int(step), uniform_hid, uniform_vis, ws["V"], ws["P"])
+            return _rbm_cd.cd_update(
                 _c(v0), W, b_vis, b_hid, lr, int(k), momentum, weight_decay, *velocity, chain,
                 key, int(step), uniform_hid, uniform_vis, ws["V"], ws["H"], ws["Hs"], ws["P"],
-                ws["coef"], _update_threads(n, m, chain, n_visible, n_hidden))
+                ws["coef"], _update_threads(n, m, n_visible, n_hidden))
 
     def rbm_cd_epoch(self, X, order, W, b_vis, b_hid, lr, batch_size=1, k=1, momentum=0.0,
                      weight_decay=0.0, velocity=None, chain=None, seed=None, first_step=0,
@@ -342,10 +369,14 @@ class CpuRBMOps:
         m = n if chain is None else chain.shape[0]
         ws = self._workspace_for(workspace, n, m, n_visible, n_hidden, dtype)
         with _one_blas_thread():
-            return _rbm.cd_epoch(
+            if n == 1 and chain is None:
+                return _rbm_online.online_epoch(
+                    _c(X), order, W, b_vis, b_hid, lr, int(k), momentum, weight_decay,
+                    *velocity, seed, int(first_step), ws["V"], ws["P"])
+            return _rbm_cd.cd_epoch(
                 _c(X), order, n, W, b_vis, b_hid, lr, int(k), momentum, weight_decay, *velocity,
                 chain, seed, int(first_step), ws["V"], ws["H"], ws["Hs"], ws["P"], ws["coef"],
-                _update_threads(n, m, chain, n_visible, n_hidden))
+                _update_threads(n, m, n_visible, n_hidden))
 
 
 __all__ = ["CpuRBMOps"]

@@ -6,6 +6,7 @@ import pytest
 
 import nnfast
 from nnfast.backend import get_ops
+from nnfast.backend import cpu_rbm
 from nnfast.backend.cpu_rbm import CpuRBMOps
 from nnfast.backend.ops_rbm import RBMOps
 
@@ -316,8 +317,6 @@ def test_online_kernels_give_identical_results_on_every_instruction_set(dtype):
     # The kernels of the online rule (products, update, sigmoid, searches for
     # nonzero entries) exist for the baseline instruction set, AVX2 and
     # AVX-512; which one runs depends on the CPU, never the result.
-    from nnfast import _rbm
-
     rng = np.random.default_rng(22)
     X = _binary(rng, (300, 200), dtype, 0.3)
     X[::3] *= rng.random((100, 200)).astype(dtype)
@@ -326,12 +325,12 @@ def test_online_kernels_give_identical_results_on_every_instruction_set(dtype):
     results = []
     try:
         for level in (0, 1, 2):
-            _rbm.select_simd_kernels(level)
+            cpu_rbm.select_simd_kernels(level)
             params = [a.copy() for a in start]
             err = CPU.rbm_cd_epoch(X, np.arange(300), *params, 0.1, batch_size=1, k=2, seed=2)
             results.append((err, params))
     finally:
-        _rbm.select_simd_kernels()
+        cpu_rbm.select_simd_kernels()
     for err, params in results[1:]:
         assert err == results[0][0]
         for a, b in zip(params, results[0][1]):
@@ -447,7 +446,7 @@ def test_results_do_not_depend_on_the_number_of_threads(batch_size):
 def test_falling_back_to_one_thread_mid_epoch_changes_nothing(n_visible, n_hidden, batch_size):
     # On a busy machine the mini-batch kernels finish an epoch on one thread;
     # the hook forces that switch after a few barrier waits.
-    from nnfast import _rbm
+    from nnfast import _rbm_cd
 
     rng = np.random.default_rng(12)
     X = _binary(rng, (300, n_visible), np.float32, 0.2)
@@ -456,13 +455,13 @@ def test_falling_back_to_one_thread_mid_epoch_changes_nothing(n_visible, n_hidde
     try:
         for threads, switch in ((1, -1), (2, 7)):
             nnfast.set_num_threads(threads)
-            _rbm._force_serial_after(switch)
+            _rbm_cd._force_serial_after(switch)
             params = [a.copy() for a in start]
             err = CPU.rbm_cd_epoch(X, np.arange(300), *params, 0.05, batch_size=batch_size,
                                    k=2, seed=3)
             results.append((err, params))
     finally:
-        _rbm._force_serial_after(-1)
+        _rbm_cd._force_serial_after(-1)
         nnfast.set_num_threads(None)
     (e1, p1), (e2, p2) = results
     np.testing.assert_allclose(e1, e2, rtol=1e-6)
@@ -523,8 +522,6 @@ def test_instruction_sets_give_identical_mini_batch_results():
     # The float sigmoid and uniform row kernels of every sampling pass exist
     # for each instruction set; which one runs depends on the CPU, never the
     # result.
-    from nnfast import _rbm
-
     rng = np.random.default_rng(10)
     X = _binary(rng, (64, 100), np.float32)
     pre = (rng.standard_normal((9, 333)) * 6).astype(np.float32)
@@ -532,12 +529,12 @@ def test_instruction_sets_give_identical_mini_batch_results():
     results = []
     try:
         for level in (0, 1, 2):
-            _rbm.select_simd_kernels(level)
+            cpu_rbm.select_simd_kernels(level)
             params = [a.copy() for a in start]
             err = CPU.rbm_cd_epoch(X, np.arange(64), *params, 0.1, batch_size=16, seed=2)
             results.append((CPU.sigmoid_bernoulli(pre, seed=4), err, params))
     finally:
-        _rbm.select_simd_kernels()
+        cpu_rbm.select_simd_kernels()
     (s1, e1, p1) = results[0]
     for s2, e2, p2 in results[1:]:
         np.testing.assert_array_equal(s1[0], s2[0])
