@@ -314,12 +314,30 @@ class LearningRateScheduler(Callback):
 class CSVLogger(Callback):
     """Writes each epoch's logs as a row of a CSV file.
 
+    The file is opened, appended to and closed at the end of every epoch,
+    so it is never left open, even when training stops with an exception,
+    and the rows of the epochs finished so far are on disk.
+
     Parameters
     ----------
     filename : str or os.PathLike
     separator : str
     append : bool
         Append to an existing file instead of replacing it.
+
+    Examples
+    --------
+    >>> import csv, os, tempfile
+    >>> import numpy as np
+    >>> import nnfast
+    >>> from nnfast.layers import Dense
+    >>> model = nnfast.Sequential([Dense(1, input_dim=2)], random_state=0)
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> path = os.path.join(tempfile.mkdtemp(), "log.csv")
+    >>> _ = model.fit(np.ones((4, 2)), np.ones(4), epochs=2, callbacks=[CSVLogger(path)])
+    >>> with open(path) as f:
+    ...     [row["epoch"] for row in csv.DictReader(f)]
+    ['0', '1']
     """
 
     def __init__(self, filename, separator=",", append=False):
@@ -327,23 +345,21 @@ class CSVLogger(Callback):
 
     def on_train_begin(self, logs=None):
         exists = os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
-        self._file = open(self.filename, "a" if self.append else "w", newline="")
-        self._writer, self._keys = None, None
+        if not self.append:
+            open(self.filename, "w").close()
+        self._keys = None
         self._write_header = not (self.append and exists)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
-        if self._keys is None:
-            self._keys = ["epoch"] + sorted(logs)
-            self._writer = csv.writer(self._file, delimiter=self.separator)
-            if self._write_header:
-                self._writer.writerow(self._keys)
-        logs["epoch"] = epoch
-        self._writer.writerow([_fmt(logs.get(k, "")) for k in self._keys])
-        self._file.flush()
-
-    def on_train_end(self, logs=None):
-        self._file.close()
+        with open(self.filename, "a", newline="") as f:
+            writer = csv.writer(f, delimiter=self.separator)
+            if self._keys is None:
+                self._keys = ["epoch"] + sorted(logs)
+                if self._write_header:
+                    writer.writerow(self._keys)
+            logs["epoch"] = epoch
+            writer.writerow([_fmt(logs.get(k, "")) for k in self._keys])
 
 
 def _fmt(value):

@@ -1,5 +1,7 @@
 """Callbacks: early stopping, checkpoints, NaN termination, schedules, CSV logs, progress."""
 import csv
+import gc
+import io
 import math
 
 import numpy as np
@@ -190,6 +192,43 @@ def test_csv_logger_writes_and_appends(tmp_path):
     assert len(rows) == 3
     assert set(rows[0]) == {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"}
     assert float(rows[2]["loss"]) > 0
+
+
+def _open_files_named(path):
+    return [f for f in gc.get_objects()
+            if isinstance(f, io.IOBase) and getattr(f, "name", None) == str(path) and not f.closed]
+
+
+class RaiseAt(Callback):
+    def __init__(self, epoch, hook):
+        self.epoch, self.hook, self.current = epoch, hook, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_batch_end(self, batch, logs=None):
+        if self.hook == "batch" and self.current == self.epoch and batch == 1:
+            raise KeyboardInterrupt("stopped by hand")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.hook == "epoch" and epoch == self.epoch:
+            raise RuntimeError("a callback failed")
+
+
+@pytest.mark.parametrize("hook,error,rows", [("batch", KeyboardInterrupt, 2), ("epoch", RuntimeError, 3)])
+def test_csv_logger_closes_its_file_when_training_raises(tmp_path, hook, error, rows):
+    X, y = data()
+    path = tmp_path / "log.csv"
+    logger = CSVLogger(path)
+    with pytest.raises(error):
+        model().fit(X, y, epochs=5, batch_size=30, callbacks=[logger, RaiseAt(2, hook)])
+    assert _open_files_named(path) == []
+    with open(path, newline="") as f:
+        assert [row["epoch"] for row in csv.DictReader(f)] == [str(e) for e in range(rows)]
+    # The same logger starts a new file cleanly in the next fit.
+    model().fit(X, y, epochs=1, callbacks=[logger])
+    with open(path, newline="") as f:
+        assert [row["epoch"] for row in csv.DictReader(f)] == ["0"]
 
 
 def test_verbose_modes_report_progress(capsys):
