@@ -14,19 +14,23 @@ Every file is checked against :data:`FILE_RECORDS`:
   whatever the compression (Debian's ``dataset-fashion-mnist`` package, for
   one, ships re-compressed files whose ``.gz`` digests differ from the
   published ones);
-* the shape the arrays must have.
+* the shape the arrays must have;
+* the size of the ``.gz`` as published, which caps what a download may
+  send: reading stops as soon as more arrives.
 """
 import hashlib
 import http.client
 import logging
+import math
 import os
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ._idx import _decompress, _parse_idx, atomic_output
+from ._idx import _GZIP_MAGIC, _parse_idx, atomic_output
 
 __all__ = [
     "DatasetNotFoundError", "DatasetIntegrityError", "FileRecord", "FILE_RECORDS",
@@ -73,12 +77,18 @@ class FileRecord:
         SHA-256 of the decompressed IDX content, or None where it is not
         recorded.
     shape : tuple of int
-        Shape of the array the file holds.
+        Shape of the array the file holds (of uint8).
+    gz_size : int or None
+        Size in bytes of the ``.gz`` file as published, or None where it is
+        not recorded.  A download stops with an error as soon as more bytes
+        than this arrive; without it, the most a gzip file of the content
+        can take is the limit (see :func:`_download_limit`).
     """
 
     gz_md5: str | None
     sha256: str | None
     shape: tuple
+    gz_size: int | None = None
 
 
 _TRAIN_IMAGES, _TRAIN_LABELS = "train-images-idx3-ubyte", "train-labels-idx1-ubyte"
@@ -90,34 +100,39 @@ SPLIT_FILES = {
     "test": (_TEST_IMAGES, _TEST_LABELS),
 }
 
-#: Known digests and shapes, by dataset and file name (without ``.gz``).
-#: MNIST's training files have no recorded content digest: a local copy of
-#: them is accepted when its ``.gz`` is the published one, or otherwise on
-#: the strength of the IDX structure and shape checks alone.
+#: Known digests, shapes and published sizes, by dataset and file name
+#: (without ``.gz``).  MNIST's training files have no recorded content
+#: digest: a local copy of them is accepted when its ``.gz`` is the published
+#: one, or otherwise on the strength of the IDX structure and shape checks
+#: alone.  Each size is that of the file whose MD5 is recorded.
 FILE_RECORDS = {
     "mnist": {
-        _TRAIN_IMAGES: FileRecord("f68b3c2dcbeaaa9fbdd348bbdeb94873", None, (60000, 28, 28)),
-        _TRAIN_LABELS: FileRecord("d53e105ee54ea40749a09fcbcd1e9432", None, (60000,)),
+        _TRAIN_IMAGES: FileRecord("f68b3c2dcbeaaa9fbdd348bbdeb94873", None, (60000, 28, 28),
+                                  9912422),
+        _TRAIN_LABELS: FileRecord("d53e105ee54ea40749a09fcbcd1e9432", None, (60000,), 28881),
         _TEST_IMAGES: FileRecord(
             "9fb629c4189551a2d022fa330f9573f3",
-            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7", (10000, 28, 28)),
+            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7", (10000, 28, 28),
+            1648877),
         _TEST_LABELS: FileRecord(
             "ec29112dd5afa0611ce80d1b7f02629c",
-            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2", (10000,)),
+            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2", (10000,), 4542),
     },
     "fashion-mnist": {
         _TRAIN_IMAGES: FileRecord(
             "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888", (60000, 28, 28)),
+            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888", (60000, 28, 28),
+            26421880),
         _TRAIN_LABELS: FileRecord(
             "25c81989df183df01b3e8a0aad5dffbe",
-            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9", (60000,)),
+            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9", (60000,), 29515),
         _TEST_IMAGES: FileRecord(
             "bef4ecab320f06d8554ea6380940ec79",
-            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b", (10000, 28, 28)),
+            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b", (10000, 28, 28),
+            4422102),
         _TEST_LABELS: FileRecord(
             "bb300cfdad3c16e7a12a480ee83cd310",
-            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34", (10000,)),
+            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34", (10000,), 5148),
     },
 }
 
@@ -132,6 +147,8 @@ SYSTEM_DATA_DIRS = ["/usr/local/share/datasets", "/usr/share/datasets"]
 
 _TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
 _DOWNLOAD_TIMEOUT = 60.0
+#: Bytes read from a download at a time.
+_DOWNLOAD_CHUNK = 1 << 16
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -269,7 +286,7 @@ def _verified_payload(name, stem, raw, where):
         False if only the structure can vouch for the file.
     """
     record = FILE_RECORDS[name][stem]
-    payload, compressed = _decompress(raw, where)
+    payload, compressed = _decompress_at_most(raw, _content_size(record), where)
     if record.sha256 is not None:
         digest = hashlib.sha256(payload).hexdigest()
         if digest != record.sha256:
@@ -283,6 +300,43 @@ def _verified_payload(name, stem, raw, where):
     if compressed and record.gz_md5 is not None:
         return payload, hashlib.md5(raw, usedforsecurity=False).hexdigest() == record.gz_md5
     return payload, False
+
+
+def _content_size(record):
+    """Bytes of the IDX content of a record's file: header, dimensions, one byte per pixel."""
+    return 4 + 4 * len(record.shape) + math.prod(record.shape)
+
+
+def _decompress_at_most(raw, limit, where):
+    """Gunzip ``raw`` (when it is gzip data), stopping once the output passes ``limit`` bytes.
+
+    Returns ``(payload, was_compressed)`` as ``_idx._decompress`` does, but a
+    stream that inflates beyond the content's known size raises
+    ``ValueError`` before more than ``limit + 1`` bytes are produced, so a
+    small file cannot expand into gigabytes.  Damaged or truncated data and
+    anything but further gzip members after the first raise ``ValueError``.
+    """
+    if raw[:2] != _GZIP_MAGIC:
+        return raw, False
+    members = []
+    produced = 0
+    rest = raw
+    while rest:
+        if rest[:2] != _GZIP_MAGIC:
+            raise ValueError(f"{where}: damaged gzip data (unexpected bytes after a member)")
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            members.append(inflater.decompress(rest, limit + 1 - produced))
+        except zlib.error as exc:
+            raise ValueError(f"{where}: damaged or truncated gzip data ({exc})") from None
+        produced += len(members[-1])
+        if produced > limit:
+            raise ValueError(f"{where}: the gzip data inflates to more than the {limit} bytes "
+                             f"the file's content takes")
+        if not inflater.eof:
+            raise ValueError(f"{where}: damaged or truncated gzip data (the stream ends early)")
+        rest = inflater.unused_data
+    return (members[0] if len(members) == 1 else b"".join(members)), True
 
 
 def _read_checked(name, stem, file):
@@ -319,27 +373,105 @@ def _download_url(name, base_url):
     return DEFAULT_URLS[name]
 
 
+def _download_limit(record):
+    """Most bytes a download of ``record``'s ``.gz`` may have.
+
+    The published size where it is recorded.  Otherwise the most any gzip
+    file of the content can take: deflate adds at most 5 bytes per 16 KiB
+    block to incompressible data (zlib's ``deflateBound`` is below
+    ``n + n / 2048 + 13``), plus the gzip header and trailer, for which 1 KiB
+    leaves room for a stored file name; an uncompressed copy fits as well.
+    """
+    if record.gz_size is not None:
+        return record.gz_size
+    size = _content_size(record)
+    return size + size // 2048 + 1024
+
+
+def _fetch(url, limit, what):
+    """Return the body of ``url``, reading at most ``limit`` bytes of it.
+
+    The body goes into one buffer of ``limit`` bytes, filled
+    ``_DOWNLOAD_CHUNK`` bytes at a time; when it is full, reading one more
+    byte tells whether the server sends more, and then the transfer is
+    abandoned.  A server that announces more than ``limit`` bytes is refused
+    before any is read, and one that closes the connection before sending all
+    it announced is reported as a cut transfer.
+
+    Parameters
+    ----------
+    url : str
+    limit : int
+        Most bytes accepted.
+    what : str
+        The file's name for messages, such as ``"MNIST t10k-images-idx3-ubyte.gz"``.
+
+    Returns
+    -------
+    bytearray
+        The body, of at most ``limit`` bytes.
+
+    Raises
+    ------
+    DatasetIntegrityError
+        When the server sends or announces more than ``limit`` bytes, or
+        fewer than it announced.
+    """
+    rejected = "download rejected, nothing was saved"
+    buffer = bytearray(limit)
+    received = 0
+    with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT) as response:
+        announced = response.headers.get("Content-Length")
+        announced = int(announced) if announced and announced.strip().isdigit() else None
+        if announced is not None and announced > limit:
+            raise DatasetIntegrityError(
+                f"{rejected}: {url} announces {announced} bytes, more than the {limit} of "
+                f"{what}")
+        with memoryview(buffer) as view:
+            while received < limit:
+                got = response.readinto(view[received:received + _DOWNLOAD_CHUNK])
+                if not got:
+                    break
+                received += got
+        if received == limit and response.read(1):
+            raise DatasetIntegrityError(
+                f"{rejected}: {url} sent more than the {limit} bytes of {what}; stopped reading")
+    if announced is not None and received < announced:
+        raise DatasetIntegrityError(
+            f"{rejected}: the transfer of {url} was cut after {received} of the {announced} "
+            f"bytes announced")
+    del buffer[received:]
+    return buffer
+
+
 def _download_file(name, stem, url, destination):
     """Fetch ``url`` to ``destination`` if it matches the record of ``stem``.
 
-    The file is written to a temporary name and moved into place only after
-    the published MD5 of the ``.gz`` or the content SHA-256 matched.
+    At most :func:`_download_limit` bytes are read (the published size of
+    the ``.gz`` where recorded): a server sending more is cut off.  The file
+    is written to a temporary name and moved into place only after the
+    published MD5 of the ``.gz`` or the content SHA-256 matched; a shorter
+    body can only pass the second, as a complete re-compressed copy.
     """
     logger.info("downloading %s to %s", url, destination)
-    with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT) as response:
-        raw = response.read()
     record = FILE_RECORDS[name][stem]
+    what = f"{_TITLES.get(name, name)} {stem}.gz"
+    raw = _fetch(url, _download_limit(record), what)
     published = (record.gz_md5 is not None
                  and hashlib.md5(raw, usedforsecurity=False).hexdigest() == record.gz_md5)
     if not published:
+        short = ""
+        if record.gz_size is not None and len(raw) < record.gz_size:
+            short = f" (received {len(raw)} bytes; the published file has {record.gz_size})"
         try:
             _, strong = _verified_payload(name, stem, raw, url)
         except ValueError as exc:
-            raise DatasetIntegrityError(f"download rejected, nothing was saved: {exc}") from None
+            raise DatasetIntegrityError(
+                f"download rejected, nothing was saved: {exc}{short}") from None
         if not strong:
             raise DatasetIntegrityError(
                 f"download rejected, nothing was saved: {url} does not match the published "
-                f"MD5 {record.gz_md5} of {_TITLES.get(name, name)} {stem}.gz")
+                f"MD5 {record.gz_md5} of {what}{short}")
     destination.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(destination) as handle:
         handle.write(raw)
@@ -489,7 +621,9 @@ def load_mnist(path=None, *, subset="both", as_float=False, flatten=False, downl
     and otherwise on the structure and shape checks alone.
     Downloads are accepted only if they match the published MD5 of the
     ``.gz`` or the recorded content SHA-256, and land under their final name
-    only once verified.
+    only once verified.  A download stops with ``DatasetIntegrityError`` as
+    soon as the server sends more than the published size of the ``.gz``, so
+    no server can make it hold more than that.
     Every file must also have the exact IDX structure and shape expected.
     """
     return _load("mnist", path, subset, as_float, flatten, download, base_url)
@@ -558,7 +692,9 @@ def load_fashion_mnist(path=None, *, subset="both", as_float=False, flatten=Fals
     Content digests are recorded for all four Fashion-MNIST files.
     Downloads are accepted only if they match the published MD5 of the
     ``.gz`` or the recorded content SHA-256, and land under their final name
-    only once verified.
+    only once verified.  A download stops with ``DatasetIntegrityError`` as
+    soon as the server sends more than the published size of the ``.gz``, so
+    no server can make it hold more than that.
     Every file must also have the exact IDX structure and shape expected.
     """
     return _load("fashion-mnist", path, subset, as_float, flatten, download, base_url)

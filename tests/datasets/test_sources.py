@@ -1,5 +1,13 @@
+import dataclasses
 import gzip
+import hashlib
+import http.server
 import shutil
+import threading
+import time
+import tracemalloc
+import types
+import urllib.request
 
 import numpy as np
 import pytest
@@ -236,6 +244,302 @@ def test_failed_download_is_reported_as_not_found(clean_env, web_server):
     message = str(info.value)
     assert f"Download from {web_server.url} failed" in message and "404" in message
     assert web_server.requests == ["/t10k-images-idx3-ubyte.gz"]
+    assert _files(clean_env.cache / "mnist") == []
+
+
+# Downloads stop at the published size -------------------------------------------
+
+def _published(monkeypatch, fake):
+    """Record the sizes of ``fake``'s ``.gz`` files as their published sizes; return them."""
+    sizes = {}
+    for stem, data in fake.gz.items():
+        record = _sources.FILE_RECORDS[fake.name][stem]
+        monkeypatch.setitem(_sources.FILE_RECORDS[fake.name], stem,
+                            dataclasses.replace(record, gz_size=len(data)))
+        sizes[stem] = len(data)
+    return sizes
+
+
+def _big_fake(make_fake):
+    """MNIST stand-in whose test images (random pixels) take several download chunks."""
+    fake = make_fake("mnist", sizes={"test": 400})
+    assert len(fake.gz["t10k-images-idx3-ubyte"]) > 4 * _sources._DOWNLOAD_CHUNK
+    return fake
+
+
+class _StreamHandler(http.server.BaseHTTPRequestHandler):
+    """Answers each path with the behaviour registered for it on the server."""
+
+    def log_message(self, format, *args):
+        pass
+
+    def do_GET(self):
+        route = self.server.routes.get(self.path)
+        if route is None:
+            self.send_error(404)
+            return
+        try:
+            route(self)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client hung up, as it should on an oversized body
+        finally:
+            self.server.finished.set()
+
+
+def _send(handler, data, *, length=None, chunked=False):
+    """Send status and headers, then ``data`` (bytes or an iterable of bytes)."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/gzip")
+    if length is not None:
+        handler.send_header("Content-Length", str(length))
+    if chunked:
+        handler.send_header("Transfer-Encoding", "chunked")
+    handler.end_headers()
+    # The server runs in the test's process, where tracemalloc sees its
+    # allocations too: pieces are written as they are, never joined.
+    for piece in [data] if isinstance(data, bytes) else data:
+        if chunked:
+            handler.wfile.write(b"%x\r\n" % len(piece))
+        handler.wfile.write(piece)
+        if chunked:
+            handler.wfile.write(b"\r\n")
+        handler.wfile.flush()
+    if chunked:
+        handler.wfile.write(b"0\r\n\r\n")
+
+
+def _endless(piece=bytes(range(256)) * 256, most=1 << 30):
+    """Bytes without end (to ``most``, so that a failing client cannot hang the test)."""
+    for _ in range(most // len(piece)):
+        yield piece
+
+
+@pytest.fixture
+def stream_server():
+    """An HTTP server on 127.0.0.1 whose answers the test writes.
+
+    Returns a namespace with ``url`` (ending in "/"), ``routes`` (path to a
+    function of the request handler, see ``_send``) and ``finished`` (an
+    event set when a handler returns, also after the client hung up).
+    """
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StreamHandler)
+    server.routes = {}
+    server.finished = threading.Event()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                              daemon=True)
+    thread.start()
+    try:
+        yield types.SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}/",
+                                    routes=server.routes, finished=server.finished)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+class _CountingResponse:
+    """Wraps an HTTP response and counts the body bytes handed to the reader."""
+
+    def __init__(self, response, counts):
+        self._response = response
+        self._counts = counts
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._response.close()
+
+    def __getattr__(self, name):
+        return getattr(self._response, name)
+
+    def read(self, *args):
+        data = self._response.read(*args)
+        self._counts.append(len(data))
+        return data
+
+    def readinto(self, buffer):
+        n = self._response.readinto(buffer)
+        self._counts.append(n)
+        return n
+
+
+@pytest.fixture
+def body_bytes_read(monkeypatch):
+    """List whose sum is the number of body bytes the downloader has read."""
+    counts = []
+    real = urllib.request.urlopen
+    monkeypatch.setattr(_sources.urllib.request, "urlopen",
+                        lambda *a, **k: _CountingResponse(real(*a, **k), counts))
+    return counts
+
+
+def _load_traced(**kwargs):
+    """``load_mnist(subset="test", **kwargs)``: (exception, peak traced bytes, seconds)."""
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        load_mnist(subset="test", **kwargs)
+        error = None
+    except Exception as exc:  # handed to the caller, which checks it
+        error = exc
+    finally:
+        elapsed = time.perf_counter() - start
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    return error, peak, elapsed
+
+
+# The download's buffer holds the published size; HTTP machinery, the chunk
+# being read and the error message add far less than this.
+_SLACK = 3 * _sources._DOWNLOAD_CHUNK
+
+
+def test_every_official_file_has_a_published_size():
+    for records in _sources.FILE_RECORDS.values():
+        for record in records.values():
+            assert type(record.gz_size) is int and record.gz_size > 0
+            # A gzip of the content takes less than the content plus deflate's overhead.
+            content = 4 + 4 * len(record.shape) + int(np.prod(record.shape))
+            assert record.gz_size < content + content // 2048 + 1024
+
+
+@pytest.mark.parametrize("stream", ["close-delimited", "chunked"])
+def test_endless_body_is_cut_off_after_the_published_size(
+        clean_env, monkeypatch, stream_server, body_bytes_read, make_fake, stream):
+    fake = _big_fake(make_fake)
+    limit = _published(monkeypatch, fake)["t10k-images-idx3-ubyte"]
+    published = fake.gz["t10k-images-idx3-ubyte"]
+    stream_server.routes["/t10k-images-idx3-ubyte.gz"] = lambda h: _send(
+        h, [published, *_endless()], chunked=stream == "chunked")
+    error, peak, elapsed = _load_traced(base_url=stream_server.url)
+    assert isinstance(error, DatasetIntegrityError), repr(error)
+    message = str(error)
+    assert "nothing was saved" in message and f"more than the {limit} bytes" in message
+    assert "MNIST t10k-images-idx3-ubyte.gz" in message
+    assert limit < sum(body_bytes_read) <= limit + _sources._DOWNLOAD_CHUNK
+    assert peak < limit + _SLACK
+    assert elapsed < 10
+    # The transfer was abandoned: the server's writes failed once the client hung up.
+    assert stream_server.finished.wait(10)
+    assert _files(clean_env.cache / "mnist") == []
+
+
+def test_announced_oversized_body_is_refused_before_reading(
+        clean_env, monkeypatch, stream_server, body_bytes_read, make_fake):
+    fake = _big_fake(make_fake)
+    limit = _published(monkeypatch, fake)["t10k-images-idx3-ubyte"]
+    stream_server.routes["/t10k-images-idx3-ubyte.gz"] = lambda h: _send(
+        h, _endless(), length=10**12)
+    error, peak, _ = _load_traced(base_url=stream_server.url)
+    assert isinstance(error, DatasetIntegrityError), repr(error)
+    assert f"announces {10**12} bytes, more than the {limit}" in str(error)
+    assert sum(body_bytes_read) == 0
+    assert peak < limit + _SLACK
+    assert _files(clean_env.cache / "mnist") == []
+
+
+def test_file_larger_than_published_is_refused(clean_env, monkeypatch, web_server, make_fake,
+                                               body_bytes_read):
+    fake = _big_fake(make_fake)
+    fake.write(web_server.root, splits=("test",))
+    limit = _published(monkeypatch, fake)["t10k-images-idx3-ubyte"]
+    path = web_server.root / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes() + bytes(20 * 2**20))
+    with pytest.raises(DatasetIntegrityError, match=f"more than the {limit}"):
+        load_mnist(subset="test", base_url=web_server.url)
+    assert sum(body_bytes_read) <= limit + _sources._DOWNLOAD_CHUNK
+    assert _files(clean_env.cache / "mnist") == []
+
+
+@pytest.mark.parametrize("extra", [0, 1])
+def test_body_of_exactly_the_published_size_passes_and_one_byte_more_does_not(
+        clean_env, monkeypatch, stream_server, make_fake, extra):
+    fake = _big_fake(make_fake)
+    _published(monkeypatch, fake)
+    for stem in _sources.SPLIT_FILES["test"]:
+        body = fake.gz[stem] + b"\0" * extra
+        stream_server.routes[f"/{stem}.gz"] = lambda h, body=body: _send(h, body)
+    if extra:
+        with pytest.raises(DatasetIntegrityError, match="sent more than"):
+            load_mnist(subset="test", base_url=stream_server.url)
+        assert _files(clean_env.cache / "mnist") == []
+    else:
+        _assert_split(load_mnist(subset="test", base_url=stream_server.url), fake, "test")
+        for stem in _sources.SPLIT_FILES["test"]:
+            assert (clean_env.cache / "mnist" / (stem + ".gz")).read_bytes() == fake.gz[stem]
+
+
+def test_short_body_is_rejected(clean_env, monkeypatch, web_server, make_fake):
+    fake = _big_fake(make_fake)
+    fake.write(web_server.root, splits=("test",))
+    limit = _published(monkeypatch, fake)["t10k-labels-idx1-ubyte"]
+    path = web_server.root / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:-1])
+    with pytest.raises(DatasetIntegrityError) as info:
+        load_mnist(subset="test", base_url=web_server.url)
+    message = str(info.value)
+    assert "nothing was saved" in message and "t10k-labels-idx1-ubyte" in message
+    assert f"received {limit - 1} bytes; the published file has {limit}" in message
+    assert _files(clean_env.cache / "mnist") == ["t10k-images-idx3-ubyte.gz"]
+
+
+def test_transfer_cut_before_its_announced_length_is_rejected(
+        clean_env, monkeypatch, stream_server, make_fake):
+    fake = _big_fake(make_fake)
+    published = fake.gz["t10k-images-idx3-ubyte"]
+    _published(monkeypatch, fake)
+    stream_server.routes["/t10k-images-idx3-ubyte.gz"] = lambda h: _send(
+        h, published[:1000], length=len(published))
+    with pytest.raises(DatasetIntegrityError,
+                       match=f"cut after 1000 of the {len(published)} bytes announced"):
+        load_mnist(subset="test", base_url=stream_server.url)
+    assert _files(clean_env.cache / "mnist") == []
+
+
+def test_shorter_copy_passes_on_its_content_digest(clean_env, monkeypatch, web_server,
+                                                   make_fake):
+    # The published Fashion-MNIST files store their names in the gzip header;
+    # Debian's copies lack them and are shorter.  A mirror serving such copies
+    # is read to the end and accepted on the content SHA-256.
+    fake = make_fake("mnist")
+    for stem, copy in fake.gz.items():
+        published = copy[:3] + b"\x08" + copy[4:10] + stem.encode() + b"\0" + copy[10:]
+        assert gzip.decompress(published) == fake.content[stem]
+        record = _sources.FILE_RECORDS["mnist"][stem]
+        monkeypatch.setitem(_sources.FILE_RECORDS["mnist"], stem, dataclasses.replace(
+            record, gz_md5=hashlib.md5(published).hexdigest(), gz_size=len(published)))
+        (web_server.root / (stem + ".gz")).write_bytes(copy)
+    _assert_split(load_mnist(subset="test", base_url=web_server.url), fake, "test")
+
+
+def test_record_without_size_is_capped_by_its_content(clean_env, monkeypatch, stream_server,
+                                                      make_fake, body_bytes_read):
+    fake = make_fake("mnist")  # its records carry no published size
+    record = _sources.FILE_RECORDS["mnist"]["t10k-images-idx3-ubyte"]
+    assert record.gz_size is None
+    limit = _sources._download_limit(record)
+    assert len(fake.content["t10k-images-idx3-ubyte"]) < limit < 2 * len(
+        fake.content["t10k-images-idx3-ubyte"]) + 2048
+    stream_server.routes["/t10k-images-idx3-ubyte.gz"] = lambda h: _send(h, _endless())
+    with pytest.raises(DatasetIntegrityError, match=f"more than the {limit} bytes"):
+        load_mnist(subset="test", base_url=stream_server.url)
+    assert sum(body_bytes_read) <= limit + _sources._DOWNLOAD_CHUNK
+
+
+def test_gzip_bomb_is_stopped_at_the_content_size(clean_env, web_server, make_fake):
+    # 20 MiB of zeros compress to 20 kB, well under the download limit, but
+    # inflating stops once the 314 kB of the content are passed.
+    fake = _big_fake(make_fake)
+    fake.write(web_server.root, splits=("test",))
+    record = _sources.FILE_RECORDS["mnist"]["t10k-images-idx3-ubyte"]
+    bomb = gzip.compress(bytes(20 * 2**20), mtime=0)
+    assert len(bomb) < _sources._download_limit(record)
+    (web_server.root / "t10k-images-idx3-ubyte.gz").write_bytes(bomb)
+    error, peak, _ = _load_traced(base_url=web_server.url)
+    assert isinstance(error, DatasetIntegrityError), repr(error)
+    assert f"inflates to more than the {_sources._content_size(record)} bytes" in str(error)
+    assert peak < _sources._download_limit(record) + _sources._content_size(record) + _SLACK
     assert _files(clean_env.cache / "mnist") == []
 
 
