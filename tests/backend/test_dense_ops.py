@@ -4,7 +4,34 @@ Every override of :class:`~nnfast.backend.cpu_dense.CpuDenseOps` is run next
 to the reference :class:`~nnfast.backend.ops.Ops` on the same inputs.  A spy
 stands in for ``nnfast._dense`` so each test also knows whether the compiled
 kernel ran or the call fell back to the reference.
+
+How the cases are chosen
+------------------------
+A kernel test varies up to six factors: the dtype, the shape, the thread
+split (the ``threads`` fixture: one thread, or OpenMP forced onto small
+arrays), the instruction-set level of the exponential and optimizer kernels
+(the ``simd`` fixture), the kernel's variant (activation, update rule,
+transposes) and where the result goes (a new array, ``out=``, or in place
+over an input).  Their full product runs the same code path many times over.
+Each test instead crosses fully the factors that decide which loop runs over
+which lengths: always the shape and the thread split (a kernel's own loops --
+blocks of 512 for the exponential, whole rows for softmax -- meet the
+16-element chunks of the threads only there), and the variant where it picks
+a different loop (the activation, the transposes of a product, the SIMD
+level of softmax's rows).  The other factors are spread over those cases by
+:func:`cover` so that every pair of values of any two factors appears in at
+least one case.  So every kernel runs in both dtypes, on one element, on a
+single row, on odd lengths that leave vector tails, on lengths beyond one
+block, on both thread paths, at every SIMD level the CPU has and with every
+output mode, in a sixth of the cases of the full product.  The SIMD levels
+have their own deeper tests (extreme values, accuracy over the exponent
+range, baseline and AVX2 bit for bit), and so do the errors and the
+fallbacks to the reference.  The forward ``tanh`` is numpy's ``np.tanh`` in
+both backends, so only its dispatch is tested; its gradient is compiled and
+stays in the matrix.
 """
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -21,9 +48,79 @@ DTYPES = [np.float32, np.float64]
 RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 SHAPES = [(1, 1), (1, 7), (13, 5), (127, 33), (300, 257), (2048, 40)]
 ACTIVATIONS = ["identity", "sigmoid", "tanh", "relu", "softmax"]
+#: The activations whose forward pass is compiled (tanh is numpy's).
+COMPILED_ACTIVATIONS = ["identity", "sigmoid", "relu", "softmax"]
 
 
 # ------------------------------------------------------------------ helpers
+#: Factors that are fixtures taking their value through ``request.param``.
+FIXTURE_FACTORS = ("threads", "simd")
+SIMD_NAMES = {0: "baseline", 1: "avx2", 2: "avx512"}
+
+
+def _case_id(name, value):
+    if name == "simd":
+        return SIMD_NAMES[value]
+    if isinstance(value, type):
+        return value.__name__
+    if isinstance(value, tuple):
+        return ("x" if all(isinstance(v, int) for v in value) else ",").join(map(str, value))
+    return str(value)
+
+
+def cover(full, pairwise):
+    """``pytest.mark.parametrize`` over all of ``full`` and a pairwise cover of ``pairwise``.
+
+    Parameters
+    ----------
+    full : dict of str to list
+        Factors crossed completely: every combination is a case.
+    pairwise : dict of str to list
+        Factors whose values are spread over those cases (more cases are
+        added only where needed) so that every pair of values of two
+        different factors, of either dict, appears together in some case.
+
+    Returns
+    -------
+    pytest.MarkDecorator
+        Parametrising the test's arguments named by both dicts; ``threads``
+        and ``simd`` go to their fixtures.
+    """
+    values = {**full, **pairwise}
+    names = list(values)
+
+    def pairs_of(case):
+        return {frozenset(pair) for pair in itertools.combinations(case.items(), 2)
+                if pair[0][0] in pairwise or pair[1][0] in pairwise}
+
+    wanted = set()
+    for a, b in itertools.combinations(names, 2):
+        if a in pairwise or b in pairwise:
+            for i in range(len(values[a])):
+                for j in range(len(values[b])):
+                    wanted.add(frozenset([(a, i), (b, j)]))
+
+    def complete(case):
+        # Each open factor takes the value that meets the most pairs not yet covered.
+        for name in names:
+            if name not in case:
+                case[name] = max(range(len(values[name])), key=lambda i: sum(
+                    frozenset([(name, i), (other, j)]) in wanted for other, j in case.items()))
+        wanted.difference_update(pairs_of(case))
+        return case
+
+    cases = [complete(dict(zip(full, combo)))
+             for combo in itertools.product(*(range(len(v)) for v in full.values()))]
+    while wanted:
+        (a, i), (b, j) = sorted(min(wanted, key=sorted))
+        cases.append(complete({a: i, b: j}))
+    params = [pytest.param(*(values[n][case[n]] for n in names),
+                           id="-".join(_case_id(n, values[n][case[n]]) for n in names))
+              for case in cases]
+    return pytest.mark.parametrize(names, params,
+                                   indirect=[n for n in names if n in FIXTURE_FACTORS])
+
+
 def assert_close(actual, expected, rtol=None, scale=None):
     """Equal to within ``rtol`` of each element, or of ``scale``.
 
@@ -108,11 +205,13 @@ GEMM_SIZES = [(1, 1, 1), (1, 7, 1), (1, 33, 65), (13, 5, 7), (127, 33, 65), (300
               (2048, 40, 3)]
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("m, k, n", GEMM_SIZES)
-@pytest.mark.parametrize("trans_a", [False, True])
-@pytest.mark.parametrize("trans_b", [False, True])
-def test_gemm_matches_reference(kernels, threads, rng, dtype, m, k, n, trans_a, trans_b):
+# The thread split of a product cuts rows of op(a) or columns of op(b), at an
+# offset that depends on the transposes: those are crossed with the sizes.
+@cover(full={"trans_a": [False, True], "trans_b": [False, True], "size": GEMM_SIZES,
+             "threads": ["serial", "parallel"]},
+       pairwise={"dtype": DTYPES})
+def test_gemm_matches_reference(kernels, threads, rng, dtype, size, trans_a, trans_b):
+    m, k, n = size
     a = normal(rng, (k, m) if trans_a else (m, k), dtype)
     b = normal(rng, (n, k) if trans_b else (k, n), dtype)
     got = CPU.gemm(a, b, trans_a=trans_a, trans_b=trans_b)
@@ -120,10 +219,11 @@ def test_gemm_matches_reference(kernels, threads, rng, dtype, m, k, n, trans_a, 
     assert_close(got, REF.gemm(a, b, trans_a=trans_a, trans_b=trans_b))
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("alpha, beta", [(1.0, 0.0), (-0.5, 0.0), (1.0, 1.0), (2.0, -0.25)])
-@pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, False), (False, True)])
-def test_gemm_alpha_beta_into_out(kernels, threads, rng, dtype, alpha, beta, trans_a, trans_b):
+@cover(full={"alpha_beta": [(1.0, 0.0), (-0.5, 0.0), (1.0, 1.0), (2.0, -0.25)]},
+       pairwise={"transposes": [(False, False), (True, False), (False, True)],
+                 "threads": ["serial", "parallel"], "dtype": DTYPES})
+def test_gemm_alpha_beta_into_out(kernels, threads, rng, dtype, alpha_beta, transposes):
+    (alpha, beta), (trans_a, trans_b) = alpha_beta, transposes
     m, k, n = 37, 19, 23
     a = normal(rng, (k, m) if trans_a else (m, k), dtype)
     b = normal(rng, (n, k) if trans_b else (k, n), dtype)
@@ -255,9 +355,7 @@ def test_gemm_random_shapes(m, k, n, trans_a, trans_b, alpha, beta, dtype, seed)
     np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * max(scale, 1.0))
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("n_out", [1, 10, 65])
+@cover(full={"shape": SHAPES, "threads": ["serial", "parallel"]}, pairwise={"n_out": [1, 10, 65], "dtype": DTYPES})
 def test_affine(kernels, threads, rng, dtype, shape, n_out):
     x = normal(rng, shape, dtype)
     w = normal(rng, (shape[1], n_out), dtype)
@@ -294,9 +392,8 @@ def test_affine_fallbacks_match_reference(kernels, rng):
     assert kernels[-1] == "affine"
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("dx_mode", ["none", "out", "skip"])
+@cover(full={"shape": SHAPES, "threads": ["serial", "parallel"]},
+       pairwise={"dx_mode": ["none", "out", "skip"], "dtype": DTYPES})
 def test_backprop_affine(kernels, threads, rng, dtype, shape, dx_mode):
     n_samples, n_in = shape
     n_out = 9
@@ -384,10 +481,8 @@ def test_sum_rows_errors_and_fallbacks(kernels, rng):
 
 
 # -------------------------------------------------------------- activations
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("name", ACTIVATIONS)
-@pytest.mark.parametrize("out_mode", ["new", "out", "inplace"])
+@cover(full={"name": COMPILED_ACTIVATIONS, "shape": SHAPES, "threads": ["serial", "parallel"]},
+       pairwise={"out_mode": ["new", "out", "inplace"], "dtype": DTYPES})
 def test_activation(kernels, threads, rng, dtype, shape, name, out_mode):
     z = normal(rng, shape, dtype, scale=3.0)
     expected = REF.activation(z, name)
@@ -402,8 +497,17 @@ def test_activation(kernels, threads, rng, dtype, shape, name, out_mode):
         assert CPU.activation(z_in, name, out=z_in) is z_in
         got = z_in
     assert_close(got, expected)
-    # tanh is numpy's np.tanh on purpose; everything else runs compiled.
-    assert kernels == ([] if name == "tanh" else ["activation"])
+    assert kernels == ["activation"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tanh_is_numpys_tanh(kernels, rng, dtype):
+    z = normal(rng, (13, 5), dtype, scale=3.0)
+    np.testing.assert_array_equal(CPU.activation(z, "tanh"), np.tanh(z))
+    out = np.full_like(z, np.nan)
+    assert CPU.activation(z, "tanh", out=out) is out
+    np.testing.assert_array_equal(out, np.tanh(z))
+    assert kernels == []
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -481,10 +585,8 @@ def test_activation_errors_and_fallbacks(kernels, rng):
     assert kernels == ["activation"]
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("name", ACTIVATIONS)
-@pytest.mark.parametrize("out_mode", ["new", "dy", "y", "out"])
+@cover(full={"name": ACTIVATIONS, "shape": SHAPES, "threads": ["serial", "parallel"]},
+       pairwise={"out_mode": ["new", "dy", "y", "out"], "dtype": DTYPES})
 def test_backprop_activation(kernels, threads, rng, dtype, shape, name, out_mode):
     y = REF.activation(normal(rng, shape, dtype, scale=2.0), name)
     if name == "relu":
@@ -520,8 +622,9 @@ def test_backprop_activation_errors_and_fallbacks(kernels, rng):
     assert kernels == []
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES)
+# Softmax's rows go to the exponential kernel whole, so each row length meets
+# each instruction set.
+@cover(full={"shape": SHAPES, "simd": [0, 1, 2]}, pairwise={"threads": ["serial", "parallel"], "dtype": DTYPES})
 def test_softmax(kernels, threads, simd, rng, dtype, shape):
     z = normal(rng, shape, dtype, scale=5.0)
     expected = REF.softmax(z)
@@ -549,9 +652,8 @@ def test_activation_and_backprop_random_values(z, name):
 
 
 # --------------------------------------------------------------------- losses
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES + [(100, 10)])
-@pytest.mark.parametrize("grad_mode", ["new", "out", "logits"])
+@cover(full={"shape": SHAPES + [(100, 10)], "threads": ["serial", "parallel"]},
+       pairwise={"grad_mode": ["new", "out", "logits"], "simd": [0, 1, 2], "dtype": DTYPES})
 def test_softmax_cross_entropy_labels(kernels, threads, simd, rng, dtype, shape, grad_mode):
     logits = normal(rng, shape, dtype, scale=4.0)
     labels = rng.integers(0, shape[1], shape[0])
@@ -618,9 +720,8 @@ def test_softmax_cross_entropy_rejects_wrapped_unsigned_labels(rng):
         CPU.softmax_cross_entropy(logits, np.array([1, 2**64 - 1], np.uint64))
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("grad_mode", ["new", "out", "logits"])
+@cover(full={"shape": SHAPES, "threads": ["serial", "parallel"]},
+       pairwise={"grad_mode": ["new", "out", "logits"], "simd": [0, 1, 2], "dtype": DTYPES})
 def test_softmax_cross_entropy_probabilities(kernels, threads, simd, rng, dtype, shape, grad_mode):
     logits = normal(rng, shape, dtype, scale=3.0)
     targets = REF.softmax(normal(rng, shape, dtype, scale=2.0))
@@ -672,9 +773,8 @@ def test_softmax_cross_entropy_random(n, c, scale, dtype, seed):
     assert_close(grad, ref_grad)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("grad_mode", ["new", "out", "logits", "targets"])
+@cover(full={"shape": SHAPES, "threads": ["serial", "parallel"]},
+       pairwise={"grad_mode": ["new", "out", "logits", "targets"], "simd": [0, 1, 2], "dtype": DTYPES})
 def test_sigmoid_binary_cross_entropy(kernels, threads, simd, rng, dtype, shape, grad_mode):
     logits = normal(rng, shape, dtype, scale=4.0)
     targets = rng.random(shape).astype(dtype)
@@ -714,9 +814,8 @@ def test_sigmoid_binary_cross_entropy_errors_and_fallbacks(kernels, rng):
     assert_close(grad, ref_grad)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES + [(17,), (3, 4, 5)])
-@pytest.mark.parametrize("grad_mode", ["new", "out", "pred"])
+@cover(full={"shape": SHAPES + [(17,), (3, 4, 5)], "threads": ["serial", "parallel"]},
+       pairwise={"grad_mode": ["new", "out", "pred"], "dtype": DTYPES})
 def test_mean_squared_error(kernels, threads, rng, dtype, shape, grad_mode):
     pred = normal(rng, shape, dtype)
     targets = normal(rng, shape, dtype)
@@ -767,11 +866,13 @@ def _compare_steps(kernels, step_fn, param, grads, n_state, dtype):
     assert not np.array_equal(cpu_param, param)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", PARAM_SHAPES)
-@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
-@pytest.mark.parametrize("momentum, nesterov", [(0.0, False), (0.9, False), (0.9, True)])
-def test_sgd_update(kernels, threads, rng, dtype, shape, weight_decay, momentum, nesterov):
+# Every rule splits a parameter among threads the same way (contiguous chunks of
+# 16 elements); the rule and weight decay change only the arithmetic per element.
+@cover(full={"shape": PARAM_SHAPES, "threads": ["serial", "parallel"]},
+       pairwise={"rule": [(0.0, False), (0.9, False), (0.9, True)], "weight_decay": [0.0, 0.01],
+                 "dtype": DTYPES})
+def test_sgd_update(kernels, threads, rng, dtype, shape, weight_decay, rule):
+    momentum, nesterov = rule
     param, grads = _updates(rng, shape, dtype)
 
     def step(ops, p, g, *state, step):
@@ -782,9 +883,8 @@ def test_sgd_update(kernels, threads, rng, dtype, shape, weight_decay, momentum,
     _compare_steps(kernels, step, param, grads, 1 if momentum else 0, dtype)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", PARAM_SHAPES)
-@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+@cover(full={"shape": PARAM_SHAPES, "threads": ["serial", "parallel"]},
+       pairwise={"weight_decay": [0.0, 0.01], "simd": [0, 1, 2], "dtype": DTYPES})
 def test_adam_update(kernels, threads, simd, rng, dtype, shape, weight_decay):
     param, grads = _updates(rng, shape, dtype)
 
@@ -795,9 +895,8 @@ def test_adam_update(kernels, threads, simd, rng, dtype, shape, weight_decay):
     _compare_steps(kernels, step, param, grads, 2, dtype)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", PARAM_SHAPES)
-@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+@cover(full={"shape": PARAM_SHAPES, "threads": ["serial", "parallel"]},
+       pairwise={"weight_decay": [0.0, 0.01], "simd": [0, 1, 2], "dtype": DTYPES})
 def test_rmsprop_update(kernels, threads, simd, rng, dtype, shape, weight_decay):
     param, grads = _updates(rng, shape, dtype)
 
@@ -807,9 +906,8 @@ def test_rmsprop_update(kernels, threads, simd, rng, dtype, shape, weight_decay)
     _compare_steps(kernels, step, param, grads, 1, dtype)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", PARAM_SHAPES)
-@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+@cover(full={"shape": PARAM_SHAPES, "threads": ["serial", "parallel"]},
+       pairwise={"weight_decay": [0.0, 0.01], "simd": [0, 1, 2], "dtype": DTYPES})
 def test_adagrad_update(kernels, threads, simd, rng, dtype, shape, weight_decay):
     param, grads = _updates(rng, shape, dtype)
 
@@ -819,9 +917,8 @@ def test_adagrad_update(kernels, threads, simd, rng, dtype, shape, weight_decay)
     _compare_steps(kernels, step, param, grads, 1, dtype)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", PARAM_SHAPES)
-@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+@cover(full={"shape": PARAM_SHAPES, "threads": ["serial", "parallel"]},
+       pairwise={"weight_decay": [0.0, 0.01], "simd": [0, 1, 2], "dtype": DTYPES})
 def test_adadelta_update(kernels, threads, simd, rng, dtype, shape, weight_decay):
     param, grads = _updates(rng, shape, dtype)
 
