@@ -2,8 +2,9 @@
 
 ``__init__`` only stores hyperparameters, so :meth:`BaseEstimator.get_params`
 and :meth:`BaseEstimator.set_params` can be derived from its signature (this
-is what lets ``sklearn.base.clone`` and ``GridSearchCV`` work).  Learned state
-ends in ``_``; ``fit`` returns ``self``.
+is what lets ``sklearn.base.clone`` and ``GridSearchCV`` work), and
+:meth:`BaseEstimator.__sklearn_tags__` tells scikit-learn what kind of
+estimator it has.  Learned state ends in ``_``; ``fit`` returns ``self``.
 """
 import inspect
 
@@ -65,6 +66,22 @@ class BaseEstimator:
             if not same:
                 changed.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_tags__(self):
+        """Describe the estimator to scikit-learn (1.6 or later), which alone calls this.
+
+        The base describes an estimator of no particular kind that takes a
+        2-D array of numbers and needs no target; each estimator refines it.
+        scikit-learn is imported here, so nnfast itself never needs it.
+
+        Returns
+        -------
+        sklearn.utils.Tags
+        """
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        return Tags(estimator_type=None, target_tags=TargetTags(required=False),
+                    input_tags=InputTags())
 
     def save(self, path):
         """Write the model to ``path`` (architecture as JSON, weights as arrays; no pickle).

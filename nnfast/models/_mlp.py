@@ -321,7 +321,13 @@ class MLPClassifier(_BaseMLP):
         self._n_outputs = len(self.classes_)
 
     def __sklearn_tags__(self):
-        return _sklearn_tags(self, "classifier")
+        from sklearn.utils import ClassifierTags
+
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier"
+        tags.target_tags.required = True
+        tags.classifier_tags = ClassifierTags()
+        return tags
 
 
 @register_model
@@ -408,7 +414,15 @@ class MLPRegressor(_BaseMLP):
         self._n_outputs = self.n_outputs_ = config["n_outputs"]
 
     def __sklearn_tags__(self):
-        return _sklearn_tags(self, "regressor")
+        from sklearn.utils import RegressorTags
+
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "regressor"
+        tags.target_tags.required = True
+        # y of shape (n_samples, n_outputs) is fitted with one output unit per column.
+        tags.target_tags.multi_output = True
+        tags.regressor_tags = RegressorTags()
+        return tags
 
 
 def _jsonable_params(params):
@@ -424,19 +438,6 @@ def _jsonable_params(params):
             value = getattr(value, "name", None)
         out[key] = value
     return out
-
-
-def _sklearn_tags(estimator, kind):
-    """Tags for scikit-learn >= 1.6 (only called by scikit-learn itself)."""
-    from sklearn.utils import ClassifierTags, InputTags, RegressorTags, Tags, TargetTags
-
-    tags = Tags(estimator_type=kind, target_tags=TargetTags(required=True),
-                input_tags=InputTags())
-    if kind == "classifier":
-        tags.classifier_tags = ClassifierTags()
-    else:
-        tags.regressor_tags = RegressorTags()
-    return tags
 
 
 __all__ = ["MLPClassifier", "MLPRegressor"]

@@ -215,6 +215,16 @@ class Perceptron(BaseEstimator):
         check_consistent_length(pred, y)
         return float(np.mean(pred == y))
 
+    def __sklearn_tags__(self):
+        from sklearn.utils import ClassifierTags
+
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier"
+        tags.target_tags.required = True
+        # One perceptron separates two classes; fit refuses more.
+        tags.classifier_tags = ClassifierTags(multi_class=False)
+        return tags
+
     # ------------------------------------------------------------- saving
     def _get_state(self):
         params = self.get_params()

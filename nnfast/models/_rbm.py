@@ -493,6 +493,31 @@ class BernoulliRBM(BaseEstimator):
         return ops.to_numpy(ops.rbm_pseudo_likelihood(
             ops.asarray(X), *self._params(), ops.asarray(index)))
 
+    def score(self, X, y=None):
+        """Mean pseudo-log-likelihood of ``X``: higher is better (for model selection).
+
+        As :meth:`score_samples`, but the flipped units come from a generator
+        seeded by the model and the number of samples, not from the model's
+        random stream: the same model scores the same data the same way every
+        time, and scoring changes nothing in the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        float
+        """
+        self._fitted()
+        ops = self._ops
+        X = self._check_X(X)
+        rng = np.random.default_rng([self._seed, 4, X.shape[0]])
+        index = rng.integers(0, X.shape[1], X.shape[0])
+        pll = ops.rbm_pseudo_likelihood(ops.asarray(X), *self._params(), ops.asarray(index))
+        return float(ops.to_numpy(pll).mean())
+
     def log_partition(self):
         """Exact log partition function ``log Z``, by enumeration.
 
@@ -528,6 +553,14 @@ class BernoulliRBM(BaseEstimator):
         """
         log_z = self.log_partition()
         return -self.free_energy(X) - log_z
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import TransformerTags
+
+        tags = super().__sklearn_tags__()
+        # transform returns the model's dtype, whatever the dtype of X.
+        tags.transformer_tags = TransformerTags(preserves_dtype=[np.dtype(self.dtype).name])
+        return tags
 
     # ------------------------------------------------------------- saving
     def _get_state(self):
