@@ -1,9 +1,16 @@
 """Input checks shared by every public entry point.
 
 Each check runs before any compiled code sees the data and raises a
-``ValueError`` or ``TypeError`` that names what was expected.
+``ValueError`` or ``TypeError`` that names what was expected.  The messages
+also carry the phrases scikit-learn's estimator checks look for, and once a
+program has imported scikit-learn, :class:`NotFittedError` and
+:class:`DataConversionWarning` are raised as subclasses of its classes of the
+same names (see :func:`sklearn_compatible`), so nnfast's estimators behave as
+scikit-learn's own do without nnfast depending on it.
 """
 import numbers
+import sys
+import warnings
 
 import numpy as np
 
@@ -14,8 +21,56 @@ class NotFittedError(ValueError, AttributeError):
     """Raised when a model is used for prediction before it was fitted."""
 
 
+class DataConversionWarning(UserWarning):
+    """Warned when input is accepted in a form other than the one expected."""
+
+
+#: Subclasses made by sklearn_compatible, by nnfast class.
+_COMPATIBLE = {}
+
+
+def sklearn_compatible(cls):
+    """``cls``, or a subclass of it that is also scikit-learn's class of the same name.
+
+    scikit-learn counts as loaded when ``sklearn.exceptions`` is imported: a
+    program that has not imported it cannot name its classes in an
+    ``except`` clause or a warning filter, so nnfast never imports it.
+
+    Parameters
+    ----------
+    cls : type
+        :class:`NotFittedError` or :class:`DataConversionWarning`.
+
+    Returns
+    -------
+    type
+        The class to raise or warn with.
+    """
+    theirs = getattr(sys.modules.get("sklearn.exceptions"), cls.__name__, None)
+    if theirs is None:
+        return cls
+    both = _COMPATIBLE.get(cls)
+    if both is None or both.__bases__[1] is not theirs:
+        both = type(cls.__name__, (cls, theirs), {
+            "__module__": cls.__module__, "__doc__": cls.__doc__,
+            "__reduce__": _reduce_compatible})
+        _COMPATIBLE[cls] = both
+    return both
+
+
+def _reduce_compatible(exc):
+    # The class made above cannot be found by name, so a pickled instance is
+    # rebuilt through the nnfast class (exceptions cross process boundaries
+    # in parallel cross-validation).
+    return _rebuild_compatible, (type(exc).__bases__[0], exc.args)
+
+
+def _rebuild_compatible(cls, args):
+    return sklearn_compatible(cls)(*args)
+
+
 def check_array(X, *, name="X", ndim=2, dtype=np.float32, allow_nan=False,
-                min_samples=1, n_features=None, copy=False):
+                min_samples=1, n_features=None, model=None, copy=False):
     """Return ``X`` as a C-contiguous floating array, or raise a clear error.
 
     Parameters
@@ -36,6 +91,8 @@ def check_array(X, *, name="X", ndim=2, dtype=np.float32, allow_nan=False,
         Smallest accepted length of the first axis.
     n_features : int or None
         Required length of the last axis (for 2-D input).
+    model : estimator or None
+        The fitted model ``n_features`` comes from, named in the error.
 
     Returns
     -------
@@ -50,21 +107,31 @@ def check_array(X, *, name="X", ndim=2, dtype=np.float32, allow_nan=False,
     if arr.dtype == object or arr.dtype.kind in "USV":
         try:
             arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}") from None
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype} ({exc})") from None
+    if arr.dtype.kind == "c":
+        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}: "
+                         f"Complex data not supported")
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     ndims = (ndim,) if isinstance(ndim, numbers.Integral) else tuple(ndim)
     if arr.ndim not in ndims:
         want = " or ".join(str(d) for d in ndims)
         shape_hint = " of shape (n_samples, n_features)" if ndims == (2,) else ""
-        raise ValueError(f"{name} must be a {want}-D array{shape_hint}, got {arr.ndim}-D with shape {arr.shape}")
+        reshape = ""
+        if ndims == (2,) and arr.ndim == 1:
+            reshape = (f". Reshape your data: {name}.reshape(-1, 1) if it holds a single feature, "
+                       f"{name}.reshape(1, -1) if it holds a single sample")
+        raise ValueError(f"{name} must be a {want}-D array{shape_hint}, got {arr.ndim}-D with "
+                         f"shape {arr.shape}{reshape}")
     if arr.ndim and arr.shape[0] < min_samples:
-        raise ValueError(f"{name} must have at least {min_samples} sample(s), got shape {arr.shape}")
+        raise ValueError(f"{name} must have at least {min_samples} sample(s), got {arr.shape[0]} "
+                         f"sample(s) (shape={arr.shape})")
     if arr.ndim == 2 and arr.shape[1] == 0:
-        raise ValueError(f"{name} must have at least one feature, got shape {arr.shape}")
+        raise ValueError(f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
+                         f"required: each sample needs at least one value")
     if n_features is not None and arr.ndim >= 2 and arr.shape[-1] != n_features:
-        raise ValueError(f"{name} has {arr.shape[-1]} features, but the model expects {n_features}")
+        raise ValueError(_feature_count_message(name, arr.shape[-1], n_features, model))
     if dtype is None:
         target = arr.dtype if arr.dtype in FLOAT_DTYPES else np.dtype(np.float32)
     else:
@@ -80,6 +147,21 @@ def check_array(X, *, name="X", ndim=2, dtype=np.float32, allow_nan=False,
                              f"(largest magnitude {np.finfo(target).max:.3g})")
         raise ValueError(f"{name} contains NaN or infinite values")
     return arr
+
+
+def _feature_count_message(name, got, expected, model):
+    message = f"{name} has {got} features, but the model expects {expected}"
+    if model is not None:
+        # The second wording is the one scikit-learn's checks look for.
+        message += (f": {name} has {got} features, but {type(model).__name__} is expecting "
+                    f"{expected} features as input, the number it was fitted on")
+    return message
+
+
+def check_n_features(model, X, name="X"):
+    """Raise unless the 2-D array ``X`` has the ``n_features_in_`` of the fitted ``model``."""
+    if X.shape[-1] != model.n_features_in_:
+        raise ValueError(_feature_count_message(name, X.shape[-1], model.n_features_in_, model))
 
 
 def _all_finite(arr):
@@ -103,17 +185,55 @@ def check_consistent_length(X, y, names=("X", "y")):
             f"{names[0]} and {names[1]} have different numbers of samples: {len(X)} and {len(y)}")
 
 
-def check_labels(y, *, name="y"):
-    """Return class labels as a 1-D array (any dtype), or raise a clear error."""
+def check_target_given(y, name="y"):
+    """Raise ``ValueError`` when a model that learns from targets is given none."""
+    if y is None:
+        raise ValueError(f"the model requires {name} to be passed, but the target {name} is None; "
+                         f"give one target per sample")
+
+
+def check_labels(y, *, name="y", column_warning=False):
+    """Return class labels as a 1-D array (any dtype), or raise a clear error.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or (n_samples, 1)
+        Labels of any dtype but complex.  Fractional floats are refused as
+        continuous targets when every sample has its own.
+    name : str
+        Name used in error messages.
+    column_warning : bool
+        Warn (:class:`DataConversionWarning`) when ``y`` is a column vector
+        of shape (n_samples, 1); it is flattened either way.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+    """
+    check_target_given(y, name)
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
+        if column_warning:
+            warnings.warn(sklearn_compatible(DataConversionWarning)(
+                f"A column-vector {name} was passed when a 1d array was expected: {name} of shape "
+                f"{y.shape} is taken as labels of shape ({y.shape[0]},)"), stacklevel=3)
         y = y.ravel()
     if y.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array of labels of shape (n_samples,), got shape {y.shape}")
     if y.size == 0:
         raise ValueError(f"{name} is empty")
-    if y.dtype.kind == "f" and not np.isfinite(y).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
+    if y.dtype.kind == "c":
+        raise ValueError(f"{name} must hold class labels, got dtype {y.dtype}: Complex data not supported")
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all():
+            raise ValueError(f"{name} contains NaN or infinite values")
+        # Fractional labels are fine (2.5 and 7.0 are two classes) unless no
+        # two samples share one, which is what continuous targets look like.
+        if y.size > 2 and (y != np.round(y)).any() and np.unique(y).size == y.size:
+            raise ValueError(
+                f"Unknown label type: {name} looks continuous ({y.size} different fractional "
+                f"values, one per sample), but a classifier needs class labels that samples "
+                f"share; continuous targets call for a regressor")
     return y
 
 
@@ -143,7 +263,7 @@ def check_fraction(value, name, *, allow_zero=True, allow_one=False):
 def check_is_fitted(model, attribute):
     """Raise :class:`NotFittedError` unless ``model`` has ``attribute``."""
     if not hasattr(model, attribute):
-        raise NotFittedError(
+        raise sklearn_compatible(NotFittedError)(
             f"This {type(model).__name__} is not fitted yet; call fit() before using it")
 
 

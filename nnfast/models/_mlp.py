@@ -5,7 +5,7 @@ import numpy as np
 
 from .._validation import (
     check_array, check_consistent_length, check_fraction, check_is_fitted, check_labels,
-    check_positive,
+    check_n_features, check_positive, check_target_given,
 )
 from ..backend.ops_dense import check_activation
 from ..base import BaseEstimator
@@ -139,7 +139,7 @@ class _BaseMLP(BaseEstimator):
 
     def _check_X(self, X):
         check_is_fitted(self, "model_")
-        return check_array(X, dtype=self.model_.dtype, n_features=self.n_features_in_)
+        return check_array(X, dtype=self.model_.dtype, n_features=self.n_features_in_, model=self)
 
     def _forward(self, X):
         X = self._check_X(X)
@@ -255,11 +255,12 @@ class MLPClassifier(_BaseMLP):
         self
         """
         X = check_array(X, dtype=self.dtype)
-        y = check_labels(y)
+        y = check_labels(y, column_warning=True)
         check_consistent_length(X, y)
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError(f"y must hold at least 2 classes, got only {self.classes_.tolist()}")
+            raise ValueError(f"y must hold at least 2 classes, got only one class: "
+                             f"{self.classes_.tolist()}")
         self._n_outputs = len(self.classes_)
         return self._fit(X, codes, self.epochs, first_call=True)
 
@@ -271,7 +272,7 @@ class MLPClassifier(_BaseMLP):
         self
         """
         X = check_array(X, dtype=self.dtype)
-        y = check_labels(y)
+        y = check_labels(y, column_warning=True)
         check_consistent_length(X, y)
         first = not hasattr(self, "model_")
         if first:
@@ -281,8 +282,8 @@ class MLPClassifier(_BaseMLP):
             if len(self.classes_) < 2:
                 raise ValueError("classes must hold at least 2 labels")
             self._n_outputs = len(self.classes_)
-        elif X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but the model expects {self.n_features_in_}")
+        else:
+            check_n_features(self, X)
         return self._fit(X, self._encode(y), 1, first_call=first)
 
     def _encode(self, y):
@@ -361,6 +362,7 @@ class MLPRegressor(_BaseMLP):
     _estimator_type = "regressor"
 
     def _targets(self, y, n_samples):
+        check_target_given(y)
         y = check_array(y, name="y", ndim=(1, 2), dtype=self.dtype)
         if len(y) != n_samples:
             raise ValueError(f"X and y have different numbers of samples: {n_samples} and {len(y)}")
@@ -393,8 +395,8 @@ class MLPRegressor(_BaseMLP):
             self._n_outputs = self.n_outputs_ = y.shape[1]
         elif y.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {y.shape[1]} outputs, but the model was fitted with {self.n_outputs_}")
-        elif X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but the model expects {self.n_features_in_}")
+        else:
+            check_n_features(self, X)
         return self._fit(X, y, 1, first_call=first)
 
     def predict(self, X):

@@ -142,15 +142,16 @@ class Perceptron(BaseEstimator):
         """
         self._validate_params()
         X = check_array(X, dtype=np.float64)
-        y = check_labels(y)
+        y = check_labels(y, column_warning=True)
         check_consistent_length(X, y)
         classes = np.unique(y)
         if classes.size < 2:
-            raise ValueError(f"y holds a single class ({classes.tolist()[0]!r}); the perceptron "
-                             f"needs samples of two classes")
+            raise ValueError(f"y holds a single class ({classes.tolist()[0]!r}); one class is not "
+                             f"enough, the perceptron needs samples of two classes")
         if classes.size > 2:
-            raise ValueError(f"y holds {classes.size} classes; the perceptron separates exactly "
-                             f"two (train one perceptron per class against the rest for more)")
+            raise ValueError(f"Only binary classification is supported: y holds {classes.size} "
+                             f"classes, and the perceptron separates exactly two (train one "
+                             f"perceptron per class against the rest for more)")
         t = np.where(y == classes[1], 1.0, -1.0)
         ops = resolve_ops(self.device)
         w = ops.alloc((X.shape[1],), dtype="float64")
@@ -181,7 +182,7 @@ class Perceptron(BaseEstimator):
         ndarray of shape (n_samples,)
         """
         check_is_fitted(self, "coef_")
-        X = check_array(X, dtype=np.float64, n_features=self.n_features_in_)
+        X = check_array(X, dtype=np.float64, n_features=self.n_features_in_, model=self)
         return X @ self.coef_ + self.intercept_
 
     def predict(self, X):

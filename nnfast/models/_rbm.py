@@ -195,7 +195,7 @@ class BernoulliRBM(BaseEstimator):
         """Validate ``X``: 2-D, finite, in [0, 1], with the fitted number of features."""
         n_features = None if reset else self.n_features_in_
         X = check_array(X, dtype=self.dtype if reset else self._dtype, allow_nan=True,
-                        n_features=n_features)
+                        n_features=n_features, model=self)
         return check_unit_interval(X)
 
     def _fitted(self):
