@@ -1,0 +1,280 @@
+"""scikit-learn's estimator checks and model selection tools on every nnfast estimator.
+
+Each check of ``sklearn.utils.estimator_checks`` is its own test, named after
+the estimator and the check.  A check that fails for a reason nnfast accepts
+is listed in :data:`EXPECTED_FAILURES` with that reason and runs as a strict
+``xfail``: it must still fail, so the list cannot go stale.
+"""
+import functools
+import pickle
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_classification, make_regression
+from sklearn.exceptions import DataConversionWarning as SklearnDataConversionWarning
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.utils.estimator_checks import estimator_checks_generator
+
+import nnfast
+from nnfast import MLPClassifier, MLPRegressor
+from nnfast.models import BernoulliRBM, Perceptron
+from nnfast.models import _rbm as rbm_module
+
+#: The instances checked, by label: small enough for the whole file to run in
+#: seconds, trained enough to pass the checks' accuracy thresholds.
+ESTIMATORS = {
+    "MLPClassifier": MLPClassifier(hidden_layer_sizes=(16,), learning_rate=0.01, epochs=50,
+                                   random_state=0),
+    "MLPRegressor": MLPRegressor(hidden_layer_sizes=(16,), learning_rate=0.01, epochs=50,
+                                 random_state=0),
+    "MLPRegressor-float64": MLPRegressor(hidden_layer_sizes=(16,), learning_rate=0.01, epochs=50,
+                                         dtype="float64", random_state=0),
+    "Perceptron": Perceptron(random_state=0),
+    "BernoulliRBM": BernoulliRBM(n_hidden=4, epochs=2, random_state=0),
+}
+
+_UNIT_INTERVAL = ("the check fits on data outside [0, 1], which BernoulliRBM refuses: its visible "
+                  "units are binary, and out-of-range input is a mistake it reports")
+_MEMMAP_WEIGHTS = ("predictions of a float32 model whose weights are read-only memmaps (as "
+                   "joblib.load(..., mmap_mode='r') gives) differ from the original's in the last "
+                   "bit: the compiled CPU ops send numpy.memmap arrays to the reference path")
+_PLL_STREAM = ("score_samples draws the flipped unit of each sample from the model's random "
+               "stream, so its values depend on the samples scored before")
+
+#: Checks expected to fail, by instance label: check id -> reason.
+EXPECTED_FAILURES = {
+    "MLPRegressor": {
+        "check_regressor_multioutput": "predictions come in the model's dtype, float32 here, "
+                                       "while the check wants float64",
+        "check_estimators_pickle(readonly_memmap=True)": _MEMMAP_WEIGHTS,
+    },
+    "BernoulliRBM": dict.fromkeys([
+        "check_dict_unchanged", "check_dont_overwrite_parameters", "check_estimators_dtypes",
+        "check_estimators_fit_returns_self", "check_estimators_overwrite_params",
+        "check_estimators_pickle", "check_estimators_pickle(readonly_memmap=True)",
+        "check_f_contiguous_array_estimator", "check_fit2d_1feature", "check_fit2d_1sample",
+        "check_fit2d_predict1d", "check_fit_check_is_fitted", "check_fit_idempotent",
+        "check_methods_sample_order_invariance", "check_methods_subset_invariance",
+        "check_n_features_in", "check_n_features_in_after_fitting", "check_pipeline_consistency",
+        "check_positive_only_tag_during_fit", "check_readonly_memmap_input",
+        "check_transformer_data_not_an_array", "check_transformer_general",
+        "check_transformer_general(readonly_memmap=True)", "check_transformer_preserve_dtypes",
+    ], _UNIT_INTERVAL),
+}
+
+#: Checks of the RBM that fail even when it takes any finite data (see
+#: test_rbm_checks_on_any_finite_data): check id -> reason.
+EXPECTED_FAILURES_ANY_FINITE_DATA = {
+    "check_estimators_pickle(readonly_memmap=True)": _MEMMAP_WEIGHTS,
+    "check_methods_sample_order_invariance": _PLL_STREAM,
+    "check_methods_subset_invariance": _PLL_STREAM,
+}
+
+
+def _check_id(check):
+    """``check_name`` or ``check_name(keyword=value, ...)`` for a check from scikit-learn."""
+    func, keywords = check, {}
+    if isinstance(check, functools.partial):
+        func, keywords = check.func, check.keywords
+    while hasattr(func, "__wrapped__"):
+        func = func.__wrapped__
+    arguments = ", ".join(f"{key}={value!r}" for key, value in sorted(keywords.items()))
+    return f"{func.__name__}({arguments})" if arguments else func.__name__
+
+
+def _checks(label):
+    """``(estimator, check, check id)`` for every check scikit-learn runs on ``ESTIMATORS[label]``."""
+    with warnings.catch_warnings():
+        # nnfast's estimators do not derive from scikit-learn's base class
+        # (nnfast does not depend on scikit-learn); its warning about that
+        # says nothing about the estimators.
+        warnings.filterwarnings("ignore", message=".*does not inherit from `sklearn.base",
+                                category=UserWarning)
+        checks = list(estimator_checks_generator(ESTIMATORS[label], mark=None))
+    return [(estimator, check, _check_id(check)) for estimator, check in checks]
+
+
+def _param(label, estimator, check, check_id, reason):
+    marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+    return pytest.param(estimator, check, id=f"{label}-{check_id}", marks=marks)
+
+
+@pytest.mark.parametrize("estimator, check", [
+    _param(label, estimator, check, check_id, EXPECTED_FAILURES.get(label, {}).get(check_id))
+    for label in ESTIMATORS for estimator, check, check_id in _checks(label)])
+def test_sklearn_check(estimator, check):
+    check(estimator)
+
+
+def test_every_expected_failure_names_a_check_that_runs():
+    for label, expected in EXPECTED_FAILURES.items():
+        ids = {check_id for _, _, check_id in _checks(label)}
+        assert set(expected) <= ids, sorted(set(expected) - ids)
+    assert set(EXPECTED_FAILURES_ANY_FINITE_DATA) <= set(EXPECTED_FAILURES["BernoulliRBM"])
+
+
+def _finite_only(X, name="X"):
+    if not np.isfinite(X).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return X
+
+
+@pytest.mark.parametrize("estimator, check", [
+    _param("BernoulliRBM", estimator, check, check_id,
+           EXPECTED_FAILURES_ANY_FINITE_DATA.get(check_id))
+    for estimator, check, check_id in _checks("BernoulliRBM")
+    if check_id in EXPECTED_FAILURES["BernoulliRBM"]])
+def test_rbm_checks_on_any_finite_data(estimator, check, monkeypatch):
+    """The checks that the [0, 1] range stops, run with the RBM taking any finite data.
+
+    Everything else they test of the RBM (pickling, idempotent fits, dtypes,
+    the feature count at transform time, ...) is then tested all the same.
+    """
+    monkeypatch.setattr(rbm_module, "check_unit_interval", _finite_only)
+    check(estimator)
+
+
+# ---------------------------------------------------------- model selection
+def _binary_patterns(n_samples=240, flip=0.05, seed=0):
+    """Noisy copies of four 16-pixel binary patterns, in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    prototypes = np.array([np.repeat(bits, 4) for bits in
+                           ([1, 0, 0, 1], [0, 1, 1, 0], [1, 1, 0, 0], [0, 0, 1, 1])], np.float64)
+    X = prototypes[rng.integers(0, 4, n_samples)]
+    return np.abs(X - (rng.random(X.shape) < flip))
+
+
+def _case(label):
+    """(estimator, scaler, parameter grid, X, y, lowest acceptable score)."""
+    X_clf, y_clf = make_classification(n_samples=180, n_features=6, n_informative=4,
+                                       n_redundant=0, n_clusters_per_class=1, class_sep=1.5,
+                                       random_state=0)
+    if label == "MLPClassifier":
+        return (MLPClassifier(hidden_layer_sizes=(16,), learning_rate=0.01, epochs=30,
+                              random_state=0),
+                StandardScaler(), {"hidden_layer_sizes": [(4,), (16,)]}, X_clf, y_clf, 0.8)
+    if label == "MLPRegressor":
+        X, y = make_regression(n_samples=180, n_features=5, noise=5.0, random_state=0)
+        return (MLPRegressor(hidden_layer_sizes=(16,), learning_rate=0.01, epochs=60,
+                             random_state=0),
+                StandardScaler(), {"learning_rate": [0.003, 0.01]}, X, y / y.std(), 0.8)
+    if label == "Perceptron":
+        return (Perceptron(max_epochs=20, random_state=0), StandardScaler(),
+                {"rule": ["online", "batch"]}, X_clf, y_clf, 0.8)
+    # The pseudo-log-likelihood of 16 pixels of which 5% are noise: a model
+    # that only knows each pixel's mean scores -16 log 2 = -11.1.
+    return (BernoulliRBM(n_hidden=8, learning_rate=0.1, epochs=30, random_state=0),
+            MinMaxScaler(clip=True), {"n_hidden": [2, 8]}, _binary_patterns(), None, -8.0)
+
+
+MODEL_SELECTION_LABELS = ["MLPClassifier", "MLPRegressor", "Perceptron", "BernoulliRBM"]
+
+
+@pytest.mark.parametrize("label", MODEL_SELECTION_LABELS)
+def test_grid_search_over_a_pipeline_in_two_processes(label):
+    estimator, scaler, grid, X, y, lowest = _case(label)
+    pipe = Pipeline([("scale", scaler), ("model", estimator)])
+    search = GridSearchCV(pipe, {f"model__{key}": values for key, values in grid.items()},
+                          cv=3, n_jobs=2, error_score="raise").fit(X, y)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    assert search.best_score_ > lowest
+    best = search.best_estimator_.named_steps["model"]
+    assert type(best) is type(estimator)
+    key, values = next(iter(grid.items()))
+    assert best.get_params()[key] in values
+    assert best.n_features_in_ == X.shape[1]
+
+
+@pytest.mark.parametrize("label", MODEL_SELECTION_LABELS)
+def test_cross_val_score_and_pipeline_score(label):
+    estimator, scaler, _, X, y, lowest = _case(label)
+    pipe = Pipeline([("scale", scaler), ("model", estimator)])
+    scores = cross_val_score(pipe, X, y, cv=3, error_score="raise")
+    assert scores.shape == (3,) and np.all(scores > lowest)
+    pipe.fit(X[:120], None if y is None else y[:120])
+    test_y = None if y is None else y[120:]
+    score = pipe.score(X[120:], test_y)
+    scaled = pipe.named_steps["scale"].transform(X[120:])
+    assert score == pipe.named_steps["model"].score(scaled, test_y)
+    assert score > lowest
+
+
+def test_rbm_score_is_repeatable_and_beats_the_untrained_model():
+    X = _binary_patterns()
+    untrained = BernoulliRBM(n_hidden=8, epochs=0, random_state=0).fit(X)
+    trained = BernoulliRBM(n_hidden=8, learning_rate=0.1, epochs=30, random_state=0).fit(X)
+    state = trained._sampling_rng.bit_generator.state
+    assert trained.score(X) == trained.score(X)
+    assert trained._sampling_rng.bit_generator.state == state
+    assert trained.score(X) > untrained.score(X) + 2
+
+
+@pytest.mark.parametrize("label", MODEL_SELECTION_LABELS)
+def test_clone_copies_parameters_and_drops_fitted_state(label):
+    estimator, _, grid, X, y, _ = _case(label)
+    key, values = next(iter(grid.items()))
+    estimator.set_params(**{key: values[0]})
+    fitted = estimator.fit(MinMaxScaler().fit_transform(X), y)
+    copy = clone(fitted)
+    assert copy is not fitted and type(copy) is type(fitted)
+    assert copy.get_params() == fitted.get_params()
+    assert not hasattr(copy, "n_features_in_")
+    with pytest.raises(SklearnNotFittedError):
+        copy.transform(X) if label == "BernoulliRBM" else copy.predict(X)
+
+
+# ------------------------------------------------ pickling and scikit-learn's types
+@pytest.mark.parametrize("label", ["MLPClassifier", "MLPRegressor", "Perceptron", "BernoulliRBM"])
+def test_a_pickled_model_gives_exactly_the_same_outputs(label):
+    estimator, _, _, X, y, _ = _case(label)
+    X = MinMaxScaler().fit_transform(X)
+    model = estimator.fit(X, y)
+    again = pickle.loads(pickle.dumps(model))
+    for method in ("predict", "predict_proba", "decision_function", "transform"):
+        if hasattr(model, method):
+            np.testing.assert_array_equal(getattr(again, method)(X), getattr(model, method)(X))
+
+
+def test_not_fitted_error_is_also_sklearns_and_survives_pickling():
+    with pytest.raises(SklearnNotFittedError) as info:
+        Perceptron().predict([[0.0, 1.0]])
+    assert isinstance(info.value, nnfast.NotFittedError)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, AttributeError)
+    again = pickle.loads(pickle.dumps(info.value))
+    assert isinstance(again, SklearnNotFittedError) and isinstance(again, nnfast.NotFittedError)
+    assert again.args == info.value.args
+
+
+def test_a_column_of_labels_warns_with_sklearns_category():
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 0.5], [1.0, 0.2]])
+    y = np.array([[0], [1], [0], [1]])
+    with pytest.warns(SklearnDataConversionWarning, match="A column-vector y was passed"):
+        model = Perceptron(random_state=0).fit(X, y)
+    np.testing.assert_array_equal(model.predict(X), y.ravel())
+
+
+def test_nnfast_works_without_importing_sklearn():
+    code = (
+        "import sys, warnings\n"
+        "import numpy as np\n"
+        "from nnfast import MLPClassifier, NotFittedError\n"
+        "from nnfast._validation import DataConversionWarning\n"
+        "X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]] * 5, dtype=float)\n"
+        "try:\n"
+        "    MLPClassifier().predict(X)\n"
+        "except NotFittedError as exc:\n"
+        "    assert type(exc) is NotFittedError\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    MLPClassifier(epochs=2).fit(X, X[:, :1] == X[:, 1:])\n"
+        "assert [w.category for w in caught] == [DataConversionWarning]\n"
+        "assert not any(name.split('.')[0] == 'sklearn' for name in sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
