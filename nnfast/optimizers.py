@@ -68,7 +68,7 @@ class Optimizer:
         """The update of step ``step`` as ``(rule, scalars)`` for fused kernels, or None.
 
         Backends that run a whole training step in one call (see
-        ``Ops.dense_stack``) apply the rule themselves instead of calling
+        ``Ops.network``) apply the rule themselves instead of calling
         :meth:`step`, and the caller counts the step in ``iterations``.
         Rules: ``('sgd', (lr,))``, ``('momentum' | 'nesterov', (lr,
         momentum))``, ``('adam' | 'adamw', (lr, beta_1, beta_2, epsilon,

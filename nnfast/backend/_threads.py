@@ -75,6 +75,34 @@ def threads_for(work):
     return max(1, min(get_num_threads(), int(work // max(1, PARALLEL_MIN_WORK // 2))))
 
 
+#: While BLAS runs its own threads (outside :func:`own_threads`), the
+#: kernels' elementwise loops ask :func:`threads_for` about their work
+#: divided by this factor, going parallel only where one thread would need
+#: tens of milliseconds: an OpenMP team woken between two products of BLAS's
+#: own pool makes each wait for the other's spinning threads.
+PARALLEL_WORK_DIVISOR = 1024
+
+#: A multiply-add of a matrix product weighs this much less than an element
+#: of an elementwise loop when asking :func:`threads_for` for threads (see
+#: ``benchmarks/RESULTS.md``: sharing a float32 product between two threads
+#: pays from about 2 million multiply-adds and costs below 1 million).
+PRODUCT_WORK_DIVISOR = 32
+
+
+def elementwise_threads(work):
+    """Threads for a compiled elementwise loop over ``work`` elements."""
+    return threads_for(work if _hold.active else work // PARALLEL_WORK_DIVISOR)
+
+
+def product_threads(m, n, k):
+    """Threads for a compiled product of ``m * n * k`` multiply-adds.
+
+    1 (one call, which BLAS may run on its own threads) unless BLAS is held
+    to one thread by :func:`own_threads`.
+    """
+    return threads_for(m * n * k // PRODUCT_WORK_DIVISOR) if _hold.active else 1
+
+
 # ----------------------------------------------------------------- BLAS threads
 class _BlasHold:
     """Holds the BLAS libraries nnfast's kernels call at one thread, for as long as needed.

@@ -1,16 +1,23 @@
 """The compiled CPU backend: the reference ops with the hot paths overridden."""
-from .cpu_dense import CpuDenseOps
-from .cpu_perceptron import CpuPerceptronOps
-from .cpu_rbm import CpuRBMOps
 from ._threads import own_threads
+from .cpu_activations import CpuActivationOps
+from .cpu_dropout import CpuDropoutOps
+from .cpu_losses import CpuLossOps
+from .cpu_network import CpuNetworkOps
+from .cpu_perceptron import CpuPerceptronOps
+from .cpu_products import CpuProductOps
+from .cpu_rbm import CpuRBMOps
+from .cpu_updates import CpuUpdateOps
 from .ops import Ops
 
 
-class CpuOps(CpuDenseOps, CpuPerceptronOps, CpuRBMOps, Ops):
+class CpuOps(CpuProductOps, CpuActivationOps, CpuLossOps, CpuUpdateOps, CpuDropoutOps,
+             CpuNetworkOps, CpuPerceptronOps, CpuRBMOps, Ops):
     """Reference :class:`Ops` on numpy whose hot paths run compiled kernels.
 
-    Each family's overrides live in their own mixin (``cpu_*.py``); anything
-    not overridden falls back to the reference implementation.
+    Each family's overrides live in their own mixin (``cpu_<family>.py``,
+    beside the reference ``ops_<family>.py``); anything not overridden falls
+    back to the reference implementation.
     """
 
     name = "cpu"

@@ -1,14 +1,21 @@
 """The complete reference backend: every array operation nnfast uses."""
-from .ops_dense import DenseOps
+from .ops_activations import ActivationOps
+from .ops_dropout import DropoutOps
+from .ops_losses import LossOps
+from .ops_network import NetworkOps
 from .ops_perceptron import PerceptronOps
+from .ops_products import ProductOps
 from .ops_rbm import RBMOps
+from .ops_updates import UpdateOps
 
 
-class Ops(DenseOps, PerceptronOps, RBMOps):
+class Ops(ProductOps, ActivationOps, LossOps, UpdateOps, DropoutOps, NetworkOps, PerceptronOps,
+          RBMOps):
     """Reference implementation of every operation, over numpy (or cupy).
 
-    Each family of operations lives in its own module; this class joins them.
-    Compiled backends subclass it and override only the hot paths.
+    Each family of operations lives in its own module (``ops_<family>.py``);
+    this class joins them.  Compiled backends subclass it and override only
+    the hot paths.
     """
 
     name = "numpy"

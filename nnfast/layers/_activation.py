@@ -1,5 +1,5 @@
 """A stand-alone activation layer."""
-from ..backend.ops_dense import check_activation
+from ..backend.ops_activations import check_activation
 from ._base import Layer
 
 
@@ -34,6 +34,9 @@ class Activation(Layer):
             return dy
         return self.ops.backprop_activation(dy, self._y, self.activation,
                                             out=self._buffer("dx", dy.shape))
+
+    def node_spec(self):
+        return {"kind": "activation", "activation": self.activation}
 
     @property
     def preactivation(self):

@@ -262,6 +262,25 @@ class Layer(abc.ABC):
         """The input of ``output_activation`` from the last forward pass."""
         raise AttributeError(f"{type(self).__name__} has no output activation")
 
+    def node_spec(self):
+        """This layer as a node of a compiled network, or None when it has no compiled form.
+
+        A backend that runs a whole model in compiled code
+        (:meth:`nnfast.backend.Ops.network`) asks every layer for this: a
+        dict with ``kind`` (the kind of node) and what that kind needs
+        (arrays, gradients to write, settings).  A model with a layer that
+        answers None trains layer by layer, through :meth:`forward` and
+        :meth:`backward`.
+        """
+        return None
+
+    def random_state(self):
+        """The state of this layer's random stream as JSON data, or None without one."""
+        return None
+
+    def set_random_state(self, state):
+        """Restore what :meth:`random_state` returned."""
+
     # Describing --------------------------------------------------------------
     def count_params(self):
         """Number of scalars in this layer's own variables (parameters and state)."""

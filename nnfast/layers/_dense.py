@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from ..backend.ops_dense import check_activation
+from ..backend.ops_activations import check_activation
 from ._activation import normalize_activation
 from ._base import Layer, VariableSpec
 
@@ -206,6 +206,15 @@ class Dense(Layer):
         if dx is False:
             return None
         return ops.gemm(dz, kernel.value, out=dx, trans_b=self.tied_to is None)
+
+    def node_spec(self):
+        kernel, bias = self._kernel, self._bias
+        want_w = self.wants_grad(kernel)
+        want_b = bias is not None and self.wants_grad(bias)
+        return {"kind": "dense", "W": kernel.value, "b": None if bias is None else bias.value,
+                "dW": kernel.grad if want_w else None, "db": bias.grad if want_b else None,
+                "activation": self.activation, "transposed": self.tied_to is not None,
+                "add_w": kernel in self.accumulate, "add_b": bias is not None and bias in self.accumulate}
 
     @property
     def preactivation(self):

@@ -54,6 +54,9 @@ class Reshape(Layer):
     def backward(self, dy, from_logits=False):
         return dy.reshape(self._in_shape)
 
+    def node_spec(self):
+        return {"kind": "reshape"}
+
     def get_config(self):
         return {"target_shape": list(self.target_shape), **super().get_config()}
 

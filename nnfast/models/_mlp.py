@@ -7,7 +7,7 @@ from .._validation import (
     check_array, check_consistent_length, check_fraction, check_is_fitted, check_labels,
     check_n_features, check_positive, check_target_given,
 )
-from ..backend.ops_dense import check_activation
+from ..backend.ops_activations import check_activation
 from ..base import BaseEstimator
 from ..callbacks import EarlyStopping
 from ..io import register_model

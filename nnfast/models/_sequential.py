@@ -17,7 +17,7 @@ from ..optimizers import get_optimizer, optimizer_from_config
 #: Rows per forward pass in predict/evaluate when no batch size is given.
 INFERENCE_BATCH = 4096
 
-#: Losses a backend may fuse with a stack of dense layers (see ``Ops.dense_stack``).
+#: Losses a backend may run inside a compiled network (see ``Ops.network``).
 _STACK_LOSSES = (CrossEntropy, BinaryCrossEntropy, MeanSquaredError)
 
 
@@ -269,20 +269,31 @@ class Sequential:
         self._stack_key = None
 
     def _make_stack(self):
-        """The backend's fused step for a model of dense layers only, or None.
+        """The backend's compiled step for the whole model, or None.
 
-        With one, a training step is a single call that runs every layer's
-        forward and backward pass and the loss, with the same results as the
-        layers one at a time.
+        Every layer describes itself as a node (:meth:`Layer.node_spec`);
+        when all of them have a compiled form, a training step is a single
+        call that runs every layer's forward and backward pass, the loss and
+        the optimizer's update, with the results of the layers run one at a
+        time.  Otherwise the layers run one by one.
         """
-        if not (type(self.loss) in _STACK_LOSSES
-                and all(isinstance(l, Dense) and l.tied_to is None and l.use_bias
-                        and all(v.trained for v in l.variables) for l in self.layers)):
+        if type(self.loss) not in _STACK_LOSSES:
             return None
-        dense = self.layers
-        return self.ops.dense_stack([l.W for l in dense], [l.b for l in dense],
-                                    [l.dW for l in dense], [l.db for l in dense],
-                                    [l.activation for l in dense], self.loss.name, self._fused)
+        nodes = []
+        for layer in self.layers:
+            spec = layer.node_spec()
+            if spec is None:
+                return None
+            nodes.append(dict(spec, in_shape=layer.input_shape, out_shape=layer.output_shape,
+                              need_dx=layer.needs_input_grad))
+        first_user = {}
+        for i, layer in enumerate(self.layers):
+            for var in layer.used_variables():
+                first_user.setdefault(var, i)
+        updates = [(first_user[v], v.value, v.grad, v.decay)
+                   for v in self._unique_variables(used=True) if v.trained]
+        return self.ops.network(nodes, self.loss.name, self._fused, self.output_shape[-1],
+                                updates, self.dtype)
 
     def _check_built(self):
         if not self.built:
@@ -622,8 +633,8 @@ class Sequential:
             "compile": None,
             # Generator states, so that training resumes exactly where it stopped.
             "rng_states": {"shuffle": self._rng.bit_generator.state,
-                           **{str(i): l._rng.bit_generator.state for i, l in enumerate(self.layers)
-                              if hasattr(getattr(l, "_rng", None), "bit_generator")}},
+                           **{str(i): l.random_state() for i, l in enumerate(self.layers)
+                              if l.random_state() is not None}},
         }
         arrays = {}
         for i, layer in enumerate(self.layers):
@@ -661,10 +672,16 @@ class Sequential:
         model._build(input_shape, initialize=False)
         model.set_weights([arrays[f"layers/{i}/{j}"] for i, layer_specs in enumerate(specs)
                            for j in range(len(layer_specs))])
-        for key, state in (config.get("rng_states") or {}).items():
-            rng = model._rng if key == "shuffle" else getattr(model.layers[int(key)], "_rng", None)
-            if hasattr(rng, "bit_generator"):
-                rng.bit_generator.state = state
+        states = config.get("rng_states") or {}
+        if not isinstance(states, dict):
+            raise ValueError("rng_states must be an object")
+        for key, state in states.items():
+            if key == "shuffle":
+                model._rng.bit_generator.state = state
+            elif key.isdigit() and int(key) < len(model.layers):
+                model.layers[int(key)].set_random_state(state)
+            else:
+                raise ValueError(f"rng_states names no layer: {key!r}")
         if compiled is not None:
             model.compile(optimizer=optimizer, loss=compiled["loss"], metrics=compiled["metrics"])
             state = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}

@@ -6,7 +6,7 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import nnfast
-from nnfast.backend import _threads, cpu_dense, get_ops
+from nnfast.backend import _threads, get_ops
 from nnfast.backend import own_threads, products_on_own_threads
 
 CPU = get_ops("cpu")
@@ -74,9 +74,9 @@ def test_hold_is_counted_across_nesting_and_threads():
 
 def test_products_share_threads_only_inside_the_hold(monkeypatch):
     monkeypatch.setitem(_threads._state, "n_threads", 2)
-    assert cpu_dense._product_threads(500, 500, 500) == 1
+    assert _threads.product_threads(500, 500, 500) == 1
     with own_threads() as held:
-        assert cpu_dense._product_threads(500, 500, 500) == (2 if held else 1)
+        assert _threads.product_threads(500, 500, 500) == (2 if held else 1)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -86,7 +86,7 @@ def test_products_without_a_controllable_blas(no_controllable_blas, dtype):
     dz = rng.standard_normal((137, 90)).astype(dtype)
     with own_threads() as held:
         assert not held and not products_on_own_threads()
-        assert cpu_dense._product_threads(500, 500, 500) == 1
+        assert _threads.product_threads(500, 500, 500) == 1
         np.testing.assert_allclose(CPU.affine(x, w, b), REF.affine(x, w, b), rtol=1e-4, atol=1e-4)
         dw, db = np.empty_like(w), np.empty_like(b)
         ref_dw, ref_db = np.empty_like(w), np.empty_like(b)
@@ -101,6 +101,6 @@ def test_set_num_threads_caps_blas_and_kernels():
         assert nnfast.get_num_threads() == 1
         assert all(n == 1 for n in blas_threads().values())
         with own_threads():
-            assert cpu_dense._product_threads(500, 500, 500) == 1
+            assert _threads.product_threads(500, 500, 500) == 1
     finally:
         nnfast.set_num_threads(None)

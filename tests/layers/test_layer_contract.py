@@ -246,18 +246,26 @@ def test_summary_builds_a_model_whose_input_is_declared():
         nnfast.Sequential([Dense(3)]).summary(print_fn=None)
 
 
-def test_buffers_are_sized_for_the_largest_batch():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_buffers_are_sized_for_the_largest_batch(backend):
     rng = np.random.default_rng(7)
     x, y = rng.normal(size=(45, 4)), rng.integers(0, 2, 45)
     model = nnfast.Sequential([Dense(5, activation="tanh", input_dim=4), Dropout(0.2),
-                               Dense(2, activation="softmax")], random_state=0)
+                               Dense(2, activation="softmax")], device=backend, random_state=0)
     model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
-    model.fit(x, y, epochs=1, batch_size=20)  # batches of 20, 20 and 5
-    first = {k: v for k, v in model.layers[0]._buffers.items()}
+    model.fit(x, y, epochs=1, batch_size=20, validation_split=0.2)  # batches of 20, 16; validation 9
+    first = dict(model.layers[0]._buffers)
+    network = model._stack
+    if backend == "cpu":
+        assert network is not None and network._net.capacity == 20
+    else:
+        assert network is None
     model.fit(x, y, epochs=2, batch_size=20, validation_split=0.2)
     model.predict(x[:3])
-    for key, buf in model.layers[0]._buffers.items():
-        assert buf is first[key], key
+    assert first and all(model.layers[0]._buffers[k] is buf for k, buf in first.items())
+    assert model._stack is network
+    if network is not None:
+        assert network._net.capacity == 20
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

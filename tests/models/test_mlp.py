@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import nnfast
-from nnfast import MLPClassifier, MLPRegressor, NotFittedError, _dense
+from nnfast import MLPClassifier, MLPRegressor, NotFittedError, _simd
 from nnfast.datasets import xyz_regression
 
 
@@ -75,11 +75,11 @@ def non_fused_update_kernels():
     tests/backend/test_dense_ops.py).  Baseline and AVX2 kernels compute the
     same bits wherever the arrays lie.
     """
-    _dense.select_simd_kernels(1)
+    _simd.select_simd_kernels(1)
     try:
         yield
     finally:
-        _dense.select_simd_kernels()
+        _simd.select_simd_kernels()
 
 
 def _one_epoch_both_ways(cls, dtype, optimizer, n=130, batch=40):

@@ -1,0 +1,231 @@
+# Losses and their gradients in one pass: softmax cross-entropy (against
+# labels or target probabilities), sigmoid binary cross-entropy and the
+# squared error.  Sums are returned (the caller divides); each gradient is
+# already divided by the number of terms of the mean.
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport log, logf
+
+from _activations cimport BLOCK, LANES, exp_negabs, exp_shift, lane_max, lane_sum
+from _parallel cimport chunk_size, n_chunks
+
+cdef enum:
+    LOSS_XENT = 0          # cross-entropy against integer labels
+    LOSS_XENT_PROBS = 1    # cross-entropy against target probabilities
+    LOSS_BCE = 2
+    LOSS_MSE = 3
+
+
+# Float versions for float32 so that single-precision data stays in single
+# precision.
+cdef inline floating flog(floating x) noexcept nogil:
+    if floating is float:
+        return logf(x)
+    else:
+        return log(x)
+
+
+cdef inline floating log1p_unit(floating y) noexcept nogil:
+    """``log(1 + y)`` for ``0 <= y <= 1`` as ``2 atanh(s)``, ``s = y / (2 + y) <= 1/3``.
+
+    Plain arithmetic (libm's calls keep a loop scalar): the series
+    ``atanh(s) = s + s^3/3 + s^5/5 + ...`` truncated below half an ulp,
+    8 terms in float32, 17 in float64.
+    """
+    cdef floating s = y / (<floating> 2 + y)
+    cdef floating q = s * s
+    if floating is float:
+        return <float> 2 * s * (<float> 1.0 + q * (<float> (1.0 / 3) + q * (<float> (1.0 / 5) + q * (
+            <float> (1.0 / 7) + q * (<float> (1.0 / 9) + q * (<float> (1.0 / 11) + q * (
+                <float> (1.0 / 13) + q * <float> (1.0 / 15))))))))
+    else:
+        return 2 * s * (1.0 + q * (1.0 / 3 + q * (1.0 / 5 + q * (1.0 / 7 + q * (1.0 / 9 + q * (
+            1.0 / 11 + q * (1.0 / 13 + q * (1.0 / 15 + q * (1.0 / 17 + q * (1.0 / 19 + q * (
+                1.0 / 21 + q * (1.0 / 23 + q * (1.0 / 25 + q * (1.0 / 27 + q * (
+                    1.0 / 29 + q * (1.0 / 31 + q * (1.0 / 33)))))))))))))))))
+
+
+cdef inline Py_ssize_t label_outside(const Py_ssize_t* labels, Py_ssize_t n_rows,
+                                     Py_ssize_t n_classes) noexcept nogil:
+    """Index of the first label outside ``[0, n_classes)``, or -1."""
+    cdef Py_ssize_t i
+    for i in range(n_rows):
+        if labels[i] < 0 or labels[i] >= n_classes:
+            return i
+    return -1
+
+
+cdef inline double xent_label_row(const floating* z, Py_ssize_t label, floating* g,
+                                  Py_ssize_t n, floating n_samples) noexcept nogil:
+    """Loss of one row against an integer label; ``(p - onehot) / n_samples`` into ``g``.
+
+    ``g`` may be ``z``: every pass reads ``z[j]`` before it writes ``g[j]``.
+    """
+    cdef Py_ssize_t j
+    cdef floating mx = lane_max(z, n)
+    cdef floating z_label = z[label] - mx
+    cdef floating s, scale
+    cdef floating inv_n = 1 / n_samples
+    exp_shift(z, mx, g, n)
+    s = lane_sum(g, n)
+    scale = 1 / (s * n_samples)
+    for j in range(n):
+        g[j] = g[j] * scale
+    g[label] = g[label] - inv_n
+    return <double> flog(s) - <double> z_label
+
+
+cdef inline double xent_prob_row(const floating* z, const floating* t, floating* g,
+                                 Py_ssize_t n, floating n_samples) noexcept nogil:
+    """Loss of one row against target probabilities ``t``; gradient ``(p - t) / n_samples``.
+
+    The loss ``sum_c t_c (log Z - (z_c - max))`` is accumulated as
+    ``log Z * sum_c t_c - sum_c t_c (z_c - max)``; both terms are
+    non-negative for non-negative targets, so nothing cancels.
+    """
+    cdef Py_ssize_t j
+    cdef floating mx = lane_max(z, n)
+    cdef floating s, inv_s, inv_n
+    cdef double t_sum = 0
+    cdef double t_dot = 0
+    for j in range(n):
+        t_sum += t[j]
+        t_dot += <double> t[j] * (z[j] - mx)
+    exp_shift(z, mx, g, n)
+    s = lane_sum(g, n)
+    inv_s = 1 / s
+    inv_n = 1 / n_samples
+    for j in range(n):
+        g[j] = (g[j] * inv_s - t[j]) * inv_n
+    return <double> flog(s) * t_sum - t_dot
+
+
+cdef inline double xent_labels(const floating* zp, const Py_ssize_t* lp, floating* gp,
+                               Py_ssize_t n_rows, Py_ssize_t n_cols,
+                               int num_threads) noexcept nogil:
+    """Summed cross-entropy of softmax rows against labels already checked."""
+    cdef floating n_samples = <floating> n_rows
+    cdef Py_ssize_t i
+    cdef double loss = 0
+    if num_threads <= 1:
+        for i in range(n_rows):
+            loss += xent_label_row(zp + i * n_cols, lp[i], gp + i * n_cols, n_cols, n_samples)
+    else:
+        for i in prange(n_rows, num_threads=num_threads, schedule="static"):
+            loss += xent_label_row(zp + i * n_cols, lp[i], gp + i * n_cols, n_cols, n_samples)
+    return loss
+
+
+cdef inline double xent_probs(const floating* zp, const floating* tp, floating* gp,
+                              Py_ssize_t n_rows, Py_ssize_t n_cols, int num_threads) noexcept nogil:
+    """Summed cross-entropy of softmax rows against target probabilities."""
+    cdef floating n_samples = <floating> n_rows
+    cdef Py_ssize_t i
+    cdef double loss = 0
+    if num_threads <= 1:
+        for i in range(n_rows):
+            loss += xent_prob_row(zp + i * n_cols, tp + i * n_cols, gp + i * n_cols,
+                                  n_cols, n_samples)
+    else:
+        for i in prange(n_rows, num_threads=num_threads, schedule="static"):
+            loss += xent_prob_row(zp + i * n_cols, tp + i * n_cols, gp + i * n_cols,
+                                  n_cols, n_samples)
+    return loss
+
+
+cdef inline double sum_double(const floating* x, Py_ssize_t n) noexcept nogil:
+    """``sum(x[0:n])`` accumulated in double, in ``LANES`` partial sums."""
+    cdef double acc[LANES]
+    cdef double total = 0
+    cdef Py_ssize_t i, j, b
+    cdef Py_ssize_t n_main = n - n % LANES
+    for j in range(LANES):
+        acc[j] = 0
+    for b in range(n_main // LANES):
+        i = b * LANES
+        for j in range(LANES):
+            acc[j] += x[i + j]
+    for j in range(LANES):
+        total += acc[j]
+    for i in range(n_main, n):
+        total += x[i]
+    return total
+
+
+cdef inline double bce_range(const floating* z, const floating* t, floating* g,
+                             Py_ssize_t n, floating size) noexcept nogil:
+    """Summed ``max(z, 0) - z t + log1p(exp(-|z|))``; ``g = (sigmoid(z) - t) / size``.
+
+    Works through blocks: the exponentials, then one loop (which vectorises)
+    writing the gradient and each element's loss term, then the terms' sum.
+    ``g`` may be ``z`` or ``t``.
+    """
+    cdef floating e[BLOCK]
+    cdef floating pos[BLOCK]
+    cdef floating terms[BLOCK]
+    cdef floating zero = 0
+    cdef floating one = 1
+    cdef floating zi, ti
+    cdef double total = 0
+    cdef Py_ssize_t i, blk, start, m
+    for blk in range((n + BLOCK - 1) // BLOCK):
+        start = blk * BLOCK
+        m = min(<Py_ssize_t> BLOCK, n - start)
+        exp_negabs(z + start, e, m)
+        for i in range(m):
+            pos[i] = zero if z[start + i] < zero else z[start + i]
+        for i in range(m):
+            zi = z[start + i]
+            ti = t[start + i]
+            g[start + i] = ((one if zi >= zero else e[i]) / (one + e[i]) - ti) / size
+            terms[i] = pos[i] - zi * ti + log1p_unit(e[i])
+        total += sum_double(terms, m)
+    return total
+
+
+cdef inline double mse_range(const floating* p, const floating* t, floating* g,
+                             Py_ssize_t n, floating scale) noexcept nogil:
+    """Summed ``(p - t)^2``; ``g = (p - t) * scale`` (partial sums as in ``bce_range``)."""
+    cdef double acc[LANES]
+    cdef double total = 0
+    cdef floating d
+    cdef Py_ssize_t i, j, b
+    cdef Py_ssize_t n_main = n - n % LANES
+    for j in range(LANES):
+        acc[j] = 0
+    for b in range(n_main // LANES):
+        i = b * LANES
+        for j in range(LANES):
+            d = p[i + j] - t[i + j]
+            g[i + j] = d * scale
+            acc[j] += d * d
+    for j in range(LANES):
+        total += acc[j]
+    for i in range(n_main, n):
+        d = p[i] - t[i]
+        g[i] = d * scale
+        total += d * d
+    return total
+
+
+cdef inline double pointwise_range(int loss, const floating* z, const floating* t,
+                                   floating* g, Py_ssize_t n, Py_ssize_t size) noexcept nogil:
+    if loss == LOSS_BCE:
+        return bce_range(z, t, g, n, <floating> size)
+    return mse_range(z, t, g, n, <floating> (2.0 / size))
+
+
+cdef inline double pointwise_loss(int loss, const floating* zp, const floating* tp, floating* gp,
+                                  Py_ssize_t n, int num_threads) noexcept nogil:
+    """The binary cross-entropy (LOSS_BCE) or the squared error (LOSS_MSE), summed,
+    in contiguous chunks per thread."""
+    cdef Py_ssize_t c, start, chunk
+    cdef double total = 0
+    if num_threads <= 1:
+        return pointwise_range(loss, zp, tp, gp, n, n)
+    chunk = chunk_size(n, num_threads)
+    for c in prange(n_chunks(n, chunk), num_threads=num_threads, schedule="static"):
+        start = c * chunk
+        total += pointwise_range(loss, zp + start, tp + start, gp + start,
+                                 min(chunk, n - start), n)
+    return total

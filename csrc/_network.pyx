@@ -1,0 +1,573 @@
+"""A whole network's training step in compiled code: layers as nodes, chained.
+
+Each layer that has a compiled form is a :class:`Node`: its forward and
+backward pass, each one call that runs without the GIL (dense layers, stand-
+alone activations, dropout, reshapes).  A :class:`Network` chains them: it
+gathers the batch's rows, runs every node forward, the loss and its gradient,
+every node backward, and applies the optimizer's update to each parameter as
+soon as its last gradient is known, while it is still in cache.  Between two
+nodes it holds the GIL for a few C calls only; nothing goes back to Python.
+
+Every array is checked, and kept alive, by ``nnfast.backend.cpu_network``;
+the nodes and the network only keep their addresses.  The network owns the
+buffers between nodes (each node's output and the gradient with respect to
+it), sized for the largest batch so far.
+
+Thread counts follow ``nnfast.backend.threads_for``: each loop asks
+``_parallel.pxd`` with the plan of the current step (the thread cap, and
+whether BLAS is held at one thread so that products may be shared out).
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.stdint cimport uint64_t
+from libc.string cimport memcpy
+
+cimport numpy as cnp
+
+from _activations cimport ACT_IDENTITY, ACT_SOFTMAX, activation, backprop_activation
+from _dropout cimport dropout, multiply
+from _losses cimport (
+    LOSS_BCE, LOSS_MSE, LOSS_XENT, LOSS_XENT_PROBS, label_outside, pointwise_loss, xent_labels,
+    xent_probs,
+)
+from _parallel cimport elementwise_threads, product_threads, thread_plan
+from _products cimport affine, backprop_affine
+from _simd cimport nnf_simd_attach
+from _updates cimport RULE_NONE, update
+
+cnp.import_array()
+nnf_simd_attach()
+
+
+cdef inline char* address(object array):
+    """The data address of a numpy array (checked by the caller), or NULL for None."""
+    return NULL if array is None else <char*> cnp.PyArray_DATA(<cnp.ndarray> array)
+
+
+# --------------------------------------------------------------------- nodes
+cdef class Node:
+    """One layer's compiled forward and backward pass.
+
+    Attributes
+    ----------
+    in_size, out_size : int
+        Values per sample of the input and the output.
+    alias : bool
+        The output is the input itself, reshaped (no work either way).
+    """
+    cdef readonly Py_ssize_t in_size, out_size
+    cdef readonly bint alias
+    cdef int itemsize
+    cdef list keep  # the arrays whose addresses this node holds
+
+    def __cinit__(self, *args, **kwargs):
+        self.keep = []
+
+    cdef int forward(self, char* x, char* y, Py_ssize_t n, bint training,
+                     const thread_plan* plan) except -1:
+        """``y`` (n, out_size) from ``x`` (n, in_size)."""
+        return 0
+
+    cdef int backward(self, char* x, char* y, char* dy, char* dx, Py_ssize_t n,
+                      const thread_plan* plan) except -1:
+        """Parameter gradients, and ``dx`` (n, in_size) unless NULL, from ``dy`` (n, out_size).
+
+        ``dy`` may be overwritten.
+        """
+        return 0
+
+
+cdef class ReshapeNode(Node):
+    """A layer that only reshapes each sample (``Reshape``, ``Flatten``)."""
+
+    def __init__(self, Py_ssize_t size, int itemsize):
+        self.in_size = self.out_size = size
+        self.itemsize = itemsize
+        self.alias = True
+
+
+cdef class DenseNode(Node):
+    """``y = act(x @ op(W) + b)``: its forward pass in one call, its backward pass in another.
+
+    Parameters
+    ----------
+    W : ndarray of shape (n_in, n_out), or (n_out, n_in) used transposed
+    b : ndarray of shape (n_out,) or None
+    dW, db : ndarray or None
+        Where the gradients go; None when not wanted (a frozen layer).
+    act : int
+        Activation code, applied in place after the affine map.
+    transposed : bool
+        ``W`` is another layer's weights, used transposed (tied weights).
+    add_w, add_b : bool
+        Add to the gradient instead of writing it (shared weights).
+    """
+    cdef char* w
+    cdef char* b
+    cdef char* dw
+    cdef char* db
+    cdef int act, n_in, n_out
+    cdef bint transposed, add_w, add_b
+
+    def __init__(self, cnp.ndarray W, b, dW, db, int act, bint transposed, bint add_w,
+                 bint add_b):
+        self.keep = [W, b, dW, db]
+        self.w, self.b, self.dw, self.db = address(W), address(b), address(dW), address(db)
+        self.n_out = W.shape[0] if transposed else W.shape[1]
+        self.n_in = W.shape[1] if transposed else W.shape[0]
+        self.in_size, self.out_size = self.n_in, self.n_out
+        self.itemsize = W.itemsize
+        self.act, self.transposed, self.add_w, self.add_b = act, transposed, add_w, add_b
+
+    cdef int forward(self, char* x, char* y, Py_ssize_t n, bint training,
+                     const thread_plan* plan) except -1:
+        if self.itemsize == 4:
+            self._forward(<const float*> x, <float*> y, n, plan)
+        else:
+            self._forward(<const double*> x, <double*> y, n, plan)
+        return 0
+
+    cdef void _forward(self, const floating* x, floating* y, Py_ssize_t n,
+                       const thread_plan* plan) noexcept:
+        cdef int t_prod = product_threads(plan, n, self.n_in, self.n_out)
+        cdef int t_elem = elementwise_threads(plan, n * self.n_out)
+        with nogil:
+            affine(x, <const floating*> self.w, <const floating*> self.b, y, self.transposed,
+                   <int> n, self.n_in, self.n_out, t_prod)
+            if self.act != ACT_IDENTITY:
+                activation(y, y, n, self.n_out, self.act, t_elem)
+
+    cdef int backward(self, char* x, char* y, char* dy, char* dx, Py_ssize_t n,
+                      const thread_plan* plan) except -1:
+        if self.itemsize == 4:
+            self._backward(<const float*> x, <const float*> y, <float*> dy, <float*> dx, n, plan)
+        else:
+            self._backward(<const double*> x, <const double*> y, <double*> dy, <double*> dx, n,
+                           plan)
+        return 0
+
+    cdef void _backward(self, const floating* x, const floating* y, floating* dy, floating* dx,
+                        Py_ssize_t n, const thread_plan* plan) noexcept:
+        cdef int t_prod = product_threads(plan, n, self.n_in, self.n_out)
+        cdef int t_elem = elementwise_threads(plan, n * self.n_out)
+        with nogil:
+            if self.act != ACT_IDENTITY:
+                backprop_activation(dy, y, dy, n, self.n_out, self.act, t_elem)
+            backprop_affine(dy, x, <const floating*> self.w, <floating*> self.dw,
+                            <floating*> self.db, dx, self.transposed, self.add_w, self.add_b,
+                            <int> n, self.n_in, self.n_out, t_prod)
+
+
+cdef class ActivationNode(Node):
+    """A stand-alone activation layer; softmax runs along the last axis, of ``last`` values."""
+    cdef int act
+    cdef Py_ssize_t last
+
+    def __init__(self, Py_ssize_t size, Py_ssize_t last, int act, int itemsize):
+        self.in_size = self.out_size = size
+        self.act, self.last, self.itemsize = act, last, itemsize
+
+    cdef int forward(self, char* x, char* y, Py_ssize_t n, bint training,
+                     const thread_plan* plan) except -1:
+        cdef Py_ssize_t cols = self.last if self.act == ACT_SOFTMAX else n * self.out_size
+        cdef Py_ssize_t rows = n * self.out_size // cols
+        cdef int t = elementwise_threads(plan, n * self.out_size)
+        with nogil:
+            if self.itemsize == 4:
+                activation(<const float*> x, <float*> y, rows, cols, self.act, t)
+            else:
+                activation(<const double*> x, <double*> y, rows, cols, self.act, t)
+        return 0
+
+    cdef int backward(self, char* x, char* y, char* dy, char* dx, Py_ssize_t n,
+                      const thread_plan* plan) except -1:
+        cdef Py_ssize_t cols = self.last if self.act == ACT_SOFTMAX else n * self.out_size
+        cdef Py_ssize_t rows = n * self.out_size // cols
+        cdef int t = elementwise_threads(plan, n * self.out_size)
+        if dx == NULL:
+            return 0
+        with nogil:
+            if self.itemsize == 4:
+                backprop_activation(<const float*> dy, <const float*> y, <float*> dx, rows, cols,
+                                    self.act, t)
+            else:
+                backprop_activation(<const double*> dy, <const double*> y, <double*> dx, rows,
+                                    cols, self.act, t)
+        return 0
+
+
+cdef class DropoutNode(Node):
+    """Inverted dropout while training, the identity otherwise.
+
+    Parameters
+    ----------
+    size : int
+    rate : float
+    seed : int
+    draws : ndarray of shape (1,), uint64
+        The layer's count of masks drawn, shared with it (and so saved with
+        the model); each training pass draws the next mask.
+    itemsize : int
+    """
+    cdef double rate
+    cdef uint64_t seed
+    cdef uint64_t* draws
+    cdef object mask
+
+    def __init__(self, Py_ssize_t size, double rate, uint64_t seed, cnp.ndarray draws,
+                 int itemsize):
+        self.in_size = self.out_size = size
+        self.rate, self.seed, self.itemsize = rate, seed, itemsize
+        self.keep = [draws]
+        self.draws = <uint64_t*> cnp.PyArray_DATA(draws)
+        self.mask = None
+
+    cdef char* _mask(self, Py_ssize_t n):
+        import numpy as np
+
+        if self.mask is None or self.mask.shape[0] < n * self.out_size:
+            self.mask = np.empty(n * self.out_size, np.float32 if self.itemsize == 4 else np.float64)
+        return address(self.mask)
+
+    cdef int forward(self, char* x, char* y, Py_ssize_t n, bint training,
+                     const thread_plan* plan) except -1:
+        cdef Py_ssize_t size = n * self.out_size
+        cdef int t = elementwise_threads(plan, size)
+        cdef char* mask
+        if not training or self.rate == 0:
+            if y != x:
+                memcpy(y, x, size * self.itemsize)
+            return 0
+        mask = self._mask(n)
+        with nogil:
+            if self.itemsize == 4:
+                dropout(<const float*> x, <float*> y, <float*> mask, size, self.rate, self.seed,
+                        self.draws[0], t)
+            else:
+                dropout(<const double*> x, <double*> y, <double*> mask, size, self.rate,
+                        self.seed, self.draws[0], t)
+        self.draws[0] += 1
+        return 0
+
+    cdef int backward(self, char* x, char* y, char* dy, char* dx, Py_ssize_t n,
+                      const thread_plan* plan) except -1:
+        cdef Py_ssize_t size = n * self.out_size
+        cdef int t = elementwise_threads(plan, size)
+        cdef char* mask = address(self.mask)
+        if dx == NULL:
+            return 0
+        if self.rate == 0:
+            memcpy(dx, dy, size * self.itemsize)
+            return 0
+        with nogil:
+            if self.itemsize == 4:
+                multiply(<const float*> dy, <const float*> mask, <float*> dx, size, t)
+            else:
+                multiply(<const double*> dy, <const double*> mask, <double*> dx, size, t)
+        return 0
+
+
+# ------------------------------------------------------------------- network
+cdef struct Update:
+    # One parameter's optimizer step, applied after the backward pass of node ``node``.
+    int node
+    char* param
+    char* grad
+    char* state0
+    char* state1
+    Py_ssize_t size
+    bint decay
+
+
+cdef class Network:
+    """A chain of nodes with a loss at the end: one training step per call.
+
+    Parameters
+    ----------
+    nodes : list of Node
+        At least one that is not an alias.
+    loss : int
+        0 for the cross-entropy (against labels or probabilities, by the
+        targets' dtype), 2 for the binary cross-entropy, 3 for the squared
+        error.
+    fused_act : int
+        The output activation folded into the loss (softmax or sigmoid; the
+        last node then outputs logits), or -1.
+    classes : int
+        Classes of the cross-entropy (the last axis of the output; 1 for the
+        other losses).
+    stop : int
+        Index of the lowest node the backward pass reaches (the first with
+        something to learn); nodes below it need no gradient.
+    need_dx : list of bool
+        For each node, whether the gradient with respect to its input is needed.
+    dtype : numpy dtype
+        float32 or float64.
+    """
+    cdef list nodes
+    cdef int n_nodes, loss, fused_act, stop, itemsize
+    cdef Py_ssize_t classes, in_size, out_size
+    cdef list need_dx
+    cdef object dtype
+    cdef char** out_ptr         # per node: its output (the input itself for an alias)
+    cdef char** grad_ptr        # per node: the gradient with respect to its output
+    # Buffers, numpy arrays of ``capacity`` rows (their addresses are in the
+    # pointers above).
+    cdef list outputs, grads
+    cdef object x_rows, label_rows, value_rows, probs
+    cdef readonly Py_ssize_t capacity
+    cdef Update* updates
+    cdef int n_updates
+    cdef readonly object bound_state
+
+    def __cinit__(self, list nodes, *args, **kwargs):
+        self.out_ptr = <char**> PyMem_Malloc(max(1, len(nodes)) * sizeof(char*))
+        self.grad_ptr = <char**> PyMem_Malloc(max(1, len(nodes)) * sizeof(char*))
+        if self.out_ptr == NULL or self.grad_ptr == NULL:
+            raise MemoryError()
+        self.updates = NULL
+
+    def __init__(self, list nodes, int loss, int fused_act, Py_ssize_t classes, int stop,
+                 list need_dx, dtype):
+        self.nodes = list(nodes)
+        self.n_nodes = len(nodes)
+        self.loss, self.fused_act, self.classes, self.stop = loss, fused_act, classes, stop
+        self.need_dx = list(need_dx)
+        self.dtype = dtype
+        self.itemsize = dtype.itemsize
+        self.in_size = (<Node> nodes[0]).in_size
+        self.out_size = (<Node> nodes[self.n_nodes - 1]).out_size
+        self.capacity = 0
+        self.n_updates = 0
+        self.bound_state = None
+
+    def __dealloc__(self):
+        PyMem_Free(self.out_ptr)
+        PyMem_Free(self.grad_ptr)
+        PyMem_Free(self.updates)
+
+    def reserve(self, Py_ssize_t n):
+        """Buffers for batches of up to ``n`` rows (kept when they are large enough already)."""
+        import numpy as np
+
+        cdef int i
+        cdef Node node
+        if n <= self.capacity:
+            return
+        empty = lambda *shape: np.empty(shape, self.dtype)
+        # Outputs: an alias's is its input's, wired at each step.
+        self.outputs = [None if (<Node> node).alias else empty(n, (<Node> node).out_size)
+                        for node in self.nodes]
+        for i in range(self.n_nodes):
+            self.out_ptr[i] = address(self.outputs[i])
+        # Gradients: the loss writes the last node's; a node's backward pass
+        # writes the one below it, which an alias hands down unchanged.
+        self.grads = [empty(n, self.out_size)]
+        self.grad_ptr[self.n_nodes - 1] = address(self.grads[0])
+        for i in range(self.n_nodes - 1, 0, -1):
+            node = <Node> self.nodes[i]
+            if node.alias:
+                self.grad_ptr[i - 1] = self.grad_ptr[i]
+            elif self.need_dx[i]:
+                grad = empty(n, node.in_size)
+                self.grads.append(grad)
+                self.grad_ptr[i - 1] = address(grad)
+            else:
+                self.grad_ptr[i - 1] = NULL
+        self.x_rows = empty(n, self.in_size)
+        self.label_rows = np.empty(n * (self.out_size // self.classes), np.intp)
+        self.value_rows = empty(n, self.out_size)
+        self.probs = empty(n, self.out_size) if self.fused_act != -1 else None
+        self.capacity = n
+
+    def output(self, Py_ssize_t n):
+        """The output of the last step's ``n`` rows: ndarray of shape (n, out_size).
+
+        Probabilities after a fused softmax or sigmoid; a view, valid until
+        the next step.
+        """
+        cdef int i = self.n_nodes - 1
+        if self.probs is not None:
+            return self.probs[:n]
+        while self.outputs[i] is None:
+            i -= 1
+        return self.outputs[i][:n]
+
+    def bind_updates(self, list entries, state=None):
+        """Record each trained parameter's update: ``(node, param, grad, state0, state1, decay)``.
+
+        ``node`` is the lowest node whose backward pass writes the gradient
+        (the update waits for it); states are None where the rule keeps none.
+        ``state`` is remembered as :attr:`bound_state`.
+        """
+        cdef int i
+        PyMem_Free(self.updates)
+        self.updates = <Update*> PyMem_Malloc(max(1, len(entries)) * sizeof(Update))
+        if self.updates == NULL:
+            raise MemoryError()
+        self.keep = list(entries)
+        for i, (node, param, grad, s0, s1, decay) in enumerate(entries):
+            self.updates[i].node = node
+            self.updates[i].param = address(param)
+            self.updates[i].grad = address(grad)
+            self.updates[i].state0 = address(s0)
+            self.updates[i].state1 = address(s1)
+            self.updates[i].size = param.size
+            self.updates[i].decay = decay
+        self.n_updates = len(entries)
+        self.bound_state = state
+
+    cdef list keep
+
+    def step(self, cnp.ndarray x, rows, Py_ssize_t n, cnp.ndarray targets, int max_threads,
+             Py_ssize_t min_work, Py_ssize_t elem_divisor, Py_ssize_t product_divisor,
+             bint share_products, bint train=True, int rule=RULE_NONE,
+             cnp.ndarray hyper=None, double weight_decay=0):
+        """Forward pass, loss, backward pass and update on one batch; returns the summed loss.
+
+        Parameters
+        ----------
+        x : ndarray
+            The batch itself (n, in_size) when ``rows`` is None, else every
+            sample, of which the batch takes rows ``rows[0:n]``.
+        rows : intp ndarray of shape (n,) or None
+        n : int
+            Rows in the batch, at most the capacity reserved.
+        targets : ndarray
+            intp labels (``out_size // classes`` per sample) or values
+            (``out_size`` per sample), for the same rows as ``x``.
+        max_threads, min_work, elem_divisor, product_divisor, share_products
+            The thread plan (see ``_parallel.pxd``).
+        train : bool
+            False runs the forward pass and the loss only (dropout off).
+        rule : int
+            The update rule applied to every bound parameter (RULE_NONE: none).
+        hyper : float64 ndarray
+            The rule's scalars.
+        weight_decay : float
+            Applied to the parameters bound with ``decay``.
+
+        Raises ``ValueError`` for a row index or label out of range, before
+        anything is written.
+        """
+        cdef thread_plan plan
+        cdef Py_ssize_t* row_ptr = NULL if rows is None else <Py_ssize_t*> cnp.PyArray_DATA(<cnp.ndarray> rows)
+        cdef Py_ssize_t n_source = x.shape[0]
+        cdef Py_ssize_t positions = self.out_size // self.classes
+        cdef char* xp = <char*> cnp.PyArray_DATA(x)
+        cdef char* tp = <char*> cnp.PyArray_DATA(targets)
+        cdef bint labels = self.loss == LOSS_XENT and targets.dtype.kind != "f"
+        cdef int loss_code = self.loss
+        cdef Py_ssize_t bad = -1
+        cdef size_t target_row
+        cdef char* target_rows
+        if n > self.capacity:
+            raise ValueError(f"the batch has {n} rows, more than the {self.capacity} reserved")
+        plan.max_threads, plan.min_work = max_threads, min_work
+        plan.elem_divisor, plan.product_divisor = elem_divisor, product_divisor
+        plan.share_products = share_products
+        if self.loss == LOSS_XENT and not labels:
+            loss_code = LOSS_XENT_PROBS
+        if row_ptr != NULL:
+            with nogil:
+                bad = label_outside(row_ptr, n, n_source)
+            if bad != -1:
+                raise ValueError(f"row index {row_ptr[bad]} is outside [0, {n_source})")
+            target_rows = address(self.label_rows if labels else self.value_rows)
+            target_row = (positions * sizeof(Py_ssize_t) if labels
+                          else <size_t> self.out_size * self.itemsize)
+            gather_rows(tp, row_ptr, n, target_row, target_rows,
+                        elementwise_threads(&plan, n * self.out_size))
+            tp = target_rows
+            gather_rows(xp, row_ptr, n, <size_t> self.in_size * self.itemsize,
+                        address(self.x_rows), elementwise_threads(&plan, n * self.in_size))
+            xp = address(self.x_rows)
+        if labels:
+            with nogil:
+                bad = label_outside(<const Py_ssize_t*> tp, n * positions, self.classes)
+            if bad != -1:
+                raise ValueError(f"softmax_cross_entropy: label {(<const Py_ssize_t*> tp)[bad]} "
+                                 f"is outside [0, {self.classes}) for logits with "
+                                 f"{self.classes} classes")
+        if self.itemsize == 4:
+            return self._step(<float*> xp, n, loss_code, tp, &plan, train, rule, hyper,
+                              weight_decay)
+        return self._step(<double*> xp, n, loss_code, tp, &plan, train, rule, hyper,
+                          weight_decay)
+
+    cdef double _step(self, floating* x, Py_ssize_t n, int loss_code, char* targets,
+                      const thread_plan* plan, bint train, int rule, cnp.ndarray hyper,
+                      double weight_decay) except? -1:
+        cdef int i, j
+        cdef Node node
+        cdef char* inp = <char*> x
+        cdef floating* z
+        cdef floating* g
+        cdef floating* probs
+        cdef double loss = 0
+        cdef Py_ssize_t size = n * self.out_size
+        cdef Py_ssize_t positions = self.out_size // self.classes
+        cdef int t_loss = elementwise_threads(plan, size)
+        cdef double* h = NULL if hyper is None else <double*> cnp.PyArray_DATA(hyper)
+        cdef Update* u
+        # Forward: an alias's output is its input.
+        for i in range(self.n_nodes):
+            node = <Node> self.nodes[i]
+            if node.alias:
+                self.out_ptr[i] = inp
+            else:
+                node.forward(inp, self.out_ptr[i], n, train, plan)
+            inp = self.out_ptr[i]
+        # The loss and its gradient.
+        z = <floating*> inp
+        g = <floating*> self.grad_ptr[self.n_nodes - 1]
+        probs = <floating*> address(self.probs)
+        with nogil:
+            if self.fused_act == ACT_SOFTMAX:
+                activation(z, probs, n * positions, self.classes, ACT_SOFTMAX, t_loss)
+            elif self.fused_act != -1:
+                activation(z, probs, n, self.out_size, self.fused_act, t_loss)
+            if loss_code == LOSS_XENT:
+                loss = xent_labels(z, <const Py_ssize_t*> targets, g, n * positions, self.classes,
+                                   t_loss)
+            elif loss_code == LOSS_XENT_PROBS:
+                loss = xent_probs(z, <const floating*> targets, g, n * positions, self.classes,
+                                  t_loss)
+            else:
+                loss = pointwise_loss(loss_code, z, <const floating*> targets, g, size, t_loss)
+        if not train:
+            return loss
+        # Backward, each parameter updated once its last gradient is in.
+        for i in range(self.n_nodes - 1, self.stop - 1, -1):
+            node = <Node> self.nodes[i]
+            if not node.alias:
+                node.backward(<char*> x if i == 0 else self.out_ptr[i - 1], self.out_ptr[i],
+                              self.grad_ptr[i], self.grad_ptr[i - 1] if i > 0 else NULL, n, plan)
+            if rule != RULE_NONE:
+                for j in range(self.n_updates):
+                    u = &self.updates[j]
+                    if u.node == i:
+                        with nogil:
+                            update(rule, <floating*> u.param, <const floating*> u.grad,
+                                   <floating*> u.state0, <floating*> u.state1, u.size, h,
+                                   weight_decay if u.decay else 0.0,
+                                   elementwise_threads(plan, u.size))
+        return loss
+
+
+cdef void gather_rows(const char* source, const Py_ssize_t* rows, Py_ssize_t n, size_t row_bytes,
+                      char* out, int num_threads) noexcept:
+    """Copy rows ``rows[0:n]`` of ``source`` (rows of ``row_bytes``) into ``out``.
+
+    Rows picked at random from a large array come from main memory; two
+    threads keep twice as many of those reads in flight.
+    """
+    cdef Py_ssize_t i
+    with nogil:
+        if num_threads <= 1:
+            for i in range(n):
+                memcpy(out + i * row_bytes, source + rows[i] * row_bytes, row_bytes)
+        else:
+            for i in prange(n, num_threads=num_threads, schedule="static"):
+                memcpy(out + i * row_bytes, source + rows[i] * row_bytes, row_bytes)

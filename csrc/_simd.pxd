@@ -1,0 +1,37 @@
+# The kernels compiled for several instruction sets (csrc/nnf_simd_kernels.h),
+# reached by every module through one table that nnfast._simd owns.  A module
+# that uses them calls ``attach_simd()`` once at import.
+from libc.stdint cimport uint64_t
+
+cdef extern from "nnf_simd.h":
+    ctypedef struct nnf_simd_t:
+        void (*exp_shift_f32)(const float*, float, float*, Py_ssize_t) noexcept nogil
+        void (*exp_shift_f64)(const double*, double, double*, Py_ssize_t) noexcept nogil
+        void (*exp_negabs_f32)(const float*, float*, Py_ssize_t) noexcept nogil
+        void (*exp_negabs_f64)(const double*, double*, Py_ssize_t) noexcept nogil
+        void (*tanh_f32)(const float*, float*, Py_ssize_t) noexcept nogil
+        void (*tanh_f64)(const double*, double*, Py_ssize_t) noexcept nogil
+        void (*adam_f32)(float*, const float*, float*, float*, Py_ssize_t, float, float, float,
+                         float, float, float, float, float) noexcept nogil
+        void (*adam_f64)(double*, const double*, double*, double*, Py_ssize_t, double, double,
+                         double, double, double, double, double, double) noexcept nogil
+        void (*adamw_f32)(float*, const float*, float*, float*, Py_ssize_t, float, float, float,
+                          float, float, float, float, float) noexcept nogil
+        void (*adamw_f64)(double*, const double*, double*, double*, Py_ssize_t, double, double,
+                          double, double, double, double, double, double) noexcept nogil
+        void (*rmsprop_f32)(float*, const float*, float*, Py_ssize_t, float, float, float, float,
+                            float) noexcept nogil
+        void (*rmsprop_f64)(double*, const double*, double*, Py_ssize_t, double, double, double,
+                            double, double) noexcept nogil
+        void (*adagrad_f32)(float*, const float*, float*, Py_ssize_t, float, float,
+                            float) noexcept nogil
+        void (*adagrad_f64)(double*, const double*, double*, Py_ssize_t, double, double,
+                            double) noexcept nogil
+        void (*adadelta_f32)(float*, const float*, float*, float*, Py_ssize_t, float, float,
+                             float, float, float) noexcept nogil
+        void (*adadelta_f64)(double*, const double*, double*, double*, Py_ssize_t, double,
+                             double, double, double, double) noexcept nogil
+        void (*uniform_row_f32)(uint64_t, uint64_t, float*, Py_ssize_t) noexcept nogil
+
+    const nnf_simd_t* nnf_simd
+    int nnf_simd_attach() except -1

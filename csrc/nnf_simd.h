@@ -1,0 +1,66 @@
+/* The table of kernels compiled for three instruction sets (see
+ * nnf_simd_kernels.h, which the module nnfast._simd compiles once).
+ *
+ * Every other module includes this header and calls nnf_simd_attach() at
+ * import: it points the module's nnf_simd at the one table of nnfast._simd
+ * (shared through a PyCapsule), so that nnfast._simd.select_simd_kernels
+ * switches every module at once. */
+#ifndef NNF_SIMD_H
+#define NNF_SIMD_H
+#include <Python.h>
+#include <stdint.h>
+
+#define NNF_EXP_SHIFT_ARGS(T) (const T* x, T shift, T* y, Py_ssize_t n)
+#define NNF_EXP_NEGABS_ARGS(T) (const T* x, T* y, Py_ssize_t n)
+#define NNF_TANH_ARGS(T) (const T* x, T* y, Py_ssize_t n)
+
+#define NNF_ADAM_ARGS(T) (T* p, const T* g, T* m, T* v, Py_ssize_t n,    \
+    T lr_c1, T b1, T omb1, T b2, T omb2, T c2, T eps, T wd)
+#define NNF_RMSPROP_ARGS(T) (T* p, const T* g, T* sq, Py_ssize_t n,      \
+    T lr, T rho, T omrho, T eps, T wd)
+#define NNF_ADAGRAD_ARGS(T) (T* p, const T* g, T* acc, Py_ssize_t n,     \
+    T lr, T eps, T wd)
+#define NNF_ADAMW_ARGS(T) (T* p, const T* g, T* m, T* v, Py_ssize_t n,   \
+    T lr_c1, T b1, T omb1, T b2, T omb2, T c2, T eps, T keep)
+#define NNF_ADADELTA_ARGS(T) (T* p, const T* g, T* eg, T* ed,            \
+    Py_ssize_t n, T lr, T rho, T omrho, T eps, T wd)
+
+#define NNF_UNIFORM_ROW_ARGS (uint64_t key, uint64_t stream, float* out, Py_ssize_t n)
+
+typedef struct {
+    void (*exp_shift_f32) NNF_EXP_SHIFT_ARGS(float);
+    void (*exp_shift_f64) NNF_EXP_SHIFT_ARGS(double);
+    void (*exp_negabs_f32) NNF_EXP_NEGABS_ARGS(float);
+    void (*exp_negabs_f64) NNF_EXP_NEGABS_ARGS(double);
+    void (*tanh_f32) NNF_TANH_ARGS(float);
+    void (*tanh_f64) NNF_TANH_ARGS(double);
+    void (*adam_f32) NNF_ADAM_ARGS(float);
+    void (*adam_f64) NNF_ADAM_ARGS(double);
+    void (*adamw_f32) NNF_ADAMW_ARGS(float);
+    void (*adamw_f64) NNF_ADAMW_ARGS(double);
+    void (*rmsprop_f32) NNF_RMSPROP_ARGS(float);
+    void (*rmsprop_f64) NNF_RMSPROP_ARGS(double);
+    void (*adagrad_f32) NNF_ADAGRAD_ARGS(float);
+    void (*adagrad_f64) NNF_ADAGRAD_ARGS(double);
+    void (*adadelta_f32) NNF_ADADELTA_ARGS(float);
+    void (*adadelta_f64) NNF_ADADELTA_ARGS(double);
+    void (*uniform_row_f32) NNF_UNIFORM_ROW_ARGS;
+} nnf_simd_t;
+
+
+static const nnf_simd_t* nnf_simd = NULL;
+
+#define NNF_SIMD_CAPSULE "nnfast._simd._table"
+
+static int nnf_simd_attach(void) {
+    PyObject* module = PyImport_ImportModule("nnfast._simd");
+    PyObject* capsule;
+    if (module == NULL) return -1;
+    capsule = PyObject_GetAttrString(module, "_table");
+    Py_DECREF(module);
+    if (capsule == NULL) return -1;
+    nnf_simd = (const nnf_simd_t*) PyCapsule_GetPointer(capsule, NNF_SIMD_CAPSULE);
+    Py_DECREF(capsule);
+    return nnf_simd == NULL ? -1 : 0;
+}
+#endif
