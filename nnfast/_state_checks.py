@@ -14,11 +14,18 @@ bool, None), so the checks are exact: ``True`` is not an integer here, and
 neither is ``3.0``.
 """
 import math
+import re
 
 import numpy as np
 
 INT64_MAX = 2**63 - 1
 """Largest value any count or seed read from a file may take."""
+
+#: Class label dtypes a file may name: bool, integers, floats, strings.
+_LABEL_DTYPE = re.compile(r"[<>|=]?(b1|[iu][1248]|f[248]|U[0-9]{1,9})")
+#: Widest string dtype a file may give its labels beyond the longest of them, in
+#: characters; any wider would make a few labels allocate more than the file holds.
+_SPARE_LABEL_WIDTH = 4096
 
 
 def describe(value, limit=40):
@@ -188,3 +195,50 @@ def read_array(arrays, name, *, shape, dtype, finite=False, sizes=""):
     if finite and arr.size and not np.isfinite(arr).all():
         raise ValueError(f"array {name!r} holds NaN or infinite values")
     return arr
+
+
+def read_labels(mapping, key, dtype_key, where, *, length=None):
+    """Return class labels ``mapping[key]`` as an array of the dtype named by ``mapping[dtype_key]``.
+
+    The labels must be JSON values of that dtype, strictly increasing (as
+    ``np.unique`` leaves them), ``length`` of them when given; a string dtype
+    may be no wider than the longest label plus a little, so that a file
+    cannot make a few labels take more memory than the file holds.
+    """
+    text = read_str(mapping, dtype_key, where)
+    form = _LABEL_DTYPE.fullmatch(text)
+    if not form:
+        raise ValueError(f"{entry(where, dtype_key)} must name a bool, integer, floating or "
+                         f"string dtype such as '<i8' or '<U4', got {describe(text)}")
+    kind = form.group(1)[0]
+    labels = read_list(mapping, key, where, length=length)
+    if not labels:
+        raise ValueError(f"{entry(where, key)} holds no labels")
+    accepts = {
+        "b": lambda v: type(v) is bool,
+        "i": lambda v: type(v) is int,
+        "u": lambda v: type(v) is int,
+        "f": lambda v: type(v) in (int, float) and math.isfinite(v),
+        "U": lambda v: type(v) is str,
+    }[kind]
+    for i, label in enumerate(labels):
+        if not accepts(label):
+            raise ValueError(f"{entry(where, key)}[{i}] = {describe(label)} is not a label of "
+                             f"dtype {text}")
+    if kind == "U":
+        longest = max(len(label) for label in labels)
+        width = int(form.group(1)[1:])
+        if not longest <= width <= max(longest, _SPARE_LABEL_WIDTH):
+            raise ValueError(f"{entry(where, dtype_key)} {text!r} holds strings of {width} "
+                             f"characters, but the longest label has {longest}")
+    dtype = np.dtype(text)
+    try:
+        classes = np.array(labels, dtype=dtype)
+    except (OverflowError, ValueError) as exc:
+        raise ValueError(f"{entry(where, key)} cannot be held in dtype {text}: {exc}") from None
+    if classes.tolist() != labels:
+        raise ValueError(f"{entry(where, key)} {describe(labels)} change when held in dtype {text}")
+    if not np.all(classes[:-1] < classes[1:]):
+        raise ValueError(f"{entry(where, key)} must be different labels in increasing order, "
+                         f"got {describe(labels)}")
+    return classes

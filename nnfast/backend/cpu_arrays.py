@@ -21,17 +21,23 @@ INTP = np.dtype(np.intp)
 #: BLAS takes its dimensions as C ints.
 INT_MAX = 2**31 - 1
 _ndarray = np.ndarray
+#: Array types whose buffers the kernels may read.
+_READABLE = (np.ndarray, np.memmap)
 _contiguous = np.ascontiguousarray
 _overlap = np.may_share_memory
 
 
 def float_dtype(a, *others):
-    """The dtype of ``a`` when it and ``others`` are plain numpy arrays of one float dtype, else None.
+    """The dtype of ``a`` when it and ``others`` are numpy arrays of one float dtype, else None.
 
-    Dtypes are compared by value, not identity: an array that was pickled
-    or deep-copied carries an equal dtype object that is not numpy's own.
+    Plain arrays and memory maps (a model loaded with ``joblib.load(...,
+    mmap_mode="r")`` holds its weights in them) qualify; other subclasses,
+    whose elements may not mean what their buffer holds (masked arrays),
+    do not.  Dtypes are compared by value, not identity: an array that was
+    pickled or deep-copied carries an equal dtype object that is not
+    numpy's own.
     """
-    if type(a) is not _ndarray:
+    if type(a) not in _READABLE:
         return None
     dtype = a.dtype
     if dtype == F32:
@@ -41,7 +47,7 @@ def float_dtype(a, *others):
     else:
         return None
     for x in others:
-        if type(x) is not _ndarray or x.dtype != dtype:
+        if type(x) not in _READABLE or x.dtype != dtype:
             return None
     return dtype
 

@@ -1,15 +1,16 @@
 """Compiled matrix products of the dense layers (kernels in ``nnfast._products``).
 
 Every product goes through BLAS.  Inside :func:`~nnfast.backend.own_threads`
-(which every product enters; models hold it for a whole ``fit``) a product
-is shared out among the kernels' own OpenMP threads, one BLAS call per
-block, while BLAS is held at one thread; otherwise BLAS runs its own threads.
+(which models hold for a whole ``fit`` or ``predict``) a product is shared
+out among the kernels' own OpenMP threads, one BLAS call per block, while
+BLAS is held at one thread; called on its own, a product is one BLAS call
+that BLAS runs on its own threads.
 See :mod:`nnfast.backend.cpu_arrays` for the checks made before a kernel runs.
 """
 import numpy as np
 
 from .. import _products
-from ._threads import own_threads, product_threads
+from ._threads import product_threads
 from .cpu_arrays import (
     INT_MAX, c_order, check_out_shape, float_dtype, is_out, shares,
 )
@@ -69,8 +70,7 @@ class CpuProductOps:
                 b, trans_b = b.T, not trans_b
             else:
                 b = np.ascontiguousarray(b)
-        with own_threads():
-            _products.gemm(a, b, out, trans_a, trans_b, alpha, beta, product_threads(m, n, k))
+        _products.gemm(a, b, out, trans_a, trans_b, alpha, beta, product_threads(m, n, k))
         return out
 
     def affine(self, x, w, b, out=None):
@@ -100,8 +100,8 @@ class CpuProductOps:
                 return super().affine(x, w, b, out=out)
         if not (0 < n_samples <= INT_MAX and 0 < n_in <= INT_MAX and 0 < n_out <= INT_MAX):
             return super().affine(x, w, b, out=out)
-        with own_threads():
-            _products.affine(c_order(x), c_order(w), c_order(b), out, product_threads(n_samples, n_in, n_out))
+        _products.affine(c_order(x), c_order(w), c_order(b), out,
+                         product_threads(n_samples, n_in, n_out))
         return out
 
     def backprop_affine(self, dz, x, w, dw, db, dx=None):
@@ -136,9 +136,8 @@ class CpuProductOps:
                 or shares(dw, dz, x, w) or shares(db, dz, x, w, dw)
                 or (want_dx and shares(dx, dz, x, w, dw, db))):
             return super().backprop_affine(dz, x, w, dw, db, dx=dx if want_dx else False)
-        with own_threads():
-            _products.backprop_affine(c_order(dz), c_order(x), c_order(w), dw, db, dx if want_dx else None,
-                                   product_threads(n_samples, n_in, n_out))
+        _products.backprop_affine(c_order(dz), c_order(x), c_order(w), dw, db,
+                                  dx if want_dx else None, product_threads(n_samples, n_in, n_out))
         return dx if want_dx else None
 
     def sum_rows(self, x, out=None):

@@ -3,6 +3,7 @@ import numbers
 
 import numpy as np
 
+from .._state_checks import check_keys, read_bool, read_int, read_labels, read_list
 from .._validation import (
     check_array, check_consistent_length, check_fraction, check_is_fitted, check_labels,
     check_n_features, check_positive, check_target_given,
@@ -157,25 +158,56 @@ class _BaseMLP(BaseEstimator):
 
     @classmethod
     def _from_state(cls, config, arrays):
-        params = dict(config["params"])
+        """Rebuild a fitted estimator; every size in ``config`` is checked before its model is built."""
+        check_keys(config, "config", ("params", "model", "n_features_in", "n_iter", "loss_curve",
+                                      "validation_scores") + cls._EXTRA_KEYS)
+        params = config["params"]
+        check_keys(params, "config['params']", tuple(cls._param_names()))
+        params = dict(params)
         if isinstance(params.get("hidden_layer_sizes"), list):
             params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
         est = cls(**params)
-        est.model_ = Sequential._from_state(config["model"], arrays)
-        est.n_features_in_ = config["n_features_in"]
-        est.n_iter_ = config["n_iter"]
-        est.loss_curve_ = list(config["loss_curve"])
-        est.validation_scores_ = list(config["validation_scores"])
+        try:
+            est._validate_params()  # types and ranges; nothing is allocated from them
+        except TypeError as exc:
+            raise ValueError(f"config['params']: {exc}") from None
+        n_features = read_int(config, "n_features_in", "config", low=1)
+        n_iter = read_int(config, "n_iter", "config")
+        curves = [read_list(config, key, "config", max_length=n_iter)
+                  for key in ("loss_curve", "validation_scores")]
+        for key, curve in zip(("loss_curve", "validation_scores"), curves):
+            if not all(type(v) in (int, float) for v in curve):
+                raise ValueError(f"config[{key!r}] must hold numbers")
+        extra = est._read_extra_state(config)
+        model = Sequential._from_state(config["model"], arrays)
+        if model.input_shape != (n_features,) or model.output_shape != (est._outputs_of(extra),):
+            raise ValueError(f"the model maps {model.input_shape} to {model.output_shape}, but the "
+                             f"estimator was fitted on {n_features} features and "
+                             f"{est._outputs_of(extra)} outputs")
+        est.model_ = model
+        est.n_features_in_, est.n_iter_ = n_features, n_iter
+        est.loss_curve_, est.validation_scores_ = curves
         est.best_loss_ = min(est.loss_curve_) if est.loss_curve_ else np.inf
-        est._load_extra_state(config)
+        est._load_extra_state(extra)
         return est
 
     def _extra_state(self):
         """Subclass-specific fitted state for saving (JSON-serialisable)."""
         return {}
 
-    def _load_extra_state(self, config):
-        """Restore what :meth:`_extra_state` saved."""
+    #: The keys :meth:`_extra_state` adds to the saved config.
+    _EXTRA_KEYS = ()
+
+    def _read_extra_state(self, config):
+        """What :meth:`_extra_state` saved, checked (it sizes nothing yet)."""
+        return {}
+
+    def _outputs_of(self, extra):
+        """The number of outputs the saved state declares."""
+        raise NotImplementedError
+
+    def _load_extra_state(self, extra):
+        """Restore what :meth:`_read_extra_state` read."""
 
 
 @register_model
@@ -317,8 +349,19 @@ class MLPClassifier(_BaseMLP):
     def _extra_state(self):
         return {"classes": self.classes_.tolist(), "classes_dtype": self.classes_.dtype.str}
 
-    def _load_extra_state(self, config):
-        self.classes_ = np.asarray(config["classes"], dtype=np.dtype(config["classes_dtype"]))
+    _EXTRA_KEYS = ("classes", "classes_dtype")
+
+    def _read_extra_state(self, config):
+        classes = read_labels(config, "classes", "classes_dtype", "config")
+        if len(classes) < 2:
+            raise ValueError("config['classes'] must hold at least 2 labels")
+        return {"classes": classes}
+
+    def _outputs_of(self, extra):
+        return len(extra["classes"])
+
+    def _load_extra_state(self, extra):
+        self.classes_ = extra["classes"]
         self._n_outputs = len(self.classes_)
 
     def __sklearn_tags__(self):
@@ -411,9 +454,18 @@ class MLPRegressor(_BaseMLP):
     def _extra_state(self):
         return {"y_1d": self._y_1d, "n_outputs": self.n_outputs_}
 
-    def _load_extra_state(self, config):
-        self._y_1d = config["y_1d"]
-        self._n_outputs = self.n_outputs_ = config["n_outputs"]
+    _EXTRA_KEYS = ("y_1d", "n_outputs")
+
+    def _read_extra_state(self, config):
+        return {"y_1d": read_bool(config, "y_1d", "config"),
+                "n_outputs": read_int(config, "n_outputs", "config", low=1)}
+
+    def _outputs_of(self, extra):
+        return extra["n_outputs"]
+
+    def _load_extra_state(self, extra):
+        self._y_1d = extra["y_1d"]
+        self._n_outputs = self.n_outputs_ = extra["n_outputs"]
 
     def __sklearn_tags__(self):
         from sklearn.utils import RegressorTags

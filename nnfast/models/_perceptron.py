@@ -1,14 +1,13 @@
 """Rosenblatt's perceptron and the logic-gate exercises."""
 import math
 import numbers
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._state_checks import (
     check_array_names, check_keys, describe, read_array, read_bool, read_float, read_int,
-    read_list, read_str,
+    read_labels, read_list, read_str,
 )
 from .._validation import (
     check_array, check_consistent_length, check_is_fitted, check_labels, check_positive,
@@ -262,11 +261,6 @@ class Perceptron(BaseEstimator):
 
 _FITTED_KEYS = ("classes", "classes_dtype", "n_features_in", "n_epochs", "converged", "errors",
                 "intercept")
-#: Class label dtypes a file may name: bool, integers, floats, strings.
-_LABEL_DTYPE = re.compile(r"[<>|=]?(b1|[iu][1248]|f[248]|U[0-9]{1,9})")
-#: Widest string dtype a file may give its labels beyond the longest of them, in
-#: characters; any wider would make two labels allocate more than the file holds.
-_SPARE_LABEL_WIDTH = 4096
 
 
 def _read_state(config, arrays):
@@ -339,41 +333,7 @@ def _read_state(config, arrays):
 
 def _read_classes(config):
     """The two class labels of a saved state as an array of the saved dtype."""
-    text = read_str(config, "classes_dtype", "config")
-    form = _LABEL_DTYPE.fullmatch(text)
-    if not form:
-        raise ValueError(f"config['classes_dtype'] must name a bool, integer, floating or "
-                         f"string dtype such as '<i8' or '<U4', got {describe(text)}")
-    kind = form.group(1)[0]
-    labels = read_list(config, "classes", "config", length=2)
-    accepts = {
-        "b": lambda v: type(v) is bool,
-        "i": lambda v: type(v) is int,
-        "u": lambda v: type(v) is int,
-        "f": lambda v: type(v) in (int, float) and math.isfinite(v),
-        "U": lambda v: type(v) is str,
-    }[kind]
-    for i, label in enumerate(labels):
-        if not accepts(label):
-            raise ValueError(f"config['classes'][{i}] = {describe(label)} is not a label of "
-                             f"dtype {text}")
-    if kind == "U":
-        longest = max(len(label) for label in labels)
-        width = int(form.group(1)[1:])
-        if not longest <= width <= max(longest, _SPARE_LABEL_WIDTH):
-            raise ValueError(f"config['classes_dtype'] {text!r} holds strings of {width} "
-                             f"characters, but the longest label has {longest}")
-    dtype = np.dtype(text)
-    try:
-        classes = np.array(labels, dtype=dtype)
-    except (OverflowError, ValueError) as exc:
-        raise ValueError(f"config['classes'] cannot be held in dtype {text}: {exc}") from None
-    if classes.tolist() != labels:
-        raise ValueError(f"config['classes'] {labels!r} change when held in dtype {text}")
-    if not classes[0] < classes[1]:
-        raise ValueError(f"config['classes'] must be two different labels in increasing "
-                         f"order, got {labels!r}")
-    return classes
+    return read_labels(config, "classes", "classes_dtype", "config", length=2)
 
 
 # --------------------------------------------------------------------------

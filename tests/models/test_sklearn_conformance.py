@@ -53,7 +53,6 @@ EXPECTED_FAILURES = {
     "MLPRegressor": {
         "check_regressor_multioutput": "predictions come in the model's dtype, float32 here, "
                                        "while the check wants float64",
-        "check_estimators_pickle(readonly_memmap=True)": _MEMMAP_WEIGHTS,
     },
     "BernoulliRBM": dict.fromkeys([
         "check_dict_unchanged", "check_dont_overwrite_parameters", "check_estimators_dtypes",
