@@ -129,7 +129,7 @@ def nnfast_epoch(benchmark, data, **variant):
     model.fit(x[:BATCH * 10], y[:BATCH * 10], epochs=1, batch_size=BATCH)  # allocate buffers
     benchmark.pedantic(lambda: model.fit(x, y, epochs=1, batch_size=BATCH), rounds=5, iterations=1)
     assert np.isfinite(model.history.history["loss"][-1])
-    assert model._stack is not None  # the compiled network ran
+    assert model._network is not None  # the compiled network ran
 
 
 @pytest.mark.benchmark(group="mlp-epoch")

@@ -18,7 +18,7 @@ from ..optimizers import get_optimizer, optimizer_from_config
 INFERENCE_BATCH = 4096
 
 #: Losses a backend may run inside a compiled network (see ``Ops.network``).
-_STACK_LOSSES = (CrossEntropy, BinaryCrossEntropy, MeanSquaredError)
+_NETWORK_LOSSES = (CrossEntropy, BinaryCrossEntropy, MeanSquaredError)
 
 
 @register_model
@@ -66,7 +66,7 @@ class Sequential:
         self.stop_training = False
         self.stop_reason = None
         self._fused = False
-        self._stack = None
+        self._network = None
         for layer in layers or []:
             self.add(layer)
 
@@ -251,13 +251,13 @@ class Sequential:
         self._output_activation = activation
         self._fused = self.loss.fuses is not None and activation == self.loss.fuses
         last.keep_preactivation = self._fused
-        self._stack = self._stack_key = None
+        self._network = self._network_key = None
 
     def __getstate__(self):
-        # The fused step holds raw addresses of this model's arrays: a copy
-        # (copy.deepcopy, or pickling between processes) makes its own.
+        # The compiled network holds raw addresses of this model's arrays: a
+        # copy (copy.deepcopy, or pickling between processes) makes its own.
         state = self.__dict__.copy()
-        state["_stack"] = None
+        state["_network"] = None
         state.pop("_saved_arrays", None)
         return state
 
@@ -266,9 +266,9 @@ class Sequential:
         # A copied dtype may be a new object equal to numpy's own; the kernels
         # compare dtypes by identity.
         self.dtype = np.dtype(self.dtype.name)
-        self._stack_key = None
+        self._network_key = None
 
-    def _make_stack(self):
+    def _make_network(self):
         """The backend's compiled step for the whole model, or None.
 
         Every layer describes itself as a node (:meth:`Layer.node_spec`);
@@ -277,7 +277,7 @@ class Sequential:
         the optimizer's update, with the results of the layers run one at a
         time.  Otherwise the layers run one by one.
         """
-        if type(self.loss) not in _STACK_LOSSES:
+        if type(self.loss) not in _NETWORK_LOSSES:
             return None
         nodes = []
         for layer in self.layers:
@@ -327,10 +327,10 @@ class Sequential:
         """Forward and backward pass on one batch; fills the trained variables' gradients.
 
         The batch is ``xb``, or ``xb[rows]`` when ``rows`` is given (only
-        with a fused stack, which gathers the rows itself).
+        with a compiled network, which gathers the rows itself).
         """
-        if self._stack is not None:
-            return self._stack.train_step(xb, tb, rows)
+        if self._network is not None:
+            return self._network.train_step(xb, tb, rows)
         output = self._forward(xb, training=True)
         loss, grad = self._loss_of_output(output, tb, grad_out=self._grad_buffer(output.shape))
         last = self.layers[-1]
@@ -342,10 +342,10 @@ class Sequential:
 
     def _train_step(self, xb, tb, rows=None):
         optimizer = self.optimizer
-        rule = optimizer.fused_rule(optimizer.iterations + 1) if self._stack is not None else None
-        if rule is not None and self._stack.supports(rule[0]):
+        rule = optimizer.fused_rule(optimizer.iterations + 1) if self._network is not None else None
+        if rule is not None and self._network.supports(rule[0]):
             optimizer.iterations += 1
-            return self._stack.train_step(xb, tb, rows,
+            return self._network.train_step(xb, tb, rows,
                                           update=(*rule, optimizer.weight_decay, optimizer._state))
         loss, output = self._backprop(xb, tb, rows)
         optimizer.step(self._train_params, self._train_grads, self._train_decay)
@@ -386,9 +386,9 @@ class Sequential:
         if not optimizer.built or [id(p) for p in optimizer._params] != [id(p) for p in self._train_params]:
             optimizer.build(self.ops, self._train_params)
         key = tuple(id(v) for v in trained)
-        if key != getattr(self, "_stack_key", None):
-            self._stack = self._make_stack()
-            self._stack_key = key
+        if key != getattr(self, "_network_key", None):
+            self._network = self._make_network()
+            self._network_key = key
 
     def train_on_batch(self, x, y):
         """One gradient step on a single batch; returns the batch loss."""
@@ -479,8 +479,8 @@ class Sequential:
         self.stop_training, self.stop_reason = False, None
         self._n_train_samples, self._n_epochs = n, epochs
         ops = self.ops
-        stack = self._stack
-        xbuf = None if stack else np.empty((batch_size,) + x.shape[1:], dtype=x.dtype)
+        network = self._network
+        xbuf = None if network else np.empty((batch_size,) + x.shape[1:], dtype=x.dtype)
         tbuf = np.empty((batch_size,) + targets.shape[1:], dtype=targets.dtype)
         snapshot = self._snapshot()
 
@@ -492,8 +492,8 @@ class Sequential:
             for batch, start in enumerate(range(0, n, batch_size)):
                 idx = order[start:start + batch_size]
                 nb = len(idx)
-                if stack:
-                    # The stack gathers the batch's rows of x and targets itself.
+                if network:
+                    # The network gathers the batch's rows of x and targets itself.
                     loss, output = self._train_step(x, targets, rows=idx)
                     if self.metrics:
                         tb_dev = np.take(targets, idx, axis=0, out=tbuf[:nb])

@@ -255,7 +255,7 @@ def test_buffers_are_sized_for_the_largest_batch(backend):
     model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
     model.fit(x, y, epochs=1, batch_size=20, validation_split=0.2)  # batches of 20, 16; validation 9
     first = dict(model.layers[0]._buffers)
-    network = model._stack
+    network = model._network
     if backend == "cpu":
         assert network is not None and network._net.capacity == 20
     else:
@@ -263,7 +263,7 @@ def test_buffers_are_sized_for_the_largest_batch(backend):
     model.fit(x, y, epochs=2, batch_size=20, validation_split=0.2)
     model.predict(x[:3])
     assert first and all(model.layers[0]._buffers[k] is buf for k, buf in first.items())
-    assert model._stack is network
+    assert model._network is network
     if network is not None:
         assert network._net.capacity == 20
 
@@ -315,4 +315,4 @@ def test_copies_predict_identically_and_train_on_the_compiled_path(copier):
     twin.partial_fit(x, y)
     clf.partial_fit(x, y)
     np.testing.assert_array_equal(twin.predict_proba(x), clf.predict_proba(x))
-    assert twin.model_._stack is not None and twin.model_._stack is not clf.model_._stack
+    assert twin.model_._network is not None and twin.model_._network is not clf.model_._network

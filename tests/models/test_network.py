@@ -96,8 +96,8 @@ def model(name, device="cpu", dtype="float64", optimizer=None, seed=0):
 
 def layer_by_layer(m):
     """The same model with its compiled network switched off."""
-    m._make_stack = lambda: None
-    m._stack = m._stack_key = None
+    m._make_network = lambda: None
+    m._network = m._network_key = None
     return m
 
 
@@ -115,9 +115,9 @@ def threads(request):
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_every_kind_of_model_gets_a_compiled_network(name):
-    assert isinstance(model(name)._stack, CpuNetwork)
-    assert isinstance(model(name, dtype="float32")._stack, CpuNetwork)
-    assert model(name, device="numpy")._stack is None
+    assert isinstance(model(name)._network, CpuNetwork)
+    assert isinstance(model(name, dtype="float32")._network, CpuNetwork)
+    assert model(name, device="numpy")._network is None
 
 
 def test_a_layer_without_a_compiled_form_makes_the_model_train_layer_by_layer():
@@ -133,7 +133,7 @@ def test_a_layer_without_a_compiled_form_makes_the_model_train_layer_by_layer():
     m.compile(optimizer="adam", loss="cross_entropy")
     x, y = data("labels")
     assert np.isfinite(m.fit(x, y, epochs=1, batch_size=16).history["loss"][0])
-    assert m._stack is None
+    assert m._network is None
 
 
 @pytest.mark.parametrize("batch_size", [1, 16, None], ids=["online", "batches", "full"])
@@ -144,7 +144,7 @@ def test_compiled_training_equals_layer_by_layer_training(name, dtype, batch_siz
     compiled, plain = model(name, dtype=dtype), layer_by_layer(model(name, dtype=dtype))
     h1 = compiled.fit(x, y, epochs=2, batch_size=batch_size, validation_split=0.2)
     h2 = plain.fit(x, y, epochs=2, batch_size=batch_size, validation_split=0.2)
-    assert isinstance(compiled._stack, CpuNetwork) and plain._stack is None
+    assert isinstance(compiled._network, CpuNetwork) and plain._network is None
     for key in ("loss", "val_loss"):
         np.testing.assert_allclose(h1.history[key], h2.history[key], **close(dtype))
     for a, b in zip(compiled.get_weights(), plain.get_weights()):
@@ -179,7 +179,7 @@ def test_compiled_gradients_match_finite_differences(name):
     m.set_weights([w if w.ndim == 2 else rng.normal(scale=0.3, size=w.shape)
                    for w in m.get_weights()])
     loss, grads = loss_and_gradients()
-    assert isinstance(m._stack, CpuNetwork)
+    assert isinstance(m._network, CpuNetwork)
     eps = 1e-6
     for param, grad in zip(m.params, grads):
         for flat in rng.choice(param.size, size=min(5, param.size), replace=False):
@@ -199,7 +199,7 @@ def test_the_network_keeps_its_buffers_for_smaller_batches():
     for batch_size in (4, 40, 7):
         compiled.fit(x, y, epochs=1, batch_size=batch_size, shuffle=False)
         plain.fit(x, y, epochs=1, batch_size=batch_size, shuffle=False)
-    assert compiled._stack._net.capacity == 40
+    assert compiled._network._net.capacity == 40
     for a, b in zip(compiled.get_weights(), plain.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
 
@@ -217,7 +217,7 @@ def test_frozen_layers_keep_their_weights_in_the_network():
 def network_and_batch(name="relu-softmax-xent"):
     m = model(name)
     x, y = data(CONFIGS[name][2], n=10)
-    return m._stack, x, m.loss.prepare_targets(y, m.output_shape, m.dtype), m
+    return m._network, x, m.loss.prepare_targets(y, m.output_shape, m.dtype), m
 
 
 def test_step_rejects_rows_and_labels_out_of_range_before_writing():
@@ -277,7 +277,7 @@ def test_evaluation_runs_the_network_in_inference_mode():
     m.fit(x, y, epochs=1, batch_size=16)
     targets = m.loss.prepare_targets(y, m.output_shape, m.dtype)
     draws = [int(l._draws[0]) for l in m.layers if isinstance(l, Dropout)]
-    loss, out = m._stack.evaluate(np.ascontiguousarray(x), targets)
+    loss, out = m._network.evaluate(np.ascontiguousarray(x), targets)
     assert loss == pytest.approx(m.evaluate(x, y), rel=1e-12)
     np.testing.assert_allclose(out, m.predict(x), rtol=1e-12)
     assert [int(l._draws[0]) for l in m.layers if isinstance(l, Dropout)] == draws
@@ -327,7 +327,7 @@ def test_the_784_500_300_10_network_agrees_with_the_reference():
     compiled, ref = mlp("cpu"), mlp("numpy")
     h1 = compiled.fit(x, y, epochs=2, batch_size=100)
     h2 = ref.fit(x, y, epochs=2, batch_size=100)
-    assert isinstance(compiled._stack, CpuNetwork)
+    assert isinstance(compiled._network, CpuNetwork)
     np.testing.assert_allclose(h1.history["loss"], h2.history["loss"], rtol=1e-4)
     for a, b in zip(compiled.get_weights(), ref.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
@@ -366,7 +366,7 @@ def test_compiled_updates_follow_a_rebuilt_optimizer_state(tmp_path):
     loaded = nnfast.load_model(tmp_path / "m.nnf")
     m.fit(x, y, epochs=1, batch_size=16, shuffle=False)
     loaded.fit(x, y, epochs=1, batch_size=16, shuffle=False)
-    assert isinstance(loaded._stack, CpuNetwork)
+    assert isinstance(loaded._network, CpuNetwork)
     for a, b in zip(m.get_weights(), loaded.get_weights()):
         np.testing.assert_array_equal(a, b)
     for (k, a), (_, b) in zip(sorted(m.optimizer.state_arrays().items()),
@@ -402,7 +402,7 @@ def test_copies_of_a_model_train_their_own_arrays_on_their_own_network(copier):
     np.testing.assert_array_equal(twin.predict(x), m.predict(x))
     before = m.get_weights()
     twin.fit(x, y, epochs=1, batch_size=16, shuffle=False)
-    assert isinstance(twin._stack, CpuNetwork) and twin._stack is not m._stack
+    assert isinstance(twin._network, CpuNetwork) and twin._network is not m._network
     for a, b in zip(m.get_weights(), before):
         np.testing.assert_array_equal(a, b)
     m.fit(x, y, epochs=1, batch_size=16, shuffle=False)
