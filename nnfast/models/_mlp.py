@@ -443,8 +443,12 @@ class MLPRegressor(_BaseMLP):
         return self._fit(X, y, 1, first_call=first)
 
     def predict(self, X):
-        """Predictions: ndarray of shape (n_samples,) for a single output, else (n_samples, n_outputs)."""
-        out = self._forward(X)
+        """Predictions: float64 ndarray of shape (n_samples,) for a single output, else (n_samples, n_outputs).
+
+        Float64 whatever the model's ``dtype``, as scikit-learn's regressors
+        return them.
+        """
+        out = self._forward(X).astype(np.float64, copy=False)
         return out.ravel() if self._y_1d else out
 
     def score(self, X, y):

@@ -50,10 +50,6 @@ _PLL_STREAM = ("score_samples draws the flipped unit of each sample from the mod
 
 #: Checks expected to fail, by instance label: check id -> reason.
 EXPECTED_FAILURES = {
-    "MLPRegressor": {
-        "check_regressor_multioutput": "predictions come in the model's dtype, float32 here, "
-                                       "while the check wants float64",
-    },
     "BernoulliRBM": dict.fromkeys([
         "check_dict_unchanged", "check_dont_overwrite_parameters", "check_estimators_dtypes",
         "check_estimators_fit_returns_self", "check_estimators_overwrite_params",
