@@ -15,10 +15,10 @@ Threads share out the rows: every product and pass of the chain works on a
 thread's own block of rows (the rows of a batch are independent), and the
 update shares out the columns of W and the entries of the biases.  Two
 barriers per batch: before the update (every thread has finished reading
-W) and after it.  A pass over the data runs in one parallel region per
-segment of batches.  A thread count above 1 assumes that BLAS runs on one
-thread meanwhile (the caller's business), so that the only threads are
-these.
+W) and after it.  A call (a single update or a whole pass over the data) is
+one parallel region.  A thread count above 1 assumes that BLAS
+runs on one thread meanwhile (the caller's business), so that the only
+threads are these.
 
 The Python wrappers in ``nnfast.backend.cpu_rbm`` check shapes, dtypes and
 contiguity; these functions trust their arguments and release the GIL.
@@ -40,60 +40,46 @@ cnp.import_array()
 
 cdef extern from *:
     """
-    /* A sense-reversing barrier for the threads of one kernel call.  Waiting
-     * threads spin briefly and then yield their core, so that a thread that
-     * was descheduled (on a busy machine) gets to run instead of waiting for
-     * a spinning peer's time slice to end.  nnf_barrier_wait returns 1 when it
-     * had to wait long; the kernels count these "slow" waits and fall back to one
-     * thread (nnf_flag_*) when the machine is too busy for fine-grained
-     * sharing.  Other compilers use the OpenMP barrier and never fall back. */
-    typedef struct { int count; int sense; int serial; } nnf_barrier_t;
+    /* A sense-reversing barrier for the threads of one parallel region.
+     * Waiting threads spin briefly and then yield their core, so that on a
+     * busy machine a peer that was descheduled gets to run instead of
+     * waiting for a spinning thread's time slice to end.  GCC's OpenMP
+     * barrier spins far longer before it sleeps, and an epoch then takes
+     * noticeably longer while another process keeps a core busy (see
+     * "RBM mini-batch barrier" in benchmarks/RESULTS.md).  Other compilers
+     * use the OpenMP barrier. */
+    typedef struct { int count; int sense; } nnf_barrier_t;
     #if defined(__GNUC__) && !defined(_WIN32)
     #include <sched.h>
-    static inline int nnf_barrier_wait(nnf_barrier_t* b, int n, int* local_sense) {
-        int s = !*local_sense, spins = 0, slow = 0;
+    static inline void nnf_barrier_wait(nnf_barrier_t* b, int n, int* local_sense) {
+        int s = !*local_sense, spins = 0;
         *local_sense = s;
-        if (n <= 1) return 0;
+        if (n <= 1) return;
         if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == n) {
             __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
             __atomic_store_n(&b->sense, s, __ATOMIC_RELEASE);
-            return 0;
+            return;
         }
         while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != s) {
-            if (++spins > 4000) {
-                /* Some 100 yields (a wait of the order of 100 microseconds)
-                 * mean the peer was not running. */
-                if (++slow > 100) slow = 100;
+            if (spins < 4000)
+                spins++;
+            else
                 sched_yield();
-            }
         }
-        return slow >= 100;
-    }
-    static inline void nnf_flag_set(nnf_barrier_t* b) {
-        __atomic_store_n(&b->serial, 1, __ATOMIC_RELAXED);
-    }
-    static inline int nnf_flag_get(nnf_barrier_t* b) {
-        return __atomic_load_n(&b->serial, __ATOMIC_RELAXED);
     }
     #else
-    static inline int nnf_barrier_wait(nnf_barrier_t* b, int n, int* local_sense) {
+    static inline void nnf_barrier_wait(nnf_barrier_t* b, int n, int* local_sense) {
         (void) b; (void) n; (void) local_sense;
     #ifdef _OPENMP
         _Pragma("omp barrier")
     #endif
-        return 0;
     }
-    static inline void nnf_flag_set(nnf_barrier_t* b) { (void) b; }
-    static inline int nnf_flag_get(nnf_barrier_t* b) { (void) b; return 0; }
     #endif
     """
     ctypedef struct nnf_barrier_t:
         int count
         int sense
-        int serial
-    int nnf_barrier_wait(nnf_barrier_t* b, int n, int* local_sense) noexcept nogil
-    void nnf_flag_set(nnf_barrier_t* b) noexcept nogil
-    int nnf_flag_get(nnf_barrier_t* b) noexcept nogil
+    void nnf_barrier_wait(nnf_barrier_t* b, int n, int* local_sense) noexcept nogil
 
 
 def select_simd_kernels(int max_level=2):
@@ -119,43 +105,14 @@ select_simd_kernels()
 
 
 cdef struct _Sync:
-    # A thread's side of the barrier of one parallel region.
+    # A thread's side of the barrier of its parallel region.
     nnf_barrier_t* barrier  # shared by the threads of the region
     int sense               # this thread's barrier sense
-    int waits               # this thread's barrier waits so far
-    int slow                # ... and how many of them had to yield
 
 
-cdef enum:
-    # A thread whose barrier waits were slow more than 32 times, and in more
-    # than 1 of 8 waits, asks the others to let it finish the segment alone.
-    _SLOW_WAITS = 32
-
-
-cdef inline void _wait(_Sync* s, int n_threads) noexcept nogil:
-    """Barrier wait that counts slow waits."""
-    s.waits += 1
-    s.slow += nnf_barrier_wait(s.barrier, n_threads, &s.sense)
-
-
-cdef int _serial_after = -1
-
-
-def _force_serial_after(int waits):
-    """Test hook: fall back to one thread after ``waits`` barrier waits (-1: only when slow)."""
-    global _serial_after
-    _serial_after = waits
-
-
-cdef inline void _vote_serial(_Sync* s, int n_threads) noexcept nogil:
-    """Ask for one thread when this one's waits were often slow.
-
-    Called only between two barriers of a step, and the flag is read only
-    right after the second, so every thread reads the same value.
-    """
-    if n_threads > 1 and ((s.slow > _SLOW_WAITS and s.slow * 8 > s.waits)
-                          or 0 <= _serial_after <= s.waits):
-        nnf_flag_set(s.barrier)
+cdef inline void _wait(_Sync* sync, int n_threads) noexcept nogil:
+    """Wait for the other threads of the region (``n_threads`` of them, this one included)."""
+    nnf_barrier_wait(sync.barrier, n_threads, &sync.sense)
 
 
 cdef double _cd_batch(CDArgs* a, _Sync* sync, floating* W, int tid,
@@ -249,7 +206,6 @@ cdef double _cd_batch(CDArgs* a, _Sync* sync, floating* W, int tid,
         coef[i] = neg if i < C else 1
         ones[i] = 1
     _wait(sync, n_threads)
-    _vote_serial(sync, n_threads)
 
     # Update: this thread's columns of W and of the visible biases (each thread
     # packs only its part of V), and its entries of the hidden biases.
@@ -304,49 +260,39 @@ cdef double _cd_epoch_thread(CDArgs* a, _Sync* sync, floating* W, const floating
         err += _cd_batch(a, sync, W, tid, n_threads)
         step += 1
         start += a.N
-        if n_threads > 1 and nnf_flag_get(sync.barrier):
-            # The batch is complete (its last barrier has passed): thread 0
-            # goes on alone, with the same results.
-            if tid != 0:
-                break
-            n_threads = 1
     a.C = n_chains
     return err
 
 
-cdef enum:
-    # A pass over the data in mini-batches runs in segments of this many
-    # batches, each in its own parallel region: a segment that had to fall
-    # back to one thread does not take the next with it.
-    _SEGMENT_BATCHES = 64
+cdef double _cd_run(CDArgs* args, floating* W, const floating* X, const int64_t* order,
+                    Py_ssize_t n_rows, Py_ssize_t batch_size, uint64_t seed,
+                    uint64_t first_step, int n_threads) noexcept nogil:
+    """One update (``X`` NULL: rows already in ``args.V``) or a pass over ``X[order]``.
 
-
-cdef double _cd_region(CDArgs* args, floating* W, const floating* X, const int64_t* order,
-                       Py_ssize_t n_rows, Py_ssize_t batch_size, uint64_t seed,
-                       uint64_t first_step, int n_threads) noexcept nogil:
-    """One parallel region: a mini-batch update (``X`` NULL) or a pass over ``X[order]``."""
+    One parallel region for the whole call.  Returns the summed squared
+    reconstruction error.
+    """
     cdef double errs[64]
     cdef double err = 0.0
     cdef CDArgs local
     cdef nnf_barrier_t barrier
     cdef _Sync sync0, sync
     cdef int tid, team, t
-    for t in range(64):
-        errs[t] = 0
-    tid = 0
-    team = 1
     barrier.count = 0
     barrier.sense = 0
-    barrier.serial = 0
     sync0.barrier = &barrier
     sync0.sense = 0
-    sync0.waits = 0
-    sync0.slow = 0
+    if X == NULL:
+        args.key = _derive(seed, first_step)
     if n_threads <= 1:
         if X == NULL:
             return _cd_batch(args, &sync0, W, 0, 1)
         return _cd_epoch_thread(args, &sync0, W, X, order, n_rows, batch_size, seed,
                                 first_step, 0, 1)
+    for t in range(64):
+        errs[t] = 0
+    tid = 0
+    team = 1
     with parallel(num_threads=n_threads):
         tid = omp_get_thread_num()
         team = nnf_team_size()
@@ -359,28 +305,6 @@ cdef double _cd_region(CDArgs* args, floating* W, const floating* X, const int64
                                          first_step, tid, team)
     for t in range(64):
         err += errs[t]
-    return err
-
-
-cdef double _cd_run(CDArgs* args, floating* W, const floating* X, const int64_t* order,
-                    Py_ssize_t n_rows, Py_ssize_t batch_size, uint64_t seed,
-                    uint64_t first_step, int n_threads) noexcept nogil:
-    """One update (``X`` NULL: rows already in ``args.V``) or a pass over ``X[order]``.
-
-    Returns the summed squared reconstruction error.
-    """
-    cdef double err = 0.0
-    cdef Py_ssize_t start, m, segment
-    if X == NULL:
-        args.key = _derive(seed, first_step)
-        return _cd_region(args, W, X, order, n_rows, batch_size, seed, first_step, n_threads)
-    segment = _SEGMENT_BATCHES * batch_size
-    start = 0
-    while start < n_rows:
-        m = min(segment, n_rows - start)
-        err += _cd_region(args, W, X, order + start, m, batch_size, seed,
-                          first_step + <uint64_t> (start // batch_size), n_threads)
-        start += m
     return err
 
 
