@@ -24,17 +24,19 @@ given seed both backends are reproducible, whatever the number of threads,
 but they draw different numbers.  Pass the uniforms explicitly to compare
 them draw for draw.
 
-The kernels run their own threads (the online rule, one sample per update,
-runs on one) and limit BLAS to one thread while they run.
+Threads: the kernels share the rows of a batch out among their own OpenMP
+threads, one BLAS call per block, inside :func:`~nnfast.backend.own_threads`
+(BLAS held to one thread; models hold it around a whole ``fit``).  Where that
+hold cannot be taken (no BLAS library that threadpoolctl can limit), every
+kernel that calls BLAS runs on one thread and leaves BLAS its own threads.
+The online rule (one sample per update) always runs on one thread.
 """
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from .. import _rbm_cd, _rbm_online, _rbm_sampling
-from ._threads import get_num_threads, threads_for
+from ._threads import get_num_threads, own_threads, products_on_own_threads, threads_for
 from .ops_rbm import check_seed
 
-_controller = []
 _SIMD_MODULES = (_rbm_cd, _rbm_online, _rbm_sampling)
 
 
@@ -61,23 +63,16 @@ def select_simd_kernels(max_level=2):
     return levels.pop()
 
 
-def _one_blas_thread():
-    """Context limiting BLAS to one thread: the kernels share out the rows themselves.
-
-    OpenBLAS's own threads and OpenMP's would otherwise compete for the same
-    cores between every product and every elementwise pass.
-    """
-    if not _controller:
-        _controller.append(ThreadpoolController())
-    return _controller[0].limit(limits=1, user_api="blas")
-
-
 def _row_threads(n_rows, n_visible, n_hidden):
     """Threads worth using for products of ``n_rows`` rows with the weights (at most 64).
 
     Each thread needs at least one row; below about 65,000 multiply-adds per
-    thread, waking the threads costs more than it saves.
+    thread, waking the threads costs more than it saves.  1 unless BLAS is
+    held to one thread (:func:`~nnfast.backend.own_threads`): the kernels
+    never call BLAS from several threads while it runs threads of its own.
     """
+    if not products_on_own_threads():
+        return 1
     return max(1, min(64, threads_for(n_rows * n_visible * n_hidden // 2), n_rows,
                       get_num_threads()))
 
@@ -191,7 +186,7 @@ class CpuRBMOps:
         _shape(op, "out", out, (x.shape[0], n_out))
         if np.may_share_memory(out, x):
             return reference()
-        with _one_blas_thread():
+        with own_threads():
             _rbm_sampling.sigmoid_affine(_c(x), _c(W), _c(bias), trans_w, out,
                                 _row_threads(x.shape[0], n_in, n_out))
         return out
@@ -221,7 +216,7 @@ class CpuRBMOps:
             out = np.empty(n, np.float64)
         _shape(op, "out", out, (n,))
         pre = np.empty((n, n_hidden), dtype)
-        with _one_blas_thread():
+        with own_threads():
             _rbm_sampling.free_energy(_c(v), _c(W), _c(b_vis), _c(b_hid), pre, out,
                              _row_threads(n, n_visible, n_hidden))
         return out
@@ -252,7 +247,7 @@ class CpuRBMOps:
         hid = np.empty((n, n_hidden), dtype)
         hid_sample = np.empty((n, n_hidden), dtype)
         prob = np.empty((n, n_visible), dtype)
-        with _one_blas_thread():
+        with own_threads():
             _rbm_sampling.gibbs(v, _c(W), _c(b_vis), _c(b_hid), int(steps), uniform_hid, uniform_vis,
                        key, hid, hid_sample, prob, out, _row_threads(n, n_visible, n_hidden))
         return out, prob
@@ -323,7 +318,7 @@ class CpuRBMOps:
         if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
             raise ValueError(f"{op}: step must be a non-negative integer, got {step!r}")
         ws = self._workspace_for(workspace, n, m, n_visible, n_hidden, dtype)
-        with _one_blas_thread():
+        with own_threads():
             if n == 1 and chain is None:
                 return _rbm_online.online_update(
                     _c(v0), W, b_vis, b_hid, lr, int(k), momentum, weight_decay, *velocity,
@@ -368,7 +363,7 @@ class CpuRBMOps:
         n = min(int(batch_size), order.size)
         m = n if chain is None else chain.shape[0]
         ws = self._workspace_for(workspace, n, m, n_visible, n_hidden, dtype)
-        with _one_blas_thread():
+        with own_threads():
             if n == 1 and chain is None:
                 return _rbm_online.online_epoch(
                     _c(X), order, W, b_vis, b_hid, lr, int(k), momentum, weight_decay,

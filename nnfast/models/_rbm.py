@@ -266,8 +266,9 @@ class BernoulliRBM(BaseEstimator):
         X = self._check_X(X, reset=True)
         self._initialize(X, ops)
         Xd = ops.asarray(X)
-        for _ in range(self.epochs):
-            self._pass(Xd, shuffle=self.shuffle)
+        with ops.kernel_threads():
+            for _ in range(self.epochs):
+                self._pass(Xd, shuffle=self.shuffle)
         return self
 
     def partial_fit(self, X, y=None):
@@ -290,7 +291,8 @@ class BernoulliRBM(BaseEstimator):
         X = self._check_X(X, reset=first)
         if first:
             self._initialize(X, ops)
-        self._pass(ops.asarray(X), shuffle=False)
+        with ops.kernel_threads():
+            self._pass(ops.asarray(X), shuffle=False)
         return self
 
     def _pass(self, X, shuffle):
@@ -368,7 +370,8 @@ class BernoulliRBM(BaseEstimator):
         self._fitted()
         X = self._ops.asarray(self._check_X(X))
         W, _, c = self._params()
-        return self._ops.to_numpy(self._ops.rbm_hidden_probs(X, W, c))
+        with self._ops.kernel_threads():
+            return self._ops.to_numpy(self._ops.rbm_hidden_probs(X, W, c))
 
     def fit_transform(self, X, y=None):
         """:meth:`fit`, then :meth:`transform` of the same data.
@@ -395,7 +398,8 @@ class BernoulliRBM(BaseEstimator):
         ops = self._ops
         X = ops.asarray(self._check_X(X))
         W, b, c = self._params()
-        return ops.to_numpy(ops.rbm_visible_probs(ops.rbm_hidden_probs(X, W, c), W, b))
+        with ops.kernel_threads():
+            return ops.to_numpy(ops.rbm_visible_probs(ops.rbm_hidden_probs(X, W, c), W, b))
 
     def gibbs(self, X, steps=1):
         """Run ``steps`` block-Gibbs steps from each row of ``X``.
@@ -414,7 +418,9 @@ class BernoulliRBM(BaseEstimator):
         check_positive(steps, "steps", integer=True)
         ops = self._ops
         X = ops.asarray(self._check_X(X))
-        sample, _ = ops.rbm_gibbs(X, *self._params(), steps=int(steps), seed=self._next_seed())
+        with ops.kernel_threads():
+            sample, _ = ops.rbm_gibbs(X, *self._params(), steps=int(steps),
+                                      seed=self._next_seed())
         return ops.to_numpy(sample)
 
     def sample(self, n_samples=16, steps=1000, init=None, return_probabilities=False):
@@ -449,8 +455,9 @@ class BernoulliRBM(BaseEstimator):
             init = self._check_X(init)
             if init.shape[0] != n_samples:
                 raise ValueError(f"init has {init.shape[0]} rows but n_samples is {n_samples}")
-        sample, prob = ops.rbm_gibbs(ops.asarray(init), *self._params(), steps=int(steps),
-                                     seed=self._next_seed())
+        with ops.kernel_threads():
+            sample, prob = ops.rbm_gibbs(ops.asarray(init), *self._params(), steps=int(steps),
+                                         seed=self._next_seed())
         return ops.to_numpy(prob if return_probabilities else sample)
 
     def free_energy(self, X):
@@ -466,7 +473,8 @@ class BernoulliRBM(BaseEstimator):
         """
         self._fitted()
         X = self._ops.asarray(self._check_X(X))
-        return self._ops.to_numpy(self._ops.rbm_free_energy(X, *self._params()))
+        with self._ops.kernel_threads():
+            return self._ops.to_numpy(self._ops.rbm_free_energy(X, *self._params()))
 
     def score_samples(self, X):
         """Pseudo-log-likelihood of each sample (as in scikit-learn's BernoulliRBM).
@@ -490,8 +498,9 @@ class BernoulliRBM(BaseEstimator):
         ops = self._ops
         X = self._check_X(X)
         index = self._sampling_rng.integers(0, X.shape[1], X.shape[0])
-        return ops.to_numpy(ops.rbm_pseudo_likelihood(
-            ops.asarray(X), *self._params(), ops.asarray(index)))
+        with ops.kernel_threads():
+            return ops.to_numpy(ops.rbm_pseudo_likelihood(
+                ops.asarray(X), *self._params(), ops.asarray(index)))
 
     def score(self, X, y=None):
         """Mean pseudo-log-likelihood of ``X``: higher is better (for model selection).
@@ -515,7 +524,8 @@ class BernoulliRBM(BaseEstimator):
         X = self._check_X(X)
         rng = np.random.default_rng([self._seed, 4, X.shape[0]])
         index = rng.integers(0, X.shape[1], X.shape[0])
-        pll = ops.rbm_pseudo_likelihood(ops.asarray(X), *self._params(), ops.asarray(index))
+        with ops.kernel_threads():
+            pll = ops.rbm_pseudo_likelihood(ops.asarray(X), *self._params(), ops.asarray(index))
         return float(ops.to_numpy(pll).mean())
 
     def log_partition(self):

@@ -1,14 +1,15 @@
 """The compiled RBM kernels against the reference operations."""
 import inspect
+import types
 
 import numpy as np
 import pytest
 
 import nnfast
-from nnfast.backend import get_ops
-from nnfast.backend import cpu_rbm
+from nnfast.backend import _threads, cpu_rbm, get_ops, own_threads, products_on_own_threads
 from nnfast.backend.cpu_rbm import CpuRBMOps
 from nnfast.backend.ops_rbm import RBMOps
+from nnfast.models import BernoulliRBM
 
 CPU = get_ops("cpu")
 REF = get_ops("numpy")
@@ -513,3 +514,110 @@ def test_instruction_sets_give_identical_mini_batch_results():
         assert e1 == e2
         for a, b in zip(p1, p2):
             np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------------ threads
+@pytest.fixture
+def no_controllable_blas(monkeypatch):
+    """As on a machine where threadpoolctl finds no BLAS it can limit."""
+    monkeypatch.setattr(_threads._hold, "_controller", False)
+
+
+def test_products_share_rows_only_while_blas_is_held(monkeypatch):
+    monkeypatch.setitem(_threads._state, "n_threads", 2)
+    assert cpu_rbm._row_threads(100, 784, 120) == 1
+    with own_threads() as held:
+        assert cpu_rbm._row_threads(100, 784, 120) == (2 if held else 1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kernels_without_a_controllable_blas(no_controllable_blas, monkeypatch, dtype):
+    # BLAS keeps its own threads: every kernel that calls it runs on one
+    # thread of ours, and the results are those of the reference.
+    monkeypatch.setitem(_threads._state, "n_threads", 2)
+    rng = np.random.default_rng(15)
+    n, nv, nh = 100, 784, 120
+    W, b, c = _model(rng, nv, nh, dtype, scale=0.05)
+    v = _binary(rng, (n, nv), dtype)
+    h = rng.random((n, nh)).astype(dtype)
+    with own_threads() as held:
+        assert not held and cpu_rbm._row_threads(n, nv, nh) == 1
+    tol = _tol(dtype)
+    np.testing.assert_allclose(CPU.rbm_hidden_probs(v, W, c), REF.rbm_hidden_probs(v, W, c),
+                               **tol)
+    np.testing.assert_allclose(CPU.rbm_visible_probs(h, W, b), REF.rbm_visible_probs(h, W, b),
+                               **tol)
+    np.testing.assert_allclose(CPU.rbm_free_energy(v, W, b, c), REF.rbm_free_energy(v, W, b, c),
+                               rtol=1e-6 if dtype == np.float32 else 1e-12)
+    uh, uv = rng.random((2, n, nh)).astype(dtype), rng.random((2, n, nv)).astype(dtype)
+    sample, prob = CPU.rbm_gibbs(v, W, b, c, steps=2, uniform_hid=uh, uniform_vis=uv)
+    ref_sample, ref_prob = REF.rbm_gibbs(v, W, b, c, steps=2, uniform_hid=uh, uniform_vis=uv)
+    np.testing.assert_allclose(prob, ref_prob, **tol)
+    assert (sample != ref_sample).mean() < 1e-3
+    one, two = [a.copy() for a in (W, b, c)], [a.copy() for a in (W, b, c)]
+    e1 = CPU.rbm_cd_update(v, *one, 0.05, uniform_hid=uh[:1], uniform_vis=uv[:1])
+    e2 = REF.rbm_cd_update(v, *two, 0.05, uniform_hid=uh[:1], uniform_vis=uv[:1])
+    np.testing.assert_allclose(e1, e2, rtol=1e-4)
+    for a, b_ in zip(one, two):
+        np.testing.assert_allclose(a, b_, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("batch_size", [1, 50])
+def test_epochs_without_a_controllable_blas_equal_those_on_one_thread(monkeypatch, batch_size):
+    rng = np.random.default_rng(16)
+    X = _binary(rng, (300, 784), np.float32, 0.2)
+    order = rng.permutation(300)
+    start = _model(rng, 784, 120, np.float32, scale=0.05)
+    results = []
+    for threads, controllable in ((1, True), (2, False)):
+        with monkeypatch.context() as m:
+            m.setitem(_threads._state, "n_threads", threads)
+            if not controllable:
+                m.setattr(_threads._hold, "_controller", False)
+            params = [a.copy() for a in start]
+            err = CPU.rbm_cd_epoch(X, order, *params, 0.05, batch_size=batch_size, k=2, seed=4)
+            results.append((err, params))
+    (e1, p1), (e2, p2) = results
+    np.testing.assert_allclose(e1, e2, rtol=1e-6)
+    for a, b in zip(p1, p2):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+class _CountingController:
+    """Stands in for threadpoolctl's controller: counts the limits set."""
+
+    def __init__(self):
+        self.limits = 0
+
+    def limit(self, limits):
+        assert limits == 1
+        self.limits += 1
+        return types.SimpleNamespace(restore_original_limits=lambda: None)
+
+
+def test_the_model_holds_blas_once_per_call(monkeypatch):
+    # BernoulliRBM takes the hold around each method that runs kernels, so
+    # that the many kernel calls inside do not set and restore the limit
+    # each time.
+    counter = _CountingController()
+    monkeypatch.setattr(_threads._hold, "_controller", counter)
+    rng = np.random.default_rng(17)
+    X = _binary(rng, (120, 30), np.float32)
+    rbm = BernoulliRBM(n_hidden=8, batch_size=10, epochs=3, random_state=0,
+                       track_pseudo_likelihood=True)
+    calls = [
+        lambda: rbm.fit(X),
+        lambda: rbm.partial_fit(X),
+        lambda: rbm.transform(X),
+        lambda: rbm.reconstruct(X),
+        lambda: rbm.gibbs(X, steps=3),
+        lambda: rbm.sample(4, steps=3),
+        lambda: rbm.free_energy(X),
+        lambda: rbm.score_samples(X),
+        lambda: rbm.score(X),
+    ]
+    for i, call in enumerate(calls):
+        before = counter.limits
+        call()
+        assert counter.limits == before + 1, i
+    assert not products_on_own_threads()
