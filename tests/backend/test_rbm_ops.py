@@ -338,6 +338,18 @@ def test_online_kernels_give_identical_results_on_every_instruction_set(dtype):
             np.testing.assert_array_equal(a, b)
 
 
+def test_select_simd_kernels_sets_every_kernel_module():
+    with pytest.raises(ValueError, match="max_level must be 0, 1 or 2"):
+        cpu_rbm.select_simd_kernels(3)
+    try:
+        assert cpu_rbm.select_simd_kernels(0) == 0
+        # Each module keeps its own table; a module asked again reports its level.
+        assert all(module.select_simd_kernels(0) == 0 for module in cpu_rbm._SIMD_MODULES)
+    finally:
+        level = cpu_rbm.select_simd_kernels()
+    assert level in (0, 1, 2)
+
+
 @pytest.mark.parametrize("n_visible, n_hidden, batch_size, n_chains, momentum, weight_decay", [
     (40, 12, 10, 6, 0.5, 1e-3),      # PCD in mini-batches
     (600, 128, 1, None, 0.5, 1e-3),  # the online rule, updating every row
