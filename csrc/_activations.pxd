@@ -110,16 +110,10 @@ cdef inline void sigmoid_range(const floating* z, floating* y, Py_ssize_t n) noe
 
     ``y`` may be ``z``.
     """
-    cdef floating e[BLOCK]
-    cdef floating zero = 0
-    cdef floating one = 1
-    cdef Py_ssize_t i, blk, start, m
-    for blk in range((n + BLOCK - 1) // BLOCK):
-        start = blk * BLOCK
-        m = min(<Py_ssize_t> BLOCK, n - start)
-        exp_negabs(z + start, e, m)
-        for i in range(m):
-            y[start + i] = (one if z[start + i] >= zero else e[i]) / (one + e[i])
+    if floating is float:
+        nnf_simd.sigmoid_f32(z, NULL, y, n)
+    else:
+        nnf_simd.sigmoid_f64(z, NULL, y, n)
 
 
 cdef inline void tanh_range(const floating* z, floating* y, Py_ssize_t n) noexcept nogil:

@@ -34,7 +34,7 @@ from _blas cimport gemm, gemv, axpy
 from _omp cimport omp_get_thread_num
 from _rbm_common cimport (
     CDArgs, _cd_args, _derive, _matmul, _pass, _ptr, _split, nnf_team_size)
-from _rbm_simd cimport nnf_rbm_select
+from _simd cimport nnf_simd_attach
 
 cnp.import_array()
 
@@ -82,26 +82,7 @@ cdef extern from *:
     void nnf_barrier_wait(nnf_barrier_t* b, int n, int* local_sense) noexcept nogil
 
 
-def select_simd_kernels(int max_level=2):
-    """Use the widest float sigmoid and uniform kernels the CPU supports, up to ``max_level``.
-
-    Parameters
-    ----------
-    max_level : {0, 1, 2}
-        0 for the baseline instruction set, 1 for AVX2, 2 for AVX-512.  All
-        give bit-identical results.
-
-    Returns
-    -------
-    int
-        The level now in use in this module (made at import with ``max_level=2``).
-    """
-    if not 0 <= max_level <= 2:
-        raise ValueError(f"max_level must be 0, 1 or 2, got {max_level}")
-    return nnf_rbm_select(max_level)
-
-
-select_simd_kernels()
+nnf_simd_attach()
 
 
 cdef struct _Sync:

@@ -18,34 +18,24 @@
 # from (key, 0).  The draws therefore depend on the seed, the step and the
 # position only, not on the number of threads.  A float stream is eight
 # interleaved xoshiro128+ generators (so that drawing vectorises, see
-# _rbm_simd.pxd), a double stream one xoshiro256** generator (53-bit
+# nnf_simd_kernels.h), a double stream one xoshiro256** generator (53-bit
 # uniforms, _rng.pxd), both seeded through splitmix64.
 #
-# The float sigmoid and uniform rows come from the instruction-set table of
-# _rbm_simd.pxd.  That table is a static variable of the C code, so each
-# module that cimports it holds its own copy and picks its level itself
-# (each module's select_simd_kernels; nnfast.backend.cpu_rbm sets all).
+# The sigmoid, the float uniform rows and the online rule's sparse row
+# kernels come from the instruction-set table that every module shares
+# (nnf_simd.h, owned by nnfast._simd); each RBM module attaches to it at
+# import.
 from cython cimport floating
 from libc.stdint cimport uint64_t
 
 cimport numpy as cnp
 
 from _blas cimport gemm, gemv
-from _rbm_simd cimport nnf_rbm_simd
+from _simd cimport nnf_simd
 from _rng cimport rng_t, rng_seed, rng_uniform, splitmix64
 
 cdef extern from *:
     """
-    #include <math.h>
-
-    /* 1 / (1 + exp(-x)) in double precision, split by the sign of x so
-     * that exp never overflows (the float version, nnf_sigmoidf, is in
-     * _rbm_simd.pxd). */
-    static inline double nnf_sigmoid(double x) {
-        double e = exp(-fabs(x));
-        return x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-    }
-
     /* sum((a - b)^2) with eight partial sums, so the loop vectorises without
      * reassociation flags. */
     #define NNF_SQDIFF(NAME, T)                                              \\
@@ -73,11 +63,22 @@ cdef extern from *:
     #else
     static inline int nnf_team_size(void) { return 1; }
     #endif
+
+    /* Ask for the n bytes at p to be brought into the caches. */
+    static inline void nnf_prefetch(const void* p, Py_ssize_t n) {
+    #if defined(__GNUC__) || defined(__clang__)
+        const char* c = (const char*) p;
+        Py_ssize_t i;
+        for (i = 0; i < n; i += 64) __builtin_prefetch(c + i);
+    #else
+        (void) p; (void) n;
+    #endif
+    }
     """
-    double nnf_sigmoid(double x) noexcept nogil
     double nnf_sqdiff_f(const float* a, const float* b, Py_ssize_t n) noexcept nogil
     double nnf_sqdiff_d(const double* a, const double* b, Py_ssize_t n) noexcept nogil
     int nnf_team_size() noexcept nogil
+    void nnf_prefetch(const void* p, Py_ssize_t n) noexcept nogil
 
 
 cdef enum:
@@ -180,13 +181,11 @@ cdef inline void _matmul(bint trans_b, int m, int n, int k, floating alpha,
 
 
 cdef inline void _sigmoid_row(floating* p, const floating* bias, Py_ssize_t n) noexcept nogil:
-    """p[j] = sigmoid(p[j] + bias[j]) for j < n (the float kernel of the instruction set)."""
-    cdef Py_ssize_t j
+    """p[j] = sigmoid(p[j] + bias[j]) for j < n (the sigmoid of every layer, nnf_simd.h)."""
     if floating is float:
-        nnf_rbm_simd.sigmoid_row_f32(p, bias, n)
+        nnf_simd.sigmoid_f32(p, bias, p, n)
     else:
-        for j in range(n):
-            p[j] = nnf_sigmoid(p[j] + bias[j])
+        nnf_simd.sigmoid_f64(p, bias, p, n)
 
 
 cdef inline void _uniforms(uint64_t key, uint64_t stream, floating* out,
@@ -195,7 +194,7 @@ cdef inline void _uniforms(uint64_t key, uint64_t stream, floating* out,
     cdef Py_ssize_t j
     cdef rng_t r
     if floating is float:
-        nnf_rbm_simd.uniform_row_f32(key, stream, out, n)
+        nnf_simd.uniform_row_f32(key, stream, out, n)
     else:
         rng_seed(&r, key, stream)
         for j in range(n):

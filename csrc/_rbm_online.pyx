@@ -5,7 +5,7 @@ work to share out.  The time goes into reading the weights (from the L2
 cache), so the rule reads as little of them as it can.  For the whole call
 it works on a transposed copy WT (nv, ld) of W (and of the velocity of W),
 in which visible unit i owns the contiguous row WT[i] (padded to ld
-entries, see ``_rbm_simd.pxd``)::
+entries, see ``nnf_simd_kernels.h``)::
 
     up      h = W @ v is the sum of v[i] * WT[i] over the nonzero v[i] only:
             the chain's samples are binary and data such as images mostly
@@ -25,8 +25,8 @@ the rows to update come from the flags of both.
 
 The products, the sparse update, the float sigmoid, the visible sample and
 the searches for nonzero entries are compiled for the baseline, AVX2 and
-AVX-512 (``_rbm_simd.pxd``, :func:`select_simd_kernels`); all versions give
-bit-identical results.
+AVX-512 (``nnf_simd_kernels.h``, ``nnfast._simd.select_simd_kernels``); all
+versions give bit-identical results.
 
 The Python wrappers in ``nnfast.backend.cpu_rbm`` check shapes, dtypes and
 contiguity; these functions trust their arguments and release the GIL.
@@ -39,9 +39,9 @@ cimport numpy as cnp
 
 from _blas cimport gemv
 from _rbm_common cimport (
-    CDArgs, _cd_args, _derive, _pass_row, _ptr, _sigmoid_row, _uniforms, nnf_sqdiff_d,
-    nnf_sqdiff_f)
-from _rbm_simd cimport nnf_rbm_simd, nnf_rbm_select, nnf_prefetch
+    CDArgs, _cd_args, _derive, _pass_row, _ptr, _sigmoid_row, _uniforms, nnf_prefetch,
+    nnf_sqdiff_d, nnf_sqdiff_f)
+from _simd cimport nnf_simd, nnf_simd_attach
 
 cnp.import_array()
 
@@ -66,30 +66,7 @@ cdef extern from *:
     void nnf_fp_restore(unsigned int old) noexcept nogil
 
 
-def select_simd_kernels(int max_level=2):
-    """Use the widest kernels of the online rule the CPU supports, up to ``max_level``.
-
-    These are the products with the weights, the sparse update, the float
-    sigmoid, the visible sample and the search for nonzero entries
-    (``csrc/_rbm_simd.pxd``).
-
-    Parameters
-    ----------
-    max_level : {0, 1, 2}
-        0 for the baseline instruction set, 1 for AVX2, 2 for AVX-512.  All
-        give bit-identical results.
-
-    Returns
-    -------
-    int
-        The level now in use in this module (made at import with ``max_level=2``).
-    """
-    if not 0 <= max_level <= 2:
-        raise ValueError(f"max_level must be 0, 1 or 2, got {max_level}")
-    return nnf_rbm_select(max_level)
-
-
-select_simd_kernels()
+nnf_simd_attach()
 
 
 cdef void _transpose(Py_ssize_t rows, Py_ssize_t cols, const floating* src, Py_ssize_t ld_src,
@@ -113,9 +90,9 @@ cdef inline Py_ssize_t _nonzero(const floating* a, Py_ssize_t n, uint8_t* flags,
     when every a[i] is +0.0 or 1.0, else 0.
     """
     if floating is float:
-        return nnf_rbm_simd.nonzero_f32(a, n, flags, idx, binary)
+        return nnf_simd.nonzero_f32(a, n, flags, idx, binary)
     else:
-        return nnf_rbm_simd.nonzero_f64(a, n, flags, idx, binary)
+        return nnf_simd.nonzero_f64(a, n, flags, idx, binary)
 
 
 cdef inline void _hidden_pass(floating* p, const floating* bias, Py_ssize_t n,
@@ -143,9 +120,9 @@ cdef inline Py_ssize_t _visible_pass(floating* p, const floating* bias, Py_ssize
         _uniforms(key, 0, sample, n)
         unif = sample
     if floating is float:
-        return nnf_rbm_simd.bernoulli_f32(p, unif, sample, n, flags, idx)
+        return nnf_simd.bernoulli_f32(p, unif, sample, n, flags, idx)
     else:
-        return nnf_rbm_simd.bernoulli_f64(p, unif, sample, n, flags, idx)
+        return nnf_simd.bernoulli_f64(p, unif, sample, n, flags, idx)
 
 
 cdef void _up(const floating* WT, Py_ssize_t nv, Py_ssize_t nh, Py_ssize_t ld,
@@ -162,9 +139,9 @@ cdef void _up(const floating* WT, Py_ssize_t nv, Py_ssize_t nh, Py_ssize_t ld,
         gemv(True, <int> nv, <int> nh, <floating> 1, WT, <int> ld, v, <floating> 0, out)
     elif floating is float:
         # The nonzero entries of a binary v are ones.
-        nnf_rbm_simd.sum_rows_f32(WT, ld, v, idx, n, binary, out)
+        nnf_simd.sum_rows_f32(WT, ld, v, idx, n, binary, out)
     else:
-        nnf_rbm_simd.sum_rows_f64(WT, ld, v, idx, n, binary, out)
+        nnf_simd.sum_rows_f64(WT, ld, v, idx, n, binary, out)
 
 
 cdef inline void _update_rows(floating* WT, Py_ssize_t ld, const int32_t* rows, Py_ssize_t n,
@@ -176,9 +153,9 @@ cdef inline void _update_rows(floating* WT, Py_ssize_t ld, const int32_t* rows, 
     ``tab`` is scratch of 3 * ld entries (see NNF_ADD_ROWS).
     """
     if floating is float:
-        nnf_rbm_simd.add_rows_f32(WT, ld, rows, n, lr, v0, vk, h0, neg_hk, tab)
+        nnf_simd.add_rows_f32(WT, ld, rows, n, lr, v0, vk, h0, neg_hk, tab)
     else:
-        nnf_rbm_simd.add_rows_f64(WT, ld, rows, n, lr, v0, vk, h0, neg_hk, tab)
+        nnf_simd.add_rows_f64(WT, ld, rows, n, lr, v0, vk, h0, neg_hk, tab)
 
 
 cdef void _update_all_rows(floating* WT, floating* vWT, Py_ssize_t nv, Py_ssize_t nh,
@@ -325,7 +302,7 @@ cdef double _online(CDArgs* a, floating* W, const floating* X, const int64_t* or
                              <floating> -1)
         if sparse_update:
             # nzk is free again: it takes the rows where x or vk is nonzero.
-            nk = nnf_rbm_simd.union_idx(flags0, flagsk, nv, nzk)
+            nk = nnf_simd.union_idx(flags0, flagsk, nv, nzk)
             _update_rows(WT, ld, nzk, nk, lr, x, h0, vk, neg_hk, tab)
         else:
             _update_all_rows(WT, vWT, nv, nh, ld, lr, momentum, wd, x, h0, vk, neg_hk)

@@ -25,13 +25,31 @@
 #define NNF_ADADELTA_ARGS(T) (T* p, const T* g, T* eg, T* ed,            \
     Py_ssize_t n, T lr, T rho, T omrho, T eps, T wd)
 
+#define NNF_SIGMOID_ARGS(T) (const T* x, const T* bias, T* y, Py_ssize_t n)
 #define NNF_UNIFORM_ROW_ARGS (uint64_t key, uint64_t stream, float* out, Py_ssize_t n)
+#define NNF_UNION_ARGS                                                   \
+    (const uint8_t* f0, const uint8_t* f1, Py_ssize_t n, int32_t* __restrict idx)
+#define NNF_NONZERO_ARGS(T)                                              \
+    (const T* a, Py_ssize_t n, uint8_t* __restrict flags, int32_t* __restrict idx, \
+     int* binary)
+#define NNF_BERNOULLI_ARGS(T)                                            \
+    (const T* p, const T* u, T* sample, Py_ssize_t n, uint8_t* __restrict flags, \
+     int32_t* __restrict idx)
+#define NNF_SUM_ROWS_ARGS(T)                                             \
+    (const T* __restrict wt, Py_ssize_t ld, const T* v, const int32_t* idx, \
+     Py_ssize_t n, int ones, T* __restrict out)
+#define NNF_ADD_ROWS_ARGS(T)                                             \
+    (T* __restrict wt, Py_ssize_t ld, const int32_t* rows, Py_ssize_t n, \
+     T lr, const T* v0, const T* vk, const T* __restrict h0,             \
+     const T* __restrict neg_hk, T* __restrict tab)
 
 typedef struct {
     void (*exp_shift_f32) NNF_EXP_SHIFT_ARGS(float);
     void (*exp_shift_f64) NNF_EXP_SHIFT_ARGS(double);
     void (*exp_negabs_f32) NNF_EXP_NEGABS_ARGS(float);
     void (*exp_negabs_f64) NNF_EXP_NEGABS_ARGS(double);
+    void (*sigmoid_f32) NNF_SIGMOID_ARGS(float);
+    void (*sigmoid_f64) NNF_SIGMOID_ARGS(double);
     void (*tanh_f32) NNF_TANH_ARGS(float);
     void (*tanh_f64) NNF_TANH_ARGS(double);
     void (*adam_f32) NNF_ADAM_ARGS(float);
@@ -45,6 +63,16 @@ typedef struct {
     void (*adadelta_f32) NNF_ADADELTA_ARGS(float);
     void (*adadelta_f64) NNF_ADADELTA_ARGS(double);
     void (*uniform_row_f32) NNF_UNIFORM_ROW_ARGS;
+    /* The RBM's sparse row kernels (see nnf_simd_kernels.h). */
+    Py_ssize_t (*nonzero_f32) NNF_NONZERO_ARGS(float);
+    Py_ssize_t (*nonzero_f64) NNF_NONZERO_ARGS(double);
+    Py_ssize_t (*bernoulli_f32) NNF_BERNOULLI_ARGS(float);
+    Py_ssize_t (*bernoulli_f64) NNF_BERNOULLI_ARGS(double);
+    void (*sum_rows_f32) NNF_SUM_ROWS_ARGS(float);
+    void (*sum_rows_f64) NNF_SUM_ROWS_ARGS(double);
+    void (*add_rows_f32) NNF_ADD_ROWS_ARGS(float);
+    void (*add_rows_f64) NNF_ADD_ROWS_ARGS(double);
+    Py_ssize_t (*union_idx) NNF_UNION_ARGS;
 } nnf_simd_t;
 
 

@@ -6,7 +6,8 @@
  * of memory, so it gains from wider vectors: the exponential (softmax,
  * cross-entropy, sigmoid), tanh, the optimizer updates with a square root and a
  * division per element (Adam, AdamW, RMSprop, Adagrad, Adadelta) and the
- * rows of uniform random numbers (dropout masks).  Each kernel is written
+ * rows of uniform random numbers (dropout masks, RBM samples), and the
+ * RBM's sparse row kernels (below).  Each kernel is written
  * once below as a C macro and compiled as a baseline function and, with GCC
  * or Clang on x86-64, as AVX2 and AVX-512 versions; nnf_simd_select()
  * copies the widest set the CPU (and the OS) supports into nnf_simd_table.
@@ -131,6 +132,27 @@ static inline double nnf_exp_core_f64(double x) {
 #define NNF_EXP_LO_f64 (-1416.0)
 
 /* y = exp(x - shift) where x - shift <= 0 (y may be x). */
+/* y = sigmoid(x + bias) (x alone when bias is NULL; y may be x): 1 / (1 + e)
+ * where x + bias >= 0 and e / (1 + e) below, e = exp(-|x + bias|), in blocks. */
+#define NNF_SIGMOID(T, SUF, FABS) {                                      \
+    T a[256], e[256];                                                    \
+    Py_ssize_t s, i, m;                                                  \
+    for (s = 0; s < n; s += 256) {                                       \
+        m = n - s < 256 ? n - s : 256;                                   \
+        if (bias != NULL)                                                \
+            for (i = 0; i < m; i++) a[i] = x[s + i] + bias[s + i];       \
+        else                                                             \
+            for (i = 0; i < m; i++) a[i] = x[s + i];                     \
+        for (i = 0; i < m; i++) {                                        \
+            T t = -FABS(a[i]);                                           \
+            e[i] = t < NNF_EXP_LO_##SUF ? NNF_EXP_LO_##SUF : t;          \
+        }                                                                \
+        for (i = 0; i < m; i++) e[i] = nnf_exp_core_##SUF(e[i]);         \
+        for (i = 0; i < m; i++)                                          \
+            y[s + i] = (a[i] >= 0 ? (T) 1 : e[i]) / (1 + e[i]);          \
+    }                                                                    \
+}
+
 /* y = tanh(x) (y may be x), in blocks: sign(x) (1 - e) / (1 + e) with
  * e = exp(-2|x|), whose error is that of 1 - e, a few ulps of y once
  * |x| > 1/8; at or below 1/8, the odd Taylor series cut below half an ulp.
@@ -243,8 +265,241 @@ typedef float nnf_f32x8 __attribute__((vector_size(32)));
     }
 #endif
 
-/* Every kernel in float and double, for one instruction set TAG. */
-#define NNF_KERNELS(TAG, ATTR)                                     \
+/* ------------------------------------------------------------------------
+ * The RBM's sparse row kernels (csrc/_rbm_online.pyx and _rbm_common.pxd).
+ *
+ * The online rule keeps the weights transposed, WT of shape (n_visible, ld):
+ * row i holds visible unit i's weights to the n_hidden hidden units, padded
+ * with zeros to ld, a multiple of 16 entries, so that rows start on a cache
+ * line when WT does and the loops need no tail.  Its products with a
+ * visible vector v add up the rows of the nonzero v[i] only, and its update
+ * adds to the rows where the data or the chain is nonzero.  These loops
+ * read rows of WT from the L2 cache and gain from wide vectors, as does the
+ * search for nonzero entries (written with intrinsics for AVX-512).
+ * ------------------------------------------------------------------------ */
+/* Byte k of the integer X as byte k in memory (a no-op but on
+ * big-endian machines). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define NNF_LITTLE_ENDIAN(X) ((X) = __builtin_bswap64(X))
+#else
+#define NNF_LITTLE_ENDIAN(X) ((void) 0)
+#endif
+
+/* nnf_bit_pos[m] lists the positions of the set bits of the byte m,
+ * nnf_bit_count[m] how many there are (filled by nnf_simd_select). */
+static uint8_t nnf_bit_pos[256][8];
+static uint8_t nnf_bit_count[256];
+
+static void nnf_fill_bit_tables(void) {
+    int m, b, c;
+    for (m = 0; m < 256; m++) {
+        for (b = c = 0; b < 8; b++)
+            if (m >> b & 1) nnf_bit_pos[m][c++] = (uint8_t) b;
+        nnf_bit_count[m] = (uint8_t) c;
+    }
+}
+
+/* The table pass shared by the kernels below: the indices from i (on
+ * entry) to n whose flag byte (0 or 1) is set, appended to idx[0:m] in
+ * increasing order.  Eight flags at a time become a bit mask whose set
+ * bits a table lists: no branch depends on where the ones fall.
+ * FLAG8(i) is the uint64_t of the eight flag bytes from i, FLAG1(i) the
+ * flag of i alone. */
+#define NNF_FLAGS_TO_IDX(FLAG8, FLAG1)                                   \
+    for (; i + 8 <= n; i += 8) {                                         \
+        uint64_t f8 = FLAG8(i);                                          \
+        const uint8_t* pos;                                              \
+        int mask, l;                                                     \
+        NNF_LITTLE_ENDIAN(f8);                                           \
+        /* Byte k (0 or 1) of f8 moves to bit 56 + k. */                 \
+        mask = (int) ((f8 * 0x0102040810204080ULL) >> 56);               \
+        pos = nnf_bit_pos[mask];                                         \
+        /* m <= i, so the eight writes stay below n. */                  \
+        for (l = 0; l < 8; l++) idx[m + l] = (int32_t) i + pos[l];       \
+        m += nnf_bit_count[mask];                                        \
+    }                                                                    \
+    for (; i < n; i++) {                                                 \
+        idx[m] = (int32_t) i;                                            \
+        m += FLAG1(i);                                                   \
+    }
+
+static inline uint64_t nnf_load8(const uint8_t* p) {
+    uint64_t x;
+    memcpy(&x, p, sizeof x);
+    return x;
+}
+#define NNF_FLAG8(i) nnf_load8(flags + (i))
+#define NNF_FLAG1(i) flags[i]
+#define NNF_UNION8(i) (nnf_load8(f0 + (i)) | nnf_load8(f1 + (i)))
+#define NNF_UNION1(i) (f0[i] | f1[i])
+
+/* The indices i < n where a[i] is nonzero, written to idx; returns how
+ * many.  flags[i] (n bytes) is set to 1 there and to 0 elsewhere, and
+ * *binary to 1 when every a[i] is +0.0 or 1.0, else to 0.  The tests
+ * are on the bits (U is the unsigned integer of T's size, ONE the bits
+ * of 1.0): -0.0 counts as zero, NaN as nonzero, as with a[i] != 0.  The
+ * flag loop vectorises. */
+#define NNF_NONZERO(T, U, ONE)                                           \
+    Py_ssize_t i, m = 0, nb = 0;                                         \
+    U x;                                                                 \
+    for (i = 0; i < n; i++) {                                            \
+        memcpy(&x, a + i, sizeof x);                                     \
+        flags[i] = (x << 1) != 0;                                        \
+        nb += (x == 0) | (x == ONE);                                     \
+    }                                                                    \
+    *binary = nb == n;                                                   \
+    i = 0;                                                               \
+    NNF_FLAGS_TO_IDX(NNF_FLAG8, NNF_FLAG1)                               \
+    return m;
+
+/* The Bernoulli sample sample[i] = (u[i] < p[i]) (1 or 0; u may be
+ * sample itself), its flags (as NNF_NONZERO's) and the indices of its
+ * ones in idx; returns how many ones.  Flags first, so that both loops
+ * vectorise even when u is sample. */
+#define NNF_BERNOULLI(T)                                                 \
+    Py_ssize_t i, m = 0;                                                 \
+    for (i = 0; i < n; i++) flags[i] = u[i] < p[i];                      \
+    for (i = 0; i < n; i++) sample[i] = (T) flags[i];                    \
+    i = 0;                                                               \
+    NNF_FLAGS_TO_IDX(NNF_FLAG8, NNF_FLAG1)                               \
+    return m;
+
+/* The indices i < n where f0[i] or f1[i] is set (flags of two vectors),
+ * written to idx; returns how many. */
+#define NNF_UNION                                                        \
+    Py_ssize_t i = 0, m = 0;                                             \
+    NNF_FLAGS_TO_IDX(NNF_UNION8, NNF_UNION1)                             \
+    return m;
+
+/* out[0:ld] = the sum over t < n of v[idx[t]] * WT[idx[t]], four rows
+ * at a time: out[j] starts at 0 and adds
+ * (a0 * w0[j] + a1 * w1[j]) + (a2 * w2[j] + a3 * w3[j]) for each group of
+ * four rows, then a0 * w0[j] for each of the last n % 4.  When ``ones``
+ * (every v[idx[t]] is exactly 1, as for binary v) nothing is
+ * multiplied: 1 * w is w.
+ *
+ * With GCC or Clang the columns go by blocks of eight vectors of VT
+ * (the width of the instruction set), whose sums stay in registers while
+ * the rows go by, then any last columns one vector at a time.  Other
+ * compilers run the same arithmetic on scalars. */
+#if defined(__GNUC__) || defined(__clang__)
+#define NNF_VECTORS 1
+typedef float nnf_vf4 __attribute__((vector_size(16)));
+typedef float nnf_vf8 __attribute__((vector_size(32)));
+typedef float nnf_vf16 __attribute__((vector_size(64)));
+typedef double nnf_vd2 __attribute__((vector_size(16)));
+typedef double nnf_vd4 __attribute__((vector_size(32)));
+typedef double nnf_vd8 __attribute__((vector_size(64)));
+
+/* acc[0:NV] += the rows of group t (columns from jb), NV vectors of VT;
+ * ONES (a constant) says that every coefficient is 1. */
+#define NNF_SUM_GROUP(T, VT, NV, ONES)                                   \
+    {                                                                    \
+        const T* w0 = wt + idx[t] * ld + jb;                             \
+        const T* w1 = wt + idx[t + 1] * ld + jb;                         \
+        const T* w2 = wt + idx[t + 2] * ld + jb;                         \
+        const T* w3 = wt + idx[t + 3] * ld + jb;                         \
+        for (q = 0; q < NV; q++) {                                       \
+            VT x0, x1, x2, x3;                                           \
+            memcpy(&x0, w0 + q * L, sizeof x0);                          \
+            memcpy(&x1, w1 + q * L, sizeof x1);                          \
+            memcpy(&x2, w2 + q * L, sizeof x2);                          \
+            memcpy(&x3, w3 + q * L, sizeof x3);                          \
+            if (ONES)                                                    \
+                acc[q] += (x0 + x1) + (x2 + x3);                         \
+            else                                                         \
+                acc[q] += (v[idx[t]] * x0 + v[idx[t + 1]] * x1)          \
+                    + (v[idx[t + 2]] * x2 + v[idx[t + 3]] * x3);         \
+        }                                                                \
+    }
+#define NNF_SUM_ONE(T, VT, NV, ONES)                                     \
+    {                                                                    \
+        const T* w0 = wt + idx[t] * ld + jb;                             \
+        for (q = 0; q < NV; q++) {                                       \
+            VT x0;                                                       \
+            memcpy(&x0, w0 + q * L, sizeof x0);                          \
+            acc[q] += ONES ? x0 : v[idx[t]] * x0;                        \
+        }                                                                \
+    }
+#define NNF_SUM_COLUMNS(T, VT, NV, ONES)                                 \
+    {                                                                    \
+        VT acc[NV];                                                      \
+        for (q = 0; q < NV; q++) acc[q] = (VT) {0};                      \
+        for (t = 0; t + 4 <= n; t += 4) NNF_SUM_GROUP(T, VT, NV, ONES)   \
+        for (; t < n; t++) NNF_SUM_ONE(T, VT, NV, ONES)                  \
+        memcpy(out + jb, acc, sizeof acc);                               \
+    }
+#define NNF_SUM_BLOCKS(T, VT, ONES)                                      \
+    for (jb = 0; jb + 8 * L <= ld; jb += 8 * L) NNF_SUM_COLUMNS(T, VT, 8, ONES) \
+    for (; jb < ld; jb += L) NNF_SUM_COLUMNS(T, VT, 1, ONES)
+#define NNF_SUM_ROWS(T, VT)                                              \
+    enum { L = sizeof(VT) / sizeof(T) };                                 \
+    Py_ssize_t t, jb;                                                    \
+    int q;                                                               \
+    if (ones) {                                                          \
+        NNF_SUM_BLOCKS(T, VT, 1)                                         \
+    } else {                                                             \
+        NNF_SUM_BLOCKS(T, VT, 0)                                         \
+    }
+#else
+#define NNF_SUM_ROWS(T, VT)                                              \
+    Py_ssize_t t = 0, j;                                                 \
+    for (j = 0; j < ld; j++) out[j] = 0;                                 \
+    for (; t + 4 <= n; t += 4) {                                         \
+        const T* w0 = wt + idx[t] * ld;                                  \
+        const T* w1 = wt + idx[t + 1] * ld;                              \
+        const T* w2 = wt + idx[t + 2] * ld;                              \
+        const T* w3 = wt + idx[t + 3] * ld;                              \
+        T a0 = v[idx[t]], a1 = v[idx[t + 1]];                            \
+        T a2 = v[idx[t + 2]], a3 = v[idx[t + 3]];                        \
+        for (j = 0; j < ld; j++)                                         \
+            out[j] += (a0 * w0[j] + a1 * w1[j]) + (a2 * w2[j] + a3 * w3[j]); \
+    }                                                                    \
+    for (; t < n; t++) {                                                 \
+        const T* w0 = wt + idx[t] * ld;                                  \
+        T a0 = v[idx[t]];                                                \
+        for (j = 0; j < ld; j++) out[j] += a0 * w0[j];                   \
+    }
+#endif
+
+
+/* WT[i] += (lr * v0[i]) * h0 + (lr * vk[i]) * neg_hk for the n rows i
+ * in rows (h0 and neg_hk have ld entries).  Where v0[i] and vk[i] are
+ * each +0.0 or 1.0 (binary data; U is the unsigned integer of T's size,
+ * ONE the bits of 1.0), the row adds one of three vectors computed first
+ * into tab (scratch of 3 * ld entries) by the same operations: the same
+ * bits for a quarter of the arithmetic. */
+#define NNF_ADD_ROWS(T, U, ONE)                                          \
+    Py_ssize_t t, j;                                                     \
+    const T one = 1, zero = 0;                                           \
+    const T a1 = lr * one, a0 = lr * zero;                               \
+    for (j = 0; j < ld; j++) {                                           \
+        tab[j] = a1 * h0[j] + a0 * neg_hk[j];          /* (1, 0) */      \
+        tab[ld + j] = a0 * h0[j] + a1 * neg_hk[j];     /* (0, 1) */      \
+        tab[2 * ld + j] = a1 * h0[j] + a1 * neg_hk[j]; /* (1, 1) */      \
+    }                                                                    \
+    for (t = 0; t < n; t++) {                                            \
+        T* __restrict w = wt + rows[t] * ld;                             \
+        U x, y;                                                          \
+        int bx, by;                                                      \
+        memcpy(&x, v0 + rows[t], sizeof x);                              \
+        memcpy(&y, vk + rows[t], sizeof y);                              \
+        bx = x == ONE;                                                   \
+        by = y == ONE;                                                   \
+        /* Bit operations, not && or ||: no branch on each value. */     \
+        if ((bx | (x == 0)) & (by | (y == 0)) & (bx | by)) {             \
+            const T* __restrict g = tab + (bx + 2 * by - 1) * ld;        \
+            for (j = 0; j < ld; j++) w[j] += g[j];                       \
+        } else {                                                         \
+            T a = lr * v0[rows[t]], b = lr * vk[rows[t]];                \
+            for (j = 0; j < ld; j++) w[j] += a * h0[j] + b * neg_hk[j];  \
+        }                                                                \
+    }
+
+
+/* Every kernel in float and double, for one instruction set TAG; VF and VD
+ * are its float and double vectors (for the sums of rows). */
+#define NNF_KERNELS(TAG, ATTR, VF, VD)                               \
     ATTR static void nnf_exp_shift_f32_##TAG NNF_EXP_SHIFT_ARGS(float)   \
         NNF_EXP_SHIFT(float, f32)                                        \
     ATTR static void nnf_exp_shift_f64_##TAG NNF_EXP_SHIFT_ARGS(double)  \
@@ -253,6 +508,10 @@ typedef float nnf_f32x8 __attribute__((vector_size(32)));
         NNF_EXP_NEGABS(float, f32, fabsf)                                \
     ATTR static void nnf_exp_negabs_f64_##TAG NNF_EXP_NEGABS_ARGS(double) \
         NNF_EXP_NEGABS(double, f64, fabs)                                \
+    ATTR static void nnf_sigmoid_f32_##TAG NNF_SIGMOID_ARGS(float)       \
+        NNF_SIGMOID(float, f32, fabsf)                                   \
+    ATTR static void nnf_sigmoid_f64_##TAG NNF_SIGMOID_ARGS(double)      \
+        NNF_SIGMOID(double, f64, fabs)                                   \
     ATTR static void nnf_tanh_f32_##TAG NNF_TANH_ARGS(float)             \
         NNF_TANH(float, uint32_t, f32, fabsf, copysignf, 0x7FFFFFFFu, 0x3E000000u) \
     ATTR static void nnf_tanh_f64_##TAG NNF_TANH_ARGS(double)            \
@@ -279,36 +538,150 @@ typedef float nnf_f32x8 __attribute__((vector_size(32)));
     ATTR static void nnf_adadelta_f64_##TAG NNF_ADADELTA_ARGS(double)    \
         NNF_ADADELTA(double, sqrt)                                       \
     ATTR static void nnf_uniform_row_f32_##TAG NNF_UNIFORM_ROW_ARGS      \
-        { NNF_UNIFORM_ROW }
+        { NNF_UNIFORM_ROW }                                              \
+    ATTR static Py_ssize_t nnf_nonzero_f32_##TAG NNF_NONZERO_ARGS(float) \
+        { NNF_NONZERO(float, uint32_t, 0x3F800000u) }                    \
+    ATTR static Py_ssize_t nnf_nonzero_f64_##TAG NNF_NONZERO_ARGS(double) \
+        { NNF_NONZERO(double, uint64_t, 0x3FF0000000000000ull) }         \
+    ATTR static Py_ssize_t nnf_bernoulli_f32_##TAG NNF_BERNOULLI_ARGS(float) \
+        { NNF_BERNOULLI(float) }                                         \
+    ATTR static Py_ssize_t nnf_bernoulli_f64_##TAG NNF_BERNOULLI_ARGS(double) \
+        { NNF_BERNOULLI(double) }                                        \
+    ATTR static void nnf_sum_rows_f32_##TAG NNF_SUM_ROWS_ARGS(float)     \
+        { NNF_SUM_ROWS(float, VF) }                                      \
+    ATTR static void nnf_sum_rows_f64_##TAG NNF_SUM_ROWS_ARGS(double)    \
+        { NNF_SUM_ROWS(double, VD) }                                     \
+    ATTR static void nnf_add_rows_f32_##TAG NNF_ADD_ROWS_ARGS(float)     \
+        { NNF_ADD_ROWS(float, uint32_t, 0x3F800000u) }                   \
+    ATTR static void nnf_add_rows_f64_##TAG NNF_ADD_ROWS_ARGS(double)    \
+        { NNF_ADD_ROWS(double, uint64_t, 0x3FF0000000000000ull) }        \
+    ATTR static Py_ssize_t nnf_union_##TAG NNF_UNION_ARGS { NNF_UNION }
 
-#define NNF_TABLE(TAG) {                                                 \
+/* The table of the kernels of TAG, with the float searches (nonzero
+ * entries, Bernoulli samples, union of flags) of SEARCH. */
+#define NNF_TABLE(TAG, SEARCH) {                                         \
     nnf_exp_shift_f32_##TAG, nnf_exp_shift_f64_##TAG,                    \
     nnf_exp_negabs_f32_##TAG, nnf_exp_negabs_f64_##TAG,                  \
+    nnf_sigmoid_f32_##TAG, nnf_sigmoid_f64_##TAG,                        \
     nnf_tanh_f32_##TAG, nnf_tanh_f64_##TAG,                              \
     nnf_adam_f32_##TAG, nnf_adam_f64_##TAG,                              \
     nnf_adamw_f32_##TAG, nnf_adamw_f64_##TAG,                            \
     nnf_rmsprop_f32_##TAG, nnf_rmsprop_f64_##TAG,                        \
     nnf_adagrad_f32_##TAG, nnf_adagrad_f64_##TAG,                        \
     nnf_adadelta_f32_##TAG, nnf_adadelta_f64_##TAG,                      \
-    nnf_uniform_row_f32_##TAG }
+    nnf_uniform_row_f32_##TAG,                                           \
+    nnf_nonzero_f32_##SEARCH, nnf_nonzero_f64_##TAG,                     \
+    nnf_bernoulli_f32_##SEARCH, nnf_bernoulli_f64_##TAG,                 \
+    nnf_sum_rows_f32_##TAG, nnf_sum_rows_f64_##TAG,                      \
+    nnf_add_rows_f32_##TAG, nnf_add_rows_f64_##TAG,                      \
+    nnf_union_##SEARCH }
 
-NNF_KERNELS(base, )
-static const nnf_simd_t nnf_simd_base = NNF_TABLE(base);
+#ifdef NNF_VECTORS
+NNF_KERNELS(base, , nnf_vf4, nnf_vd2)
+#else
+NNF_KERNELS(base, , float, double)
+#endif
+static const nnf_simd_t nnf_simd_base = NNF_TABLE(base, base);
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define NNF_DISPATCH 1
-NNF_KERNELS(avx2, __attribute__((target("avx2"))))
-NNF_KERNELS(avx512, __attribute__((target("avx512f"))))
-static const nnf_simd_t nnf_simd_avx2 = NNF_TABLE(avx2);
-static const nnf_simd_t nnf_simd_avx512 = NNF_TABLE(avx512);
+NNF_KERNELS(avx2, __attribute__((target("avx2"))), nnf_vf8, nnf_vd4)
+NNF_KERNELS(avx512, __attribute__((target("avx512f"))), nnf_vf16, nnf_vd8)
+
+/* AVX-512 searches over floats: sixteen entries at a time, a compare
+ * giving a bit mask, the indices of its set bits packed together by a
+ * compress instruction; the last n % 16 one at a time.  The flags,
+ * samples, indices and counts are those of the table pass. */
+#include <immintrin.h>
+#define NNF_AVX512 __attribute__((target("avx512f,popcnt")))
+/* Flags (bytes 0 or 1) of the mask s at flags + i; the indices of its set
+ * bits (iota holds i .. i + 15) appended to idx[0:m]. */
+#define NNF_MASK_TO_IDX(s)                                               \
+    _mm_storeu_si128((__m128i*) (flags + i),                             \
+                     _mm512_cvtepi32_epi8(_mm512_maskz_mov_epi32(s, one32))); \
+    /* m <= i: the sixteen entries stored stay below n. */              \
+    _mm512_storeu_si512(idx + m, _mm512_maskz_compress_epi32(s, iota));  \
+    m += __builtin_popcount((unsigned) s);                               \
+    iota = _mm512_add_epi32(iota, sixteen);
+#define NNF_AVX512_SETUP                                                 \
+    const __m512i one32 = _mm512_set1_epi32(1);                          \
+    const __m512i sixteen = _mm512_set1_epi32(16);                       \
+    __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, \
+                                     12, 13, 14, 15);                    \
+    Py_ssize_t i = 0, m = 0;
+
+NNF_AVX512 static Py_ssize_t nnf_nonzero_f32_avx512c NNF_NONZERO_ARGS(float) {
+    NNF_AVX512_SETUP
+    const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
+    const __m512i one_bits = _mm512_set1_epi32(0x3F800000);
+    Py_ssize_t nb = 0;
+    uint32_t x;
+    for (; i + 16 <= n; i += 16) {
+        __m512i v = _mm512_loadu_si512(a + i);
+        __mmask16 s = _mm512_test_epi32_mask(v, magnitude);
+        __mmask16 b = _mm512_cmpeq_epi32_mask(v, _mm512_setzero_si512())
+            | _mm512_cmpeq_epi32_mask(v, one_bits);
+        nb += __builtin_popcount((unsigned) b);
+        NNF_MASK_TO_IDX(s)
+    }
+    for (; i < n; i++) {
+        memcpy(&x, a + i, sizeof x);
+        flags[i] = (x << 1) != 0;
+        nb += (x == 0) | (x == 0x3F800000u);
+        idx[m] = (int32_t) i;
+        m += flags[i];
+    }
+    *binary = nb == n;
+    return m;
+}
+
+NNF_AVX512 static Py_ssize_t nnf_bernoulli_f32_avx512c NNF_BERNOULLI_ARGS(float) {
+    NNF_AVX512_SETUP
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (; i + 16 <= n; i += 16) {
+        /* u < p, false for NaN as in C. */
+        __mmask16 s = _mm512_cmp_ps_mask(_mm512_loadu_ps(u + i), _mm512_loadu_ps(p + i),
+                                         _CMP_LT_OQ);
+        _mm512_storeu_ps(sample + i, _mm512_maskz_mov_ps(s, one));
+        NNF_MASK_TO_IDX(s)
+    }
+    for (; i < n; i++) {
+        flags[i] = u[i] < p[i];
+        sample[i] = (float) flags[i];
+        idx[m] = (int32_t) i;
+        m += flags[i];
+    }
+    return m;
+}
+
+NNF_AVX512 static Py_ssize_t nnf_union_avx512c NNF_UNION_ARGS {
+    NNF_AVX512_SETUP
+    for (; i + 16 <= n; i += 16) {
+        __m128i f = _mm_or_si128(_mm_loadu_si128((const __m128i*) (f0 + i)),
+                                 _mm_loadu_si128((const __m128i*) (f1 + i)));
+        __mmask16 s = _mm512_test_epi32_mask(_mm512_cvtepu8_epi32(f), one32);
+        _mm512_storeu_si512(idx + m, _mm512_maskz_compress_epi32(s, iota));
+        m += __builtin_popcount((unsigned) s);
+        iota = _mm512_add_epi32(iota, sixteen);
+    }
+    for (; i < n; i++) {
+        idx[m] = (int32_t) i;
+        m += f0[i] | f1[i];
+    }
+    return m;
+}
+
+static const nnf_simd_t nnf_simd_avx2 = NNF_TABLE(avx2, avx2);
+static const nnf_simd_t nnf_simd_avx512 = NNF_TABLE(avx512, avx512c);
 #endif
 
 /* The table every module reaches through nnf_simd (see nnf_simd.h). */
-static nnf_simd_t nnf_simd_table = NNF_TABLE(base);
+static nnf_simd_t nnf_simd_table = NNF_TABLE(base, base);
 
 /* Use the widest kernels up to max_level (0 baseline, 1 AVX2, 2 AVX-512)
  * that the CPU supports; return the level chosen. */
 static int nnf_simd_select(int max_level) {
+    nnf_fill_bit_tables();
 #ifdef NNF_DISPATCH
     __builtin_cpu_init();
     if (max_level >= 2 && __builtin_cpu_supports("avx512f")) {

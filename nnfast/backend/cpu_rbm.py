@@ -37,32 +37,6 @@ from .. import _rbm_cd, _rbm_online, _rbm_sampling
 from ._threads import get_num_threads, own_threads, products_on_own_threads, threads_for
 from .ops_rbm import check_seed
 
-_SIMD_MODULES = (_rbm_cd, _rbm_online, _rbm_sampling)
-
-
-def select_simd_kernels(max_level=2):
-    """Run the RBM kernels compiled for the widest instruction set up to ``max_level``.
-
-    Each kernel module holds its own table of the kernels of
-    ``csrc/_rbm_simd.pxd``; this sets all of them.  Every level gives
-    bit-identical results.
-
-    Parameters
-    ----------
-    max_level : {0, 1, 2}, default=2
-        0 for the baseline instruction set, 1 for AVX2, 2 for AVX-512.
-
-    Returns
-    -------
-    int
-        The level now in use: the widest the CPU supports up to ``max_level``.
-    """
-    if isinstance(max_level, bool) or max_level not in (0, 1, 2):
-        raise ValueError(f"max_level must be 0, 1 or 2, got {max_level!r}")
-    levels = {module.select_simd_kernels(max_level) for module in _SIMD_MODULES}
-    return levels.pop()
-
-
 def _row_threads(n_rows, n_visible, n_hidden):
     """Threads worth using for products of ``n_rows`` rows with the weights (at most 64).
 

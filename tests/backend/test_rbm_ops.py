@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import nnfast
+from nnfast import _simd
 from nnfast.backend import _threads, cpu_rbm, get_ops, own_threads, products_on_own_threads
 from nnfast.backend.cpu_rbm import CpuRBMOps
 from nnfast.backend.ops_rbm import RBMOps
@@ -326,28 +327,16 @@ def test_online_kernels_give_identical_results_on_every_instruction_set(dtype):
     results = []
     try:
         for level in (0, 1, 2):
-            cpu_rbm.select_simd_kernels(level)
+            _simd.select_simd_kernels(level)
             params = [a.copy() for a in start]
             err = CPU.rbm_cd_epoch(X, np.arange(300), *params, 0.1, batch_size=1, k=2, seed=2)
             results.append((err, params))
     finally:
-        cpu_rbm.select_simd_kernels()
+        _simd.select_simd_kernels()
     for err, params in results[1:]:
         assert err == results[0][0]
         for a, b in zip(params, results[0][1]):
             np.testing.assert_array_equal(a, b)
-
-
-def test_select_simd_kernels_sets_every_kernel_module():
-    with pytest.raises(ValueError, match="max_level must be 0, 1 or 2"):
-        cpu_rbm.select_simd_kernels(3)
-    try:
-        assert cpu_rbm.select_simd_kernels(0) == 0
-        # Each module keeps its own table; a module asked again reports its level.
-        assert all(module.select_simd_kernels(0) == 0 for module in cpu_rbm._SIMD_MODULES)
-    finally:
-        level = cpu_rbm.select_simd_kernels()
-    assert level in (0, 1, 2)
 
 
 @pytest.mark.parametrize("n_visible, n_hidden, batch_size, n_chains, momentum, weight_decay", [
@@ -513,12 +502,12 @@ def test_instruction_sets_give_identical_mini_batch_results():
     results = []
     try:
         for level in (0, 1, 2):
-            cpu_rbm.select_simd_kernels(level)
+            _simd.select_simd_kernels(level)
             params = [a.copy() for a in start]
             err = CPU.rbm_cd_epoch(X, np.arange(64), *params, 0.1, batch_size=16, seed=2)
             results.append((CPU.sigmoid_bernoulli(pre, seed=4), err, params))
     finally:
-        cpu_rbm.select_simd_kernels()
+        _simd.select_simd_kernels()
     (s1, e1, p1) = results[0]
     for s2, e2, p2 in results[1:]:
         np.testing.assert_array_equal(s1[0], s2[0])
