@@ -69,7 +69,7 @@ def _dtype_of(*arrays):
     for a in arrays:
         if a is None:
             continue
-        if type(a) is not np.ndarray or a.dtype not in (_F32, _F64):
+        if type(a) not in (np.ndarray, np.memmap) or a.dtype not in (_F32, _F64):
             return None
         if dtype is None:
             dtype = a.dtype

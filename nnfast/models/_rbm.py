@@ -3,6 +3,7 @@ import copy
 import math
 import numbers
 import time
+import warnings
 
 import numpy as np
 
@@ -33,14 +34,16 @@ _UNIT_BITS = {np.dtype(np.float32): (np.uint32, 0x3F800000),
 
 
 def check_unit_interval(X, name="X"):
-    """Raise ``ValueError`` unless every value of ``X`` is finite and in [0, 1].
+    """Return ``X``; raise unless it is finite, and warn when it leaves [0, 1].
 
-    Binary data and probabilities (grey levels scaled to [0, 1]) are both
-    accepted.
+    The visible units are binary: binary data and probabilities (grey levels
+    scaled to [0, 1]) are what the model means.  Other values train and
+    transform all the same (as scikit-learn's RBM takes them), with a
+    ``UserWarning``, since they are most often unscaled pixels.
     """
     if X.size == 0:
         return X
-    bits = _UNIT_BITS.get(X.dtype) if type(X) is np.ndarray else None
+    bits = _UNIT_BITS.get(X.dtype) if type(X) in (np.ndarray, np.memmap) else None
     if bits is not None and X.view(bits[0]).max() <= bits[1]:
         # Non-negative floats order as their bits, and NaN, infinities and
         # negative numbers (-0.0 too, checked below) have bits above those
@@ -51,9 +54,11 @@ def check_unit_interval(X, name="X"):
         return X
     if not np.isfinite(lo) or not np.isfinite(hi):
         raise ValueError(f"{name} contains NaN or infinite values")
-    raise ValueError(
-        f"{name} must hold values in [0, 1] (binary data, or probabilities such as grey "
-        f"levels divided by 255); found values from {lo:g} to {hi:g}")
+    warnings.warn(
+        f"{name} holds values from {lo:g} to {hi:g}; BernoulliRBM's visible units are binary, "
+        f"so it means values in [0, 1] (binary data, or probabilities such as grey levels "
+        f"divided by 255), and uses these as given", UserWarning, stacklevel=3)
+    return X
 
 
 def _is_int(value):
@@ -192,7 +197,7 @@ class BernoulliRBM(BaseEstimator):
         return resolve_ops(self.device)
 
     def _check_X(self, X, reset=False):
-        """Validate ``X``: 2-D, finite, in [0, 1], with the fitted number of features."""
+        """Validate ``X``: 2-D, finite, with the fitted number of features (see :func:`check_unit_interval`)."""
         n_features = None if reset else self.n_features_in_
         X = check_array(X, dtype=self.dtype if reset else self._dtype, allow_nan=True,
                         n_features=n_features, model=self)
@@ -479,12 +484,11 @@ class BernoulliRBM(BaseEstimator):
     def score_samples(self, X):
         """Pseudo-log-likelihood of each sample (as in scikit-learn's BernoulliRBM).
 
-        For each sample one visible unit ``i`` is chosen at random and
-        ``n_features * log p(v_i | v_-i)`` is returned, an unbiased estimate
-        of ``sum_i log p(v_i | v_-i)``.  Meaningful for binary data.  The
-        choice of units is drawn from the model's random stream: repeated
-        calls differ, a model rebuilt with the same ``random_state`` gives the
-        same sequence.
+        For each sample one visible unit ``i`` is flipped and ``n_features *
+        log p(v_i | v_-i)`` is returned, an unbiased estimate of ``sum_i log
+        p(v_i | v_-i)``.  Meaningful for binary data.  The unit is chosen by
+        a hash of the sample and the model's seed, so a sample scores the
+        same whatever else is scored with it, and in any order.
 
         Parameters
         ----------
@@ -497,18 +501,33 @@ class BernoulliRBM(BaseEstimator):
         self._fitted()
         ops = self._ops
         X = self._check_X(X)
-        index = self._sampling_rng.integers(0, X.shape[1], X.shape[0])
+        index = self._flipped_units(X)
         with ops.kernel_threads():
             return ops.to_numpy(ops.rbm_pseudo_likelihood(
                 ops.asarray(X), *self._params(), ops.asarray(index)))
 
+    def _flipped_units(self, X):
+        """The unit :meth:`score_samples` flips in each row of ``X``: a hash of the row, mod n_features.
+
+        Each row's bits, weighted by odd 64-bit numbers drawn from the
+        model's seed and summed modulo 2**64, then mixed; a pass over ``X``.
+        """
+        n, d = X.shape
+        weights = np.random.default_rng([self._seed, 5]).integers(
+            0, 2**63, d, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+        bits = np.ascontiguousarray(X).view(np.uint32 if X.dtype.itemsize == 4 else np.uint64)
+        h = bits.astype(np.uint64, copy=False) @ weights
+        h ^= h >> np.uint64(31)
+        h *= np.uint64(0x9E3779B97F4A7C15)
+        h ^= h >> np.uint64(29)
+        return (h % np.uint64(d)).astype(np.intp)
+
     def score(self, X, y=None):
         """Mean pseudo-log-likelihood of ``X``: higher is better (for model selection).
 
-        As :meth:`score_samples`, but the flipped units come from a generator
-        seeded by the model and the number of samples, not from the model's
-        random stream: the same model scores the same data the same way every
-        time, and scoring changes nothing in the model.
+        The mean of :meth:`score_samples`: the same model scores the same
+        data the same way every time, and scoring changes nothing in the
+        model.
 
         Parameters
         ----------
@@ -519,14 +538,7 @@ class BernoulliRBM(BaseEstimator):
         -------
         float
         """
-        self._fitted()
-        ops = self._ops
-        X = self._check_X(X)
-        rng = np.random.default_rng([self._seed, 4, X.shape[0]])
-        index = rng.integers(0, X.shape[1], X.shape[0])
-        with ops.kernel_threads():
-            pll = ops.rbm_pseudo_likelihood(ops.asarray(X), *self._params(), ops.asarray(index))
-        return float(ops.to_numpy(pll).mean())
+        return float(self.score_samples(X).mean())
 
     def log_partition(self):
         """Exact log partition function ``log Z``, by enumeration.

@@ -1,9 +1,7 @@
 """scikit-learn's estimator checks and model selection tools on every nnfast estimator.
 
 Each check of ``sklearn.utils.estimator_checks`` is its own test, named after
-the estimator and the check.  A check that fails for a reason nnfast accepts
-is listed in :data:`EXPECTED_FAILURES` with that reason and runs as a strict
-``xfail``: it must still fail, so the list cannot go stale.
+the estimator and the check; every one must pass.
 """
 import functools
 import pickle
@@ -25,7 +23,6 @@ from sklearn.utils.estimator_checks import estimator_checks_generator
 import nnfast
 from nnfast import MLPClassifier, MLPRegressor
 from nnfast.models import BernoulliRBM, Perceptron
-from nnfast.models import _rbm as rbm_module
 
 #: The instances checked, by label: small enough for the whole file to run in
 #: seconds, trained enough to pass the checks' accuracy thresholds.
@@ -39,39 +36,6 @@ ESTIMATORS = {
     "Perceptron": Perceptron(random_state=0),
     "BernoulliRBM": BernoulliRBM(n_hidden=4, epochs=2, random_state=0),
 }
-
-_UNIT_INTERVAL = ("the check fits on data outside [0, 1], which BernoulliRBM refuses: its visible "
-                  "units are binary, and out-of-range input is a mistake it reports")
-_MEMMAP_WEIGHTS = ("predictions of a float32 model whose weights are read-only memmaps (as "
-                   "joblib.load(..., mmap_mode='r') gives) differ from the original's in the last "
-                   "bit: the compiled CPU ops send numpy.memmap arrays to the reference path")
-_PLL_STREAM = ("score_samples draws the flipped unit of each sample from the model's random "
-               "stream, so its values depend on the samples scored before")
-
-#: Checks expected to fail, by instance label: check id -> reason.
-EXPECTED_FAILURES = {
-    "BernoulliRBM": dict.fromkeys([
-        "check_dict_unchanged", "check_dont_overwrite_parameters", "check_estimators_dtypes",
-        "check_estimators_fit_returns_self", "check_estimators_overwrite_params",
-        "check_estimators_pickle", "check_estimators_pickle(readonly_memmap=True)",
-        "check_f_contiguous_array_estimator", "check_fit2d_1feature", "check_fit2d_1sample",
-        "check_fit2d_predict1d", "check_fit_check_is_fitted", "check_fit_idempotent",
-        "check_methods_sample_order_invariance", "check_methods_subset_invariance",
-        "check_n_features_in", "check_n_features_in_after_fitting", "check_pipeline_consistency",
-        "check_positive_only_tag_during_fit", "check_readonly_memmap_input",
-        "check_transformer_data_not_an_array", "check_transformer_general",
-        "check_transformer_general(readonly_memmap=True)", "check_transformer_preserve_dtypes",
-    ], _UNIT_INTERVAL),
-}
-
-#: Checks of the RBM that fail even when it takes any finite data (see
-#: test_rbm_checks_on_any_finite_data): check id -> reason.
-EXPECTED_FAILURES_ANY_FINITE_DATA = {
-    "check_estimators_pickle(readonly_memmap=True)": _MEMMAP_WEIGHTS,
-    "check_methods_sample_order_invariance": _PLL_STREAM,
-    "check_methods_subset_invariance": _PLL_STREAM,
-}
-
 
 def _check_id(check):
     """``check_name`` or ``check_name(keyword=value, ...)`` for a check from scikit-learn."""
@@ -96,44 +60,16 @@ def _checks(label):
     return [(estimator, check, _check_id(check)) for estimator, check in checks]
 
 
-def _param(label, estimator, check, check_id, reason):
-    marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
-    return pytest.param(estimator, check, id=f"{label}-{check_id}", marks=marks)
-
-
 @pytest.mark.parametrize("estimator, check", [
-    _param(label, estimator, check, check_id, EXPECTED_FAILURES.get(label, {}).get(check_id))
+    pytest.param(estimator, check, id=f"{label}-{check_id}")
     for label in ESTIMATORS for estimator, check, check_id in _checks(label)])
 def test_sklearn_check(estimator, check):
-    check(estimator)
-
-
-def test_every_expected_failure_names_a_check_that_runs():
-    for label, expected in EXPECTED_FAILURES.items():
-        ids = {check_id for _, _, check_id in _checks(label)}
-        assert set(expected) <= ids, sorted(set(expected) - ids)
-    assert set(EXPECTED_FAILURES_ANY_FINITE_DATA) <= set(EXPECTED_FAILURES["BernoulliRBM"])
-
-
-def _finite_only(X, name="X"):
-    if not np.isfinite(X).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return X
-
-
-@pytest.mark.parametrize("estimator, check", [
-    _param("BernoulliRBM", estimator, check, check_id,
-           EXPECTED_FAILURES_ANY_FINITE_DATA.get(check_id))
-    for estimator, check, check_id in _checks("BernoulliRBM")
-    if check_id in EXPECTED_FAILURES["BernoulliRBM"]])
-def test_rbm_checks_on_any_finite_data(estimator, check, monkeypatch):
-    """The checks that the [0, 1] range stops, run with the RBM taking any finite data.
-
-    Everything else they test of the RBM (pickling, idempotent fits, dtypes,
-    the feature count at transform time, ...) is then tested all the same.
-    """
-    monkeypatch.setattr(rbm_module, "check_unit_interval", _finite_only)
-    check(estimator)
+    with warnings.catch_warnings():
+        # The checks fit the RBM on data outside [0, 1], which it takes with
+        # a warning (its visible units are binary).
+        warnings.filterwarnings("ignore", message=".*BernoulliRBM's visible units are binary",
+                                category=UserWarning)
+        check(estimator)
 
 
 # ---------------------------------------------------------- model selection
