@@ -1,13 +1,19 @@
 """Importing nnfast stays light: matplotlib loads only when a figure is wanted."""
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
 
 def _run(code):
-    """Run ``code`` in a fresh interpreter (this one has matplotlib loaded already)."""
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    """Run ``code`` in a fresh interpreter (this one has matplotlib loaded already).
+
+    It runs outside the checkout, so that it imports the installed package
+    (with its compiled modules), not the source tree.
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=tempfile.gettempdir())
     assert done.returncode == 0, done.stderr
 
 

@@ -7,6 +7,7 @@ import functools
 import pickle
 import subprocess
 import sys
+import tempfile
 import warnings
 
 import numpy as np
@@ -208,4 +209,6 @@ def test_nnfast_works_without_importing_sklearn():
         "assert [w.category for w in caught] == [DataConversionWarning]\n"
         "assert not any(name.split('.')[0] == 'sklearn' for name in sys.modules)\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    # Outside the checkout, so that the installed package (compiled) is imported.
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120,
+                   cwd=tempfile.gettempdir())
