@@ -24,6 +24,7 @@ from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
 cimport numpy as cnp
+import numpy as np
 
 from _activations cimport ACT_IDENTITY, ACT_SOFTMAX, activation, backprop_activation
 from _dropout cimport dropout, multiply
@@ -224,8 +225,6 @@ cdef class DropoutNode(Node):
         self.mask = None
 
     cdef char* _mask(self, Py_ssize_t n):
-        import numpy as np
-
         if self.mask is None or self.mask.shape[0] < n * self.out_size:
             self.mask = np.empty(n * self.out_size, np.float32 if self.itemsize == 4 else np.float64)
         return address(self.mask)
@@ -349,8 +348,6 @@ cdef class Network:
 
     def reserve(self, Py_ssize_t n):
         """Buffers for batches of up to ``n`` rows (kept when they are large enough already)."""
-        import numpy as np
-
         cdef int i
         cdef Node node
         if n <= self.capacity:

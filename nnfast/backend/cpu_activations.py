@@ -16,7 +16,7 @@ ACTIVATION_CODES = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "softmax"
 
 
 class CpuActivationOps:
-    """Compiled overrides of :class:`~nnfast.backend.ops_activations.ActivationOps` (a mixin of ``CpuOps``).
+    """Compiled overrides of :class:`~nnfast.backend.ops_activations.ActivationOps`, a mixin of ``CpuOps``.
 
     Every method falls back to the reference through ``super()`` when the
     kernels cannot take the arguments as given.

@@ -8,7 +8,10 @@ _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 class CpuDropoutOps:
-    """Compiled override of :meth:`~nnfast.backend.ops_dropout.DropoutOps.dropout` (a mixin of ``CpuOps``)."""
+    """Compiled override of :meth:`~nnfast.backend.ops_dropout.DropoutOps.dropout`.
+
+    A mixin of ``CpuOps``.
+    """
 
     def dropout(self, x, rate, seed, draw, out=None, mask_out=None):
         """Inverted dropout in one pass, from the compiled generator's stream ``(seed, draw)``.

@@ -31,7 +31,7 @@ def _pointwise_loss(op, name, kernel, x, targets, grad_out):
 
 
 class CpuLossOps:
-    """Compiled overrides of :class:`~nnfast.backend.ops_losses.LossOps` (a mixin of ``CpuOps``).
+    """Compiled overrides of :class:`~nnfast.backend.ops_losses.LossOps`, a mixin of ``CpuOps``.
 
     Every method falls back to the reference through ``super()`` when the
     kernels cannot take the arguments as given.

@@ -83,7 +83,10 @@ NODE_MAKERS = {"dense": _dense_node, "activation": _activation_node, "dropout": 
 
 
 class CpuNetworkOps:
-    """Compiled override of :meth:`~nnfast.backend.ops_network.NetworkOps.network` (a mixin of ``CpuOps``)."""
+    """Compiled override of :meth:`~nnfast.backend.ops_network.NetworkOps.network`.
+
+    A mixin of ``CpuOps``.
+    """
 
     def network(self, nodes, loss, fused, classes, updates, dtype):
         """The model as one compiled step per batch (:class:`CpuNetwork`), or None.
@@ -147,6 +150,11 @@ class CpuNetwork:
         self._updates = updates
         self._bound = (None, None)
 
+    @property
+    def capacity(self):
+        """The largest batch the network's buffers hold now (0 before its first step)."""
+        return self._net.capacity
+
     @staticmethod
     def supports(rule):
         """Whether :meth:`train_step` applies the update rule ``rule`` itself."""
@@ -189,7 +197,8 @@ class CpuNetwork:
         if n == 0:
             raise ValueError("train_step: the batch is empty")
         n_targets = x.shape[0]
-        if self._loss == "cross_entropy" and type(targets) is np.ndarray and targets.dtype.kind in "iu":
+        labels = type(targets) is np.ndarray and targets.dtype.kind in "iu"
+        if self._loss == "cross_entropy" and labels:
             if not _plain(targets, _INTP) or targets.size != n_targets * self._positions:
                 raise ValueError(f"train_step: labels must be a C-contiguous intp array of shape "
                                  f"({n_targets}, ...) with {self._positions} per sample")

@@ -23,5 +23,8 @@ class CpuOps(CpuProductOps, CpuActivationOps, CpuLossOps, CpuUpdateOps, CpuDropo
     name = "cpu"
 
     def kernel_threads(self):
-        """BLAS held to one thread while the kernels share products out (:func:`~nnfast.backend.own_threads`)."""
+        """BLAS held at one thread while the kernels share products out.
+
+        See :func:`~nnfast.backend.own_threads`.
+        """
         return own_threads()

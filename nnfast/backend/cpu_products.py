@@ -17,7 +17,7 @@ from .cpu_arrays import (
 
 
 class CpuProductOps:
-    """Compiled overrides of :class:`~nnfast.backend.ops_products.ProductOps` (a mixin of ``CpuOps``).
+    """Compiled overrides of :class:`~nnfast.backend.ops_products.ProductOps`, a mixin of ``CpuOps``.
 
     Every method falls back to the reference through ``super()`` when the
     kernels cannot take the arguments as given.

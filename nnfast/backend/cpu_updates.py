@@ -29,7 +29,7 @@ def _state_ok(op, dtype, param, grad, *state):
 
 
 class CpuUpdateOps:
-    """Compiled overrides of :class:`~nnfast.backend.ops_updates.UpdateOps` (a mixin of ``CpuOps``).
+    """Compiled overrides of :class:`~nnfast.backend.ops_updates.UpdateOps`, a mixin of ``CpuOps``.
 
     Every method falls back to the reference through ``super()`` when the
     kernels cannot take the arguments as given.

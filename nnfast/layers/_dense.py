@@ -84,7 +84,8 @@ class Dense(Layer):
             raise ValueError(f"input_dim must be a positive integer, got {input_dim!r}")
         super().__init__(name=name, input_shape=None if input_dim is None else (int(input_dim),))
         if kernel_initializer not in INITIALIZERS:
-            raise ValueError(f"unknown kernel_initializer {kernel_initializer!r}; expected one of {INITIALIZERS}")
+            raise ValueError(f"unknown kernel_initializer {kernel_initializer!r}; expected one of "
+                             f"{INITIALIZERS}")
         if tied_to is not None and not isinstance(tied_to, Dense):
             raise TypeError(f"tied_to must be a Dense layer, got {tied_to!r}")
         if tied_to is not None and tied_to.tied_to is not None:
@@ -135,7 +136,8 @@ class Dense(Layer):
         self._bias = self.variable("bias") if self.use_bias else None
 
     def used_variables(self):
-        return [self._kernel] + list(self.variables) if self.tied_to is not None else list(self.variables)
+        shared = [self._kernel] if self.tied_to is not None else []
+        return shared + list(self.variables)
 
     @property
     def W(self):
@@ -214,7 +216,8 @@ class Dense(Layer):
         return {"kind": "dense", "W": kernel.value, "b": None if bias is None else bias.value,
                 "dW": kernel.grad if want_w else None, "db": bias.grad if want_b else None,
                 "activation": self.activation, "transposed": self.tied_to is not None,
-                "add_w": kernel in self.accumulate, "add_b": bias is not None and bias in self.accumulate}
+                "add_w": kernel in self.accumulate,
+                "add_b": bias is not None and bias in self.accumulate}
 
     @property
     def preactivation(self):

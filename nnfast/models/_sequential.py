@@ -588,10 +588,17 @@ class Sequential:
     def _evaluate_arrays(self, x, targets, batch_size):
         sums = dict.fromkeys(["loss"] + self.metrics, 0.0)
         ops = self.ops
+        network = self._network
+        if network is not None and batch_size is None:
+            # The network's buffers already hold this many rows.
+            batch_size = max(network.capacity, 1)
         for s, e in self._batches(len(x), batch_size):
             tb = ops.asarray(targets[s:e])
-            output = self._forward(ops.asarray(x[s:e]), training=False)
-            loss, _ = self._loss_of_output(output, tb)
+            if network is not None:
+                loss, output = network.evaluate(x[s:e], tb)
+            else:
+                output = self._forward(ops.asarray(x[s:e]), training=False)
+                loss, _ = self._loss_of_output(output, tb)
             sums["loss"] += loss * (e - s)
             for m in self.metrics:
                 sums[m] += batch_metric(ops.xp, m, output, tb, self.loss.name, self._output_activation)
