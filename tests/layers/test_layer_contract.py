@@ -254,6 +254,7 @@ def test_buffers_are_sized_for_the_largest_batch(backend):
                                Dense(2, activation="softmax")], device=backend, random_state=0)
     model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
     model.fit(x, y, epochs=1, batch_size=20, validation_split=0.2)  # batches of 20, 16; validation 9
+    model.predict(x)  # 45 rows, layer by layer
     first = dict(model.layers[0]._buffers)
     network = model._network
     if backend == "cpu":
