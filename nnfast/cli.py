@@ -64,10 +64,11 @@ def _info():
     from threadpoolctl import threadpool_info
 
     import nnfast
-    from nnfast import _openmp
+    from nnfast import _openmp, _simd
 
     print(f"nnfast {nnfast.__version__} (numpy {numpy.__version__}, scipy {scipy.__version__})")
-    print(f"threads: {nnfast.get_num_threads()}; OpenMP compiled in: {_openmp.openmp_enabled()}")
+    print(f"threads: {nnfast.get_num_threads()}; OpenMP compiled in: {_openmp.openmp_enabled()}; "
+          f"vector kernels: {_simd.simd_level()}")
     for pool in threadpool_info():
         print(f"  {pool['user_api']}: {pool['internal_api']} {pool.get('version') or ''} "
               f"({pool['num_threads']} threads) {pool['filepath']}")
