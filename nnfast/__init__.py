@@ -4,7 +4,7 @@ The perceptron, multilayer perceptrons and restricted Boltzmann machines,
 with scikit-learn and Keras style interfaces.
 """
 from . import callbacks, datasets, layers, losses, metrics, optimizers
-from ._validation import NotFittedError
+from ._validation import DataConversionWarning, NotFittedError
 from ._version import __version__
 from .backend import (
     get_current_ops, get_num_threads, get_ops, set_backend, set_num_threads, use_backend,
@@ -20,7 +20,7 @@ __all__ = [
     "get_num_threads", "set_num_threads", "Sequential", "MLPClassifier", "MLPRegressor",
     "Perceptron", "logic_gate_exercise", "GateExercise", "perceptron_capacity", "CapacityResult",
     "cover_fraction", "BernoulliRBM",
-    "save_model", "load_model", "ModelFileError", "NotFittedError",
+    "save_model", "load_model", "ModelFileError", "NotFittedError", "DataConversionWarning",
     "callbacks", "datasets", "layers", "losses", "metrics", "optimizers", "plotting",
 ]
 
