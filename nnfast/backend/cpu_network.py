@@ -25,6 +25,7 @@ from ._threads import (
     products_on_own_threads,
 )
 from .cpu_activations import ACTIVATION_CODES
+from .cpu_arrays import is_out
 
 #: Loss codes of ``nnfast._network.Network``.
 _LOSS_CODES = {"cross_entropy": 0, "binary_cross_entropy": 2, "mean_squared_error": 3}
@@ -40,9 +41,8 @@ _F32, _F64, _INTP = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.intp
 
 
 def _plain(array, dtype, shape=None):
-    """True for a C-contiguous numpy array of ``dtype`` (and ``shape``), nothing else."""
-    return (type(array) is np.ndarray and array.dtype == dtype and array.flags.c_contiguous
-            and (shape is None or array.shape == shape))
+    """True for an array a kernel may write (see :func:`~.cpu_arrays.is_out`), of ``shape`` if given."""
+    return is_out(array, dtype) and (shape is None or array.shape == shape)
 
 
 def _dense_node(spec, dtype, fused_output):

@@ -180,10 +180,10 @@ class _BaseMLP(BaseEstimator):
                 raise ValueError(f"config[{key!r}] must hold numbers")
         extra = est._read_extra_state(config)
         model = Sequential._from_state(config["model"], arrays)
-        if model.input_shape != (n_features,) or model.output_shape != (est._outputs_of(extra),):
+        if model.input_shape != (n_features,) or model.output_shape != (extra["n_outputs"],):
             raise ValueError(f"the model maps {model.input_shape} to {model.output_shape}, but the "
                              f"estimator was fitted on {n_features} features and "
-                             f"{est._outputs_of(extra)} outputs")
+                             f"{extra['n_outputs']} outputs")
         est.model_ = model
         est.n_features_in_, est.n_iter_ = n_features, n_iter
         est.loss_curve_, est.validation_scores_ = curves
@@ -199,12 +199,12 @@ class _BaseMLP(BaseEstimator):
     _EXTRA_KEYS = ()
 
     def _read_extra_state(self, config):
-        """What :meth:`_extra_state` saved, checked (it sizes nothing yet)."""
-        return {}
+        """What :meth:`_extra_state` saved, checked (it sizes nothing yet).
 
-    def _outputs_of(self, extra):
-        """The number of outputs the saved state declares."""
-        raise NotImplementedError
+        Returns a dict holding at least ``n_outputs``, the number of outputs
+        the saved state declares.
+        """
+        return {"n_outputs": read_int(config, "n_outputs", "config", low=1)}
 
     def _load_extra_state(self, extra):
         """Restore what :meth:`_read_extra_state` read."""
@@ -355,10 +355,7 @@ class MLPClassifier(_BaseMLP):
         classes = read_labels(config, "classes", "classes_dtype", "config")
         if len(classes) < 2:
             raise ValueError("config['classes'] must hold at least 2 labels")
-        return {"classes": classes}
-
-    def _outputs_of(self, extra):
-        return len(extra["classes"])
+        return {"classes": classes, "n_outputs": len(classes)}
 
     def _load_extra_state(self, extra):
         self.classes_ = extra["classes"]
@@ -461,11 +458,7 @@ class MLPRegressor(_BaseMLP):
     _EXTRA_KEYS = ("y_1d", "n_outputs")
 
     def _read_extra_state(self, config):
-        return {"y_1d": read_bool(config, "y_1d", "config"),
-                "n_outputs": read_int(config, "n_outputs", "config", low=1)}
-
-    def _outputs_of(self, extra):
-        return extra["n_outputs"]
+        return {"y_1d": read_bool(config, "y_1d", "config"), **super()._read_extra_state(config)}
 
     def _load_extra_state(self, extra):
         self._y_1d = extra["y_1d"]

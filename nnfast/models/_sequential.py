@@ -263,10 +263,7 @@ class Sequential:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        # A copied dtype may be a new object equal to numpy's own; the kernels
-        # compare dtypes by identity.
-        self.dtype = np.dtype(self.dtype.name)
-        self._network_key = None
+        self._network_key = None  # the next fit makes this copy's own network
 
     def _make_network(self):
         """The backend's compiled step for the whole model, or None.
