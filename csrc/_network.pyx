@@ -34,16 +34,12 @@ from _losses cimport (
 )
 from _parallel cimport elementwise_threads, product_threads, thread_plan
 from _products cimport affine, backprop_affine
+
 from _simd cimport nnf_simd_attach
 from _updates cimport RULE_NONE, update
 
 cnp.import_array()
 nnf_simd_attach()
-
-
-cdef inline char* address(object array):
-    """The data address of a numpy array (checked by the caller), or NULL for None."""
-    return NULL if array is None else <char*> cnp.PyArray_DATA(<cnp.ndarray> array)
 
 
 # --------------------------------------------------------------------- nodes
@@ -57,11 +53,6 @@ cdef class Node:
     alias : bool
         The output is the input itself, reshaped (no work either way).
     """
-    cdef readonly Py_ssize_t in_size, out_size
-    cdef readonly bint alias
-    cdef int itemsize
-    cdef list keep  # the arrays whose addresses this node holds
-
     def __cinit__(self, *args, **kwargs):
         self.keep = []
 

@@ -82,6 +82,16 @@ NODE_MAKERS = {"dense": _dense_node, "activation": _activation_node, "dropout": 
                "reshape": _reshape_node}
 
 
+def register_node_maker(kind, maker):
+    """Give the layers whose node spec has ``kind`` a compiled node made by ``maker``.
+
+    A family of compiled kernels whose nodes live in their own module (a
+    subclass of ``_network.Node``, cimported from ``csrc/_network.pxd``)
+    registers its makers when its ``cpu_<family>.py`` is imported.
+    """
+    NODE_MAKERS[kind] = maker
+
+
 class CpuNetworkOps:
     """Compiled override of :meth:`~nnfast.backend.ops_network.NetworkOps.network`.
 
