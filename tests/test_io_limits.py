@@ -606,7 +606,7 @@ SEQUENTIAL_CASES = [
 
 MLP_CASES = [
     Case(mlp_classifier, setting(("model",) + _layer(0, "units"), 40_000), "layers/0/0"),
-    Case(mlp_classifier, setting(("n_features_in",), 10**9), "fitted on 1000000000 features"),
+    Case(mlp_classifier, setting(("n_features_in",), 10**9), r"fitted on inputs of shape \(1000000000,\)"),
     Case(mlp_classifier, setting(("n_features_in",), -1), "n_features_in"),
     Case(mlp_classifier, together(setting(("classes",), ["no", "yes", "maybe"]),
                                   setting(("classes_dtype",), "<U5")), "increasing order"),
