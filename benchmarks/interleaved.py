@@ -15,8 +15,19 @@ matrix products alone.
 ``--against`` also runs the ReLU MLP, its products and the RBM of another
 built checkout (with its own Python), in a second process that takes turns
 with this one.  ``NNFAST_DATA`` must point at the Fashion-MNIST files.
+
+    python benchmarks/interleaved.py --cnn --rounds 3
+
+``--cnn`` runs the classic CNN of ``benchmarks/bench_cnn.py`` instead: a
+full epoch (60,000 images, batch 64) in nnfast and in PyTorch, its matrix
+products alone, nnfast's numpy reference on ``--numpy-batches`` batches,
+prediction on 10,000 images, and each op of the training step on its own
+(nnfast's ops, PyTorch's operators and the op's products alone) for
+``--layer-batches`` batches.  Partial workloads are scaled to the 938
+batches of an epoch; the per-op table sets them beside the epochs.
 """
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -29,14 +40,37 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OURS = ["mlp:relu", "mlp:dropout", "mlp:tanh", "mlp:products", "torch:relu", "torch:dropout",
         "torch:tanh", "rbm:nnfast", "rbm:torch", "rbm:products"]
 THEIRS = ["mlp:relu", "mlp:products", "rbm:nnfast"]
+CNN_FAMILIES = ("cnn", "cnnpredict", "cnnop")
 RATIOS = [("mlp:dropout", "mlp:relu"), ("mlp:tanh", "mlp:relu"), ("mlp:relu", "torch:relu"),
           ("mlp:dropout", "torch:dropout"), ("mlp:tanh", "torch:tanh"),
           ("mlp:relu", "mlp:products"), ("rbm:nnfast", "rbm:torch"), ("rbm:nnfast", "rbm:products")]
 
 
-def workloads(benchmarks, names):
-    """One epoch of each named workload, as a function of no arguments."""
+def workloads(benchmarks, names, numpy_batches=100, layer_batches=100):
+    """One epoch of each named workload, as a function of no arguments.
+
+    ``numpy_batches`` and ``layer_batches`` are the batches that the CNN's
+    numpy reference and each CNN op run per round.
+
+    Returns
+    -------
+    runs : dict of str to callable
+    scales : dict of str to float
+        What each run's time is multiplied by to give an epoch's (1 unless
+        the run covers part of one).
+    """
     sys.path.insert(0, benchmarks)
+    runs, scales = {}, {}
+    cnn = [name for name in names if name.split(":")[0] in CNN_FAMILIES]
+    if cnn:
+        runs, scales = cnn_workloads(cnn, numpy_batches, layer_batches)
+    others = [name for name in names if name not in runs]
+    if others:
+        runs.update(mlp_rbm_workloads(others))
+    return runs, scales
+
+
+def mlp_rbm_workloads(names):
     import nnfast
     from nnfast.datasets import load_fashion_mnist
 
@@ -67,6 +101,127 @@ def workloads(benchmarks, names):
     for run in runs.values():
         run()  # builds buffers and warms caches
     return runs
+
+
+def cnn_workloads(names, numpy_batches, layer_batches):
+    """The classic CNN's workloads: ``cnn:*`` epochs, ``cnnpredict:*``, ``cnnop:WHO:OP`` ops."""
+    import nnfast
+    import torch
+
+    import bench_cnn as b
+
+    torch.set_num_threads(nnfast.get_num_threads())
+    x, y, x_test = b.load_images(b.N_TRAIN, b.N_TEST)
+    warm = slice(0, 2 * b.BATCH)
+    layer_steps, runs, scales = {}, {}, {}
+    for name in names:
+        family, kind = name.split(":", 1)
+        if name == "cnn:nnfast":
+            model = b.make_nnfast()
+            b.nnfast_fit(model, x[warm], y[warm])()  # builds buffers
+            runs[name] = b.nnfast_fit(model, x, y)
+        elif name == "cnn:numpy":
+            model = b.make_nnfast(device="numpy")
+            b.nnfast_fit(model, x[warm], y[warm])()
+            part = slice(0, numpy_batches * b.BATCH)
+            runs[name], scales[name] = b.nnfast_fit(model, x[part], y[part]), \
+                b.EPOCH_BATCHES / numpy_batches
+        elif name == "cnn:torch":
+            net = b.make_torch(torch)
+            b.torch_fit(torch, net, x[warm], y[warm])()
+            runs[name] = b.torch_fit(torch, net, x, y)
+        elif name == "cnn:products":
+            runs[name] = b.products_floor(b.EPOCH_BATCHES)
+        elif name == "cnnpredict:nnfast":
+            model = b.make_nnfast()
+            model.build(b.IMAGE)
+            runs[name] = lambda m=model: m.predict(x_test)
+        elif name == "cnnpredict:torch":
+            runs[name] = b.torch_predict(torch, b.make_torch(torch), x_test)
+        elif family == "cnnop":
+            who, op = kind.split(":")
+            scales[name] = b.EPOCH_BATCHES / layer_batches
+            if who == "products":
+                runs[name] = b.products_floor(layer_batches, op)
+                continue
+            if who not in layer_steps:
+                layer_steps[who] = (b.nnfast_layer_steps() if who == "nnfast"
+                                    else (None, b.torch_layer_steps(torch)))
+            ops, steps = layer_steps[who]
+            runs[name] = repeat(steps[op], layer_batches, ops)
+        else:
+            raise SystemExit(f"unknown workload {name!r}")
+    for name in names:
+        if name.split(":")[0] != "cnn":
+            runs[name]()  # the epochs warmed up on two batches above
+    return runs, scales
+
+
+def repeat(step, times, ops=None):
+    """``step`` called ``times`` times, inside ``ops.kernel_threads()`` when ``ops`` is given."""
+    def run():
+        with ops.kernel_threads() if ops is not None else contextlib.nullcontext():
+            for _ in range(times):
+                step()
+    return run
+
+
+def cnn_plan():
+    """The CNN mode's workloads in the order of a round (alternatives next to each other)."""
+    from bench_cnn import LAYER_OPS, product_shapes
+
+    with_products = {name for name, *_ in product_shapes()}
+    plan = ["cnn:nnfast", "cnn:torch", "cnn:products", "cnn:numpy", "cnnpredict:nnfast",
+            "cnnpredict:torch"]
+    for op in LAYER_OPS:
+        plan += [f"cnnop:nnfast:{op}", f"cnnop:torch:{op}"]
+        if op in with_products:
+            plan.append(f"cnnop:products:{op}")
+    return plan
+
+
+def cnn_report(times):
+    """Print the CNN mode's medians, ratios and per-op table (times in s per epoch)."""
+    from bench_cnn import LAYER_OPS
+
+    def median(name):
+        return float(np.median(times[name]))
+
+    def ratio(a, b):
+        r = np.array(times[a]) / np.array(times[b])
+        return f"{np.median(r):.3f} ({r.min():.2f}-{r.max():.2f})"
+
+    for name in times:
+        if not name.startswith("cnnop"):
+            print(f"{name:20s} median {median(name):8.3f} s")
+    for a, b in [("cnn:nnfast", "cnn:torch"), ("cnnpredict:nnfast", "cnnpredict:torch"),
+                 ("cnn:nnfast", "cnn:products"), ("cnn:torch", "cnn:products"),
+                 ("cnn:numpy", "cnn:nnfast")]:
+        if a in times and b in times:
+            print(f"{a:18s} / {b:18s} {ratio(a, b)}")
+    rows = [op for op in LAYER_OPS if f"cnnop:nnfast:{op}" in times]
+    if not rows:
+        return
+    print("\nPer op, scaled to an epoch (s); share of nnfast's epoch; nnfast / torch; "
+          "nnfast / its products")
+    totals = {"nnfast": 0.0, "torch": 0.0}
+    epoch = median("cnn:nnfast") if "cnn:nnfast" in times else float("nan")
+    for op in rows:
+        mine, theirs = median(f"cnnop:nnfast:{op}"), median(f"cnnop:torch:{op}")
+        totals["nnfast"] += mine
+        totals["torch"] += theirs
+        floor = f"cnnop:products:{op}"
+        line = (f"{op:16s} nnfast {mine:7.3f}  torch {theirs:7.3f}  {mine / epoch:6.1%}  "
+                f"{ratio(f'cnnop:nnfast:{op}', f'cnnop:torch:{op}')}")
+        if floor in times:
+            line += (f"  products {median(floor):7.3f}  "
+                     f"{ratio(f'cnnop:nnfast:{op}', floor)}")
+        print(line)
+    for who in ("nnfast", "torch"):
+        if f"cnn:{who}" in times:
+            whole = median(f"cnn:{who}")
+            print(f"{who}: ops together {totals[who]:.3f} s, epoch {whole:.3f} s, the rest "
+                  f"(the loop, shuffling, batch copies, framework) {whole - totals[who]:.3f} s")
 
 
 def torch_epoch(nnfast, x, y, kind):
@@ -118,14 +273,15 @@ def rbm_products(binary):
     return epoch
 
 
-def worker(benchmarks, names):
+def worker(benchmarks, names, numpy_batches, layer_batches):
     """Serve epochs: read a workload's name per line, answer its time in seconds."""
-    runs = workloads(benchmarks, names)
+    runs, scales = workloads(benchmarks, names, numpy_batches, layer_batches)
     print("ready", flush=True)
     for line in sys.stdin:
+        name = line.strip()
         start = time.perf_counter()
-        runs[line.strip()]()
-        print(time.perf_counter() - start, flush=True)
+        runs[name]()
+        print((time.perf_counter() - start) * scales.get(name, 1.0), flush=True)
 
 
 def main():
@@ -133,13 +289,30 @@ def main():
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--against", help="PYTHON:CHECKOUT of another built nnfast")
     parser.add_argument("--json", help="write every time to this file")
+    parser.add_argument("--cnn", action="store_true",
+                        help="the classic CNN's epochs, prediction and ops instead")
+    parser.add_argument("--numpy-batches", type=int, default=100,
+                        help="batches of the CNN's numpy reference per round (0: leave it out)")
+    parser.add_argument("--layer-batches", type=int, default=100,
+                        help="batches of each CNN op per round (0: leave the ops out)")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        return worker(args.worker[0], args.worker[1:])
-    procs = {"now": subprocess.Popen([sys.executable, __file__, "--worker", HERE] + OURS,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)}
-    plan = [("now", name) for name in OURS]
+        return worker(args.worker[0], args.worker[1:], args.numpy_batches, args.layer_batches)
+    if args.cnn and args.against:
+        parser.error("--against compares the MLP and the RBM; leave it out with --cnn")
+    ours, options = OURS, []
+    if args.cnn:
+        sys.path.insert(0, HERE)
+        ours = [name for name in cnn_plan()
+                if not (name == "cnn:numpy" and args.numpy_batches <= 0)
+                and not (name.startswith("cnnop") and args.layer_batches <= 0)]
+        options = [f"--numpy-batches={args.numpy_batches}",
+                   f"--layer-batches={args.layer_batches}"]
+    procs = {"now": subprocess.Popen(
+        [sys.executable, __file__, "--worker", HERE] + ours + options,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)}
+    plan = [("now", name) for name in ours]
     if args.against:
         python, checkout = args.against.split(":", 1)
         env = dict(os.environ, PYTHONPATH=checkout)
@@ -162,6 +335,8 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(times, f)
+    if args.cnn:
+        return cnn_report({name.split(" ", 1)[1]: values for name, values in times.items()})
     for key, values in times.items():
         print(f"{key:20s} median {np.median(values):.3f} s")
     pairs = [(f"now {a}", f"now {b}") for a, b in RATIOS]
