@@ -1,6 +1,7 @@
 """The compiled CPU backend: the reference ops with the hot paths overridden."""
 from ._threads import own_threads
 from .cpu_activations import CpuActivationOps
+from .cpu_conv import CpuConvOps
 from .cpu_dropout import CpuDropoutOps
 from .cpu_losses import CpuLossOps
 from .cpu_network import CpuNetworkOps
@@ -12,7 +13,7 @@ from .ops import Ops
 
 
 class CpuOps(CpuProductOps, CpuActivationOps, CpuLossOps, CpuUpdateOps, CpuDropoutOps,
-             CpuNetworkOps, CpuPerceptronOps, CpuRBMOps, Ops):
+             CpuNetworkOps, CpuPerceptronOps, CpuRBMOps, CpuConvOps, Ops):
     """Reference :class:`Ops` on numpy whose hot paths run compiled kernels.
 
     Each family's overrides live in their own mixin (``cpu_<family>.py``,

@@ -1,5 +1,6 @@
 """The complete reference backend: every array operation nnfast uses."""
 from .ops_activations import ActivationOps
+from .ops_conv import ConvOps
 from .ops_dropout import DropoutOps
 from .ops_losses import LossOps
 from .ops_network import NetworkOps
@@ -12,7 +13,7 @@ from .ops_updates import UpdateOps
 
 
 class Ops(ProductOps, ActivationOps, LossOps, UpdateOps, DropoutOps, NetworkOps, PerceptronOps,
-          RBMOps, PoolingOps, NormalizationOps):
+          RBMOps, ConvOps, PoolingOps, NormalizationOps):
     """Reference implementation of every operation, over numpy (or cupy).
 
     Each family of operations lives in its own module (``ops_<family>.py``);

@@ -1,0 +1,177 @@
+"""2-D convolution over channels-last images (kernels in ``_conv.pxd``).
+
+The functions are behind :mod:`nnfast.backend.cpu_conv`, which has checked
+that the arrays are C-contiguous numpy arrays of one floating dtype, that
+their shapes agree with the strides and padding given, and that none is
+empty.  :class:`ConvNode` is a convolution layer with its bias and
+activation in the compiled network (``nnfast._network``); its maker in
+``cpu_conv`` checks its arrays.  The work runs without the GIL;
+``num_threads`` > 1 shares it out among OpenMP threads, each making its own
+single-threaded BLAS calls (the caller holds BLAS at one thread meanwhile).
+"""
+from cython cimport floating
+
+cimport numpy as cnp
+import numpy as np
+
+from nnfast._network cimport Node, address
+from _activations cimport ACT_IDENTITY
+from _parallel cimport product_threads, thread_plan
+from _simd cimport nnf_simd_attach
+cimport _conv as k
+
+cnp.import_array()
+# The activations' exponential and tanh run the kernels of nnfast._simd.
+nnf_simd_attach()
+
+
+cdef k.conv_geom geometry(const Py_ssize_t* x_shape, const Py_ssize_t* kernel_shape,
+                          Py_ssize_t ho, Py_ssize_t wo, Py_ssize_t sh, Py_ssize_t sw,
+                          Py_ssize_t top, Py_ssize_t left) noexcept:
+    cdef k.conv_geom g
+    k.set_geom(&g, x_shape[0], x_shape[1], x_shape[2], x_shape[3], kernel_shape[0],
+               kernel_shape[1], kernel_shape[3], ho, wo, sh, sw, top, left)
+    return g
+
+
+def scratch_size(tuple x_shape, tuple kernel_shape, Py_ssize_t ho, Py_ssize_t wo,
+                 Py_ssize_t itemsize, int num_threads):
+    """Elements of scratch that :func:`conv2d` and :func:`conv2d_backward` need."""
+    cdef Py_ssize_t xs[4]
+    cdef Py_ssize_t ks[4]
+    cdef k.conv_geom g
+    xs[0], xs[1], xs[2], xs[3] = x_shape
+    ks[0], ks[1], ks[2], ks[3] = kernel_shape
+    g = geometry(xs, ks, ho, wo, 1, 1, 0, 0)
+    return k.scratch_size(&g, itemsize, num_threads)
+
+
+def conv2d(const floating[:, :, :, ::1] x,       # IN  (n, h, w, c)
+           const floating[:, :, :, ::1] kernel,  # IN  (kh, kw, c, f)
+           const floating[::1] bias,             # IN  (f,), or None
+           floating[:, :, :, ::1] out,           # OUT (n, ho, wo, f)
+           floating[::1] scratch,                # scratch_size(...) elements
+           Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t top, Py_ssize_t left, int num_threads):
+    """``out = conv(x, kernel) + bias``."""
+    cdef k.conv_geom g = geometry(&x.shape[0], &kernel.shape[0], out.shape[1], out.shape[2],
+                                  sh, sw, top, left)
+    cdef const floating* b = NULL
+    if bias is not None:
+        b = &bias[0]
+    with nogil:
+        k.conv_forward(&x[0, 0, 0, 0], &kernel[0, 0, 0, 0], b, &out[0, 0, 0, 0], &g,
+                       ACT_IDENTITY, &scratch[0], num_threads)
+
+
+def conv2d_backward(const floating[:, :, :, ::1] dy,      # IN  (n, ho, wo, f)
+                    const floating[:, :, :, ::1] x,       # IN  (n, h, w, c)
+                    const floating[:, :, :, ::1] kernel,  # IN  (kh, kw, c, f)
+                    floating[:, :, :, ::1] dkernel,       # OUT (kh, kw, c, f), or None
+                    floating[::1] dbias,                  # OUT (f,), or None
+                    floating[:, :, :, ::1] dx,            # OUT (n, h, w, c), or None
+                    floating[::1] scratch,                # scratch_size(...) elements
+                    Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t top, Py_ssize_t left,
+                    int num_threads):
+    """The kernel, bias and input gradients of :func:`conv2d`, each skipped when None."""
+    cdef k.conv_geom g = geometry(&x.shape[0], &kernel.shape[0], dy.shape[1], dy.shape[2],
+                                  sh, sw, top, left)
+    cdef floating* dw = NULL if dkernel is None else &dkernel[0, 0, 0, 0]
+    cdef floating* db = NULL if dbias is None else &dbias[0]
+    cdef floating* dxp = NULL if dx is None else &dx[0, 0, 0, 0]
+    with nogil:
+        # With the identity, ``dy`` is only read.
+        k.conv_backward(&x[0, 0, 0, 0], &kernel[0, 0, 0, 0], NULL, <floating*> &dy[0, 0, 0, 0],
+                        dw, db, dxp, &g, ACT_IDENTITY, &scratch[0], num_threads)
+
+
+cdef class ConvNode(Node):
+    """A convolution layer with its bias and activation: ``y = act(conv(x, K) + b)``.
+
+    Samples are the rows of the network's flat buffers, each an image
+    ``(h, w, c)`` in, ``(ho, wo, f)`` out.
+
+    Parameters
+    ----------
+    kernel : ndarray of shape (kh, kw, c, f)
+    bias : ndarray of shape (f,) or None
+    dkernel, dbias : ndarray or None
+        Where the gradients go; None when not wanted (a frozen layer, or no
+        bias).
+    in_shape, out_shape : tuple of 3 int
+        ``(h, w, c)`` and ``(ho, wo, f)``.
+    strides : tuple of 2 int
+    top, left : int
+        Zeros before the first row and the first column (those after the
+        last follow from the output's shape).
+    act : int
+        Activation code, applied to each block of the output as it is made.
+    """
+    cdef char* kernel
+    cdef char* bias
+    cdef char* dkernel
+    cdef char* dbias
+    cdef k.conv_geom g
+    cdef int act
+    cdef object scratch
+
+    def __init__(self, cnp.ndarray kernel, bias, dkernel, dbias, tuple in_shape,
+                 tuple out_shape, tuple strides, Py_ssize_t top, Py_ssize_t left, int act):
+        self.keep = [kernel, bias, dkernel, dbias]
+        self.kernel, self.bias = address(kernel), address(bias)
+        self.dkernel, self.dbias = address(dkernel), address(dbias)
+        cdef Py_ssize_t xs[4]
+        xs[0] = 0
+        xs[1], xs[2], xs[3] = in_shape
+        self.g = geometry(xs, <Py_ssize_t*> cnp.PyArray_DIMS(kernel), out_shape[0], out_shape[1],
+                          strides[0], strides[1], top, left)
+        self.in_size = in_shape[0] * in_shape[1] * in_shape[2]
+        self.out_size = out_shape[0] * out_shape[1] * out_shape[2]
+        self.itemsize = kernel.itemsize
+        self.act = act
+        self.scratch = None
+
+    cdef char* _scratch(self, Py_ssize_t n, int num_threads):
+        """Scratch for a pass on ``num_threads`` threads, grown as needed, kept across steps."""
+        cdef Py_ssize_t size = k.scratch_size(&self.g, self.itemsize, num_threads)
+        if self.scratch is None or self.scratch.shape[0] < size:
+            self.scratch = np.empty(size, np.float32 if self.itemsize == 4 else np.float64)
+        return address(self.scratch)
+
+    cdef int _threads(self, Py_ssize_t n, const thread_plan* plan):
+        return product_threads(plan, n * self.g.ho * self.g.wo, self.g.k, self.g.f)
+
+    cdef int forward(self, char* x, char* y, Py_ssize_t n, bint training,
+                     const thread_plan* plan) except -1:
+        cdef int t = self._threads(n, plan)
+        cdef char* scratch = self._scratch(n, t)
+        cdef k.conv_geom g = self.g
+        g.n = n
+        with nogil:
+            if self.itemsize == 4:
+                k.conv_forward(<const float*> x, <const float*> self.kernel,
+                               <const float*> self.bias, <float*> y, &g, self.act,
+                               <float*> scratch, t)
+            else:
+                k.conv_forward(<const double*> x, <const double*> self.kernel,
+                               <const double*> self.bias, <double*> y, &g, self.act,
+                               <double*> scratch, t)
+        return 0
+
+    cdef int backward(self, char* x, char* y, char* dy, char* dx, Py_ssize_t n,
+                      const thread_plan* plan) except -1:
+        cdef int t = self._threads(n, plan)
+        cdef char* scratch = self._scratch(n, t)
+        cdef k.conv_geom g = self.g
+        g.n = n
+        with nogil:
+            if self.itemsize == 4:
+                k.conv_backward(<const float*> x, <const float*> self.kernel,
+                                <const float*> y, <float*> dy, <float*> self.dkernel,
+                                <float*> self.dbias, <float*> dx, &g, self.act,
+                                <float*> scratch, t)
+            else:
+                k.conv_backward(<const double*> x, <const double*> self.kernel,
+                                <const double*> y, <double*> dy, <double*> self.dkernel,
+                                <double*> self.dbias, <double*> dx, &g, self.act,
+                                <double*> scratch, t)
+        return 0
