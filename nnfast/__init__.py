@@ -1,6 +1,7 @@
 """nnfast: classic neural networks with compiled CPU kernels.
 
-The perceptron, multilayer perceptrons and restricted Boltzmann machines,
+The perceptron, multilayer perceptrons, restricted Boltzmann machines and
+convolutional networks,
 with scikit-learn and Keras style interfaces.
 """
 from . import callbacks, datasets, layers, losses, metrics, optimizers
@@ -11,7 +12,7 @@ from .backend import (
 )
 from .io import ModelFileError, load_model, save_model
 from .models import (
-    BernoulliRBM, CapacityResult, GateExercise, MLPClassifier, MLPRegressor, Perceptron, Sequential, cover_fraction,
+    BernoulliRBM, CapacityResult, CNNClassifier, GateExercise, MLPClassifier, MLPRegressor, Perceptron, Sequential, cover_fraction,
     logic_gate_exercise, perceptron_capacity,
 )
 
@@ -19,7 +20,7 @@ __all__ = [
     "__version__", "get_ops", "get_current_ops", "set_backend", "use_backend",
     "get_num_threads", "set_num_threads", "Sequential", "MLPClassifier", "MLPRegressor",
     "Perceptron", "logic_gate_exercise", "GateExercise", "perceptron_capacity", "CapacityResult",
-    "cover_fraction", "BernoulliRBM",
+    "cover_fraction", "BernoulliRBM", "CNNClassifier",
     "save_model", "load_model", "ModelFileError", "NotFittedError", "DataConversionWarning",
     "callbacks", "datasets", "layers", "losses", "metrics", "optimizers", "plotting",
 ]

@@ -116,10 +116,10 @@ def check_array(X, *, name="X", ndim=2, dtype=np.float32, allow_nan=False,
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     ndims = (ndim,) if isinstance(ndim, numbers.Integral) else tuple(ndim)
     if arr.ndim not in ndims:
-        want = " or ".join(str(d) for d in ndims)
+        want = ", ".join(str(d) for d in ndims[:-1]) + (" or " if len(ndims) > 1 else "") + str(ndims[-1])
         shape_hint = " of shape (n_samples, n_features)" if ndims == (2,) else ""
         reshape = ""
-        if ndims == (2,) and arr.ndim == 1:
+        if 2 in ndims and arr.ndim == 1:
             reshape = (f". Reshape your data: {name}.reshape(-1, 1) if it holds a single feature, "
                        f"{name}.reshape(1, -1) if it holds a single sample")
         raise ValueError(f"{name} must be a {want}-D array{shape_hint}, got {arr.ndim}-D with "

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-DEMOS = ("mlp", "perceptron", "rbm")
+DEMOS = ("mlp", "perceptron", "rbm", "cnn")
 
 
 def _available_demos():

@@ -7,8 +7,9 @@ from nnfast import cli
 def test_demo_quick_writes_figures_and_summary(tmp_path, capsys):
     assert cli.main(["demo", "--quick", "-o", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert set(summary) == {"mlp", "perceptron", "rbm"}
+    assert set(summary) == {"mlp", "perceptron", "rbm", "cnn"}
     assert summary["mlp"]["test_accuracy"] > 0.8
+    assert summary["cnn"]["test_accuracy"] > 0.8
     for result in summary.values():
         for path in result["files"].values():
             with open(path, "rb") as f:

@@ -48,6 +48,14 @@ class BaseOps:
             return x
         return x.get() if hasattr(x, "get") else numpy.asarray(x)
 
+    def permute(self, x, axes, out=None):
+        """``x`` with its axes reordered as ``axes``, copied into C order (into ``out`` if given)."""
+        view = x.transpose(axes)
+        if out is None:
+            return self.xp.ascontiguousarray(view)
+        out[...] = view
+        return out
+
     def rng(self, seed=None):
         """Return a random generator of this backend seeded by ``seed``."""
         return self.xp.random.default_rng(seed)

@@ -195,7 +195,9 @@ class CpuNetwork:
 
     def _check_batch(self, x, targets, rows):
         dtype = self._dtype
-        if not _plain(x, dtype) or x.shape[1:] != self.in_shape:
+        # Any sample shape of the right size: the model has checked the shape
+        # (a grey image (h, w) is an image (h, w, 1) to the first node).
+        if not _plain(x, dtype) or x.ndim < 2 or math.prod(x.shape[1:]) != self.n_inputs:
             raise ValueError(f"train_step: x must be a C-contiguous {dtype.name} array of shape "
                              f"(n_samples, {', '.join(map(str, self.in_shape))})")
         if rows is None:

@@ -122,3 +122,37 @@ class NormalizationOps(BaseOps):
         scale = (gamma * invstd / m).astype(dtype)
         result = scale * (m * dy - sum_dy.astype(dtype) - xhat * sum_dy_xhat.astype(dtype))
         return _write(dx, result.astype(dtype, copy=False))
+
+    def batch_norm_inference_backward(self, dy, x, gamma, moving_mean, moving_variance, epsilon,
+                                      dgamma=None, dbeta=None, dx=None):
+        """Gradients of :meth:`batch_norm_inference` given ``dy`` (a frozen layer in training).
+
+        The statistics are constants here, so the map is affine per column:
+        with ``invstd = 1 / sqrt(moving_variance + epsilon)`` and ``xhat = (x
+        - moving_mean) * invstd``, ``dbeta = sum(dy)``, ``dgamma = sum(dy *
+        xhat)`` and ``dx = dy * gamma * invstd``.
+
+        Parameters
+        ----------
+        dy, x : ndarray of shape (m, c)
+        gamma, moving_mean, moving_variance : ndarray of shape (c,)
+        epsilon : float
+        dgamma, dbeta : ndarray of shape (c,) or None
+            Written when given.
+        dx : ndarray of shape (m, c), None or False
+            None allocates, False skips the input gradient.
+
+        Returns
+        -------
+        ndarray of shape (m, c), or None when ``dx`` is False
+        """
+        xp = self.xp
+        dtype = x.dtype
+        invstd = (1.0 / xp.sqrt(moving_variance.astype(xp.float64) + epsilon)).astype(dtype)
+        if dgamma is not None:
+            dgamma[...] = xp.sum(dy * ((x - moving_mean) * invstd), axis=0, dtype=xp.float64)
+        if dbeta is not None:
+            dbeta[...] = xp.sum(dy, axis=0, dtype=xp.float64)
+        if dx is False:
+            return None
+        return _write(dx, (dy * (gamma * invstd)).astype(dtype, copy=False))

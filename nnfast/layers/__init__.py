@@ -1,8 +1,11 @@
 """Layers: the building blocks of :class:`nnfast.Sequential` models."""
 from ._activation import Activation
 from ._base import Layer, Variable, VariableSpec
+from ._conv import Conv2D
 from ._dense import Dense
 from ._dropout import Dropout
+from ._normalization import BatchNormalization
+from ._pooling import AvgPool2D, GlobalAveragePooling2D, MaxPool2D
 from ._reshape import Flatten, Reshape
 
 LAYERS = {}
@@ -26,7 +29,8 @@ def register_layer(cls):
     return cls
 
 
-for _cls in (Dense, Activation, Dropout, Flatten, Reshape):
+for _cls in (Dense, Activation, Dropout, Flatten, Reshape, Conv2D, MaxPool2D, AvgPool2D,
+             GlobalAveragePooling2D, BatchNormalization):
     register_layer(_cls)
 
 
@@ -40,4 +44,5 @@ def layer_from_config(class_name, config):
 
 
 __all__ = ["Layer", "Variable", "VariableSpec", "Dense", "Activation", "Dropout", "Flatten",
-           "Reshape", "register_layer", "layer_from_config"]
+           "Reshape", "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAveragePooling2D",
+           "BatchNormalization", "register_layer", "layer_from_config"]

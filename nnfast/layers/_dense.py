@@ -11,25 +11,26 @@ from ._base import Layer, VariableSpec
 INITIALIZERS = ("auto", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "zeros")
 
 
-def init_weights(rng, fan_in, fan_out, scheme, dtype):
-    """Initial weight matrix of shape (fan_in, fan_out) drawn with ``scheme``.
+def init_weights(rng, fan_in, fan_out, scheme, dtype, shape=None):
+    """Initial weights drawn with ``scheme``: shape (fan_in, fan_out) unless ``shape`` is given.
 
     Glorot (Xavier) schemes keep the variance of activations and gradients
     balanced for tanh, sigmoid and linear units; He schemes double it to make
     up for the half of ReLU inputs that are cut to zero.
     """
+    shape = (fan_in, fan_out) if shape is None else shape
     if scheme == "glorot_uniform":
         limit = math.sqrt(6.0 / (fan_in + fan_out))
-        w = rng.uniform(-limit, limit, size=(fan_in, fan_out))
+        w = rng.uniform(-limit, limit, size=shape)
     elif scheme == "glorot_normal":
-        w = rng.normal(0.0, math.sqrt(2.0 / (fan_in + fan_out)), size=(fan_in, fan_out))
+        w = rng.normal(0.0, math.sqrt(2.0 / (fan_in + fan_out)), size=shape)
     elif scheme == "he_uniform":
         limit = math.sqrt(6.0 / fan_in)
-        w = rng.uniform(-limit, limit, size=(fan_in, fan_out))
+        w = rng.uniform(-limit, limit, size=shape)
     elif scheme == "he_normal":
-        w = rng.normal(0.0, math.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
+        w = rng.normal(0.0, math.sqrt(2.0 / fan_in), size=shape)
     elif scheme == "zeros":
-        w = np.zeros((fan_in, fan_out))
+        w = np.zeros(shape)
     else:
         raise ValueError(f"unknown initializer {scheme!r}; expected one of {INITIALIZERS}")
     return w.astype(dtype)

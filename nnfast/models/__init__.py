@@ -1,4 +1,5 @@
 """Models and estimators (each in its own private module, re-exported here)."""
+from ._cnn import CNNClassifier
 from ._capacity import CapacityResult, cover_fraction, perceptron_capacity
 from ._mlp import MLPClassifier, MLPRegressor
 from ._perceptron import GateExercise, Perceptron, logic_gate_exercise
@@ -8,3 +9,4 @@ from ._sequential import Sequential
 __all__ = ["Sequential", "MLPClassifier", "MLPRegressor"]
 __all__ += ["Perceptron", "logic_gate_exercise", "GateExercise", "perceptron_capacity", "CapacityResult", "cover_fraction"]
 __all__ += ["BernoulliRBM"]
+__all__ += ["CNNClassifier"]

@@ -9,7 +9,7 @@ from .._validation import check_array, check_consistent_length, check_fraction
 from ..backend import resolve_ops
 from ..callbacks import CallbackList, EpochPrinter, History, ProgressBar
 from ..io import register_model
-from ..layers import Dense, Layer, layer_from_config
+from ..layers import Conv2D, Dense, Layer, layer_from_config
 from ..losses import BinaryCrossEntropy, CrossEntropy, MeanSquaredError, get_loss
 from ..metrics import batch_metric, normalize_metric
 from ..optimizers import get_optimizer, optimizer_from_config
@@ -196,7 +196,7 @@ class Sequential:
         for i, layer in enumerate(self.layers):
             label = layer.name or f"{type(layer).__name__.lower()}_{i}"
             act = getattr(layer, "activation", None)
-            details = [act] if act and isinstance(layer, Dense) else []
+            details = [act] if act and isinstance(layer, (Dense, Conv2D)) else []
             if isinstance(layer, Dense) and layer.tied_to is not None:
                 details.append(f"tied to {self.layers.index(layer.tied_to)}")
             if not layer.trainable:
@@ -281,8 +281,9 @@ class Sequential:
             spec = layer.node_spec()
             if spec is None:
                 return None
-            nodes.append(dict(spec, in_shape=layer.input_shape, out_shape=layer.output_shape,
-                              need_dx=layer.needs_input_grad))
+            # A layer's spec may state its shapes itself (images as (h, w, c)).
+            nodes.append({"in_shape": layer.input_shape, "out_shape": layer.output_shape,
+                          "need_dx": layer.needs_input_grad, **spec})
         first_user = {}
         for i, layer in enumerate(self.layers):
             for var in layer.used_variables():
@@ -581,6 +582,30 @@ class Sequential:
             for s, e in self._batches(len(x), batch_size):
                 out[s:e] = self.ops.to_numpy(self._forward(self.ops.asarray(x[s:e]), training=False))
         return out
+
+    def layer_outputs(self, x):
+        """The output of every layer for ``x``, in inference mode (feature maps, codes, ...).
+
+        Parameters
+        ----------
+        x : array-like of shape (n_samples, *input_shape)
+
+        Returns
+        -------
+        list of ndarray
+            One array per layer, of shape (n_samples, *layer.output_shape).
+        """
+        x = check_array(x, name="x", ndim=(2, 3, 4), dtype=self.dtype)
+        self._auto_build(x.shape[1:])
+        outputs = []
+        with self.ops.kernel_threads():
+            out = self.ops.asarray(x)
+            for layer in self.layers:
+                out = layer.forward(out, training=False)
+                # Copied: a layer's output is its buffer, which the next call reuses.
+                outputs.append(np.array(self.ops.to_numpy(out)).reshape(
+                    (len(x),) + tuple(layer.output_shape)))
+        return outputs
 
     def _evaluate_arrays(self, x, targets, batch_size):
         sums = dict.fromkeys(["loss"] + self.metrics, 0.0)

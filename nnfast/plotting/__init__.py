@@ -4,6 +4,7 @@ Every function returns a :class:`matplotlib.figure.Figure` built without
 pyplot (so no window opens and no global backend is changed) and, given
 ``path``, also writes it as a PNG.
 """
+from ._cnn import plot_conv_filters, plot_feature_maps
 from ._perceptron import plot_capacity, plot_decision_line, plot_gate_exercise, plot_perceptron_errors
 from ._rbm import plot_rbm_filters, plot_rbm_history, plot_rbm_reconstructions, plot_rbm_samples
 from ._training import plot_confusion_matrix, plot_history, plot_image_predictions
@@ -11,3 +12,4 @@ from ._training import plot_confusion_matrix, plot_history, plot_image_predictio
 __all__ = ["plot_history", "plot_confusion_matrix", "plot_image_predictions"]
 __all__ += ["plot_perceptron_errors", "plot_decision_line", "plot_gate_exercise", "plot_capacity"]
 __all__ += ["plot_rbm_filters", "plot_rbm_reconstructions", "plot_rbm_history", "plot_rbm_samples"]
+__all__ += ["plot_conv_filters", "plot_feature_maps"]

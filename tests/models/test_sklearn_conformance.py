@@ -22,7 +22,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils.estimator_checks import estimator_checks_generator
 
 import nnfast
-from nnfast import MLPClassifier, MLPRegressor
+from nnfast import CNNClassifier, MLPClassifier, MLPRegressor
 from nnfast.models import BernoulliRBM, Perceptron
 
 #: The instances checked, by label: small enough for the whole file to run in
@@ -36,6 +36,8 @@ ESTIMATORS = {
                                          dtype="float64", random_state=0),
     "Perceptron": Perceptron(random_state=0),
     "BernoulliRBM": BernoulliRBM(n_hidden=4, epochs=2, random_state=0),
+    "CNNClassifier": CNNClassifier(filters=(6,), dense_units=16, learning_rate=0.01, epochs=30,
+                                   batch_size=32, random_state=0),
 }
 
 def _check_id(check):
@@ -97,6 +99,11 @@ def _case(label):
         return (MLPRegressor(hidden_layer_sizes=(16,), learning_rate=0.01, epochs=60,
                              random_state=0),
                 StandardScaler(), {"learning_rate": [0.003, 0.01]}, X, y / y.std(), 0.8)
+    if label == "CNNClassifier":
+        # Rows of 6 values are one-row images of 6 pixels for the convolutions.
+        return (CNNClassifier(filters=(8,), dense_units=16, learning_rate=0.01, epochs=20,
+                              batch_size=16, random_state=0),
+                StandardScaler(), {"filters": [(4,), (8,)]}, X_clf, y_clf, 0.8)
     if label == "Perceptron":
         return (Perceptron(max_epochs=20, random_state=0), StandardScaler(),
                 {"rule": ["online", "batch"]}, X_clf, y_clf, 0.8)
@@ -106,7 +113,8 @@ def _case(label):
             MinMaxScaler(clip=True), {"n_hidden": [2, 8]}, _binary_patterns(), None, -8.0)
 
 
-MODEL_SELECTION_LABELS = ["MLPClassifier", "MLPRegressor", "Perceptron", "BernoulliRBM"]
+MODEL_SELECTION_LABELS = ["MLPClassifier", "MLPRegressor", "Perceptron", "BernoulliRBM",
+                          "CNNClassifier"]
 
 
 @pytest.mark.parametrize("label", MODEL_SELECTION_LABELS)
@@ -163,7 +171,7 @@ def test_clone_copies_parameters_and_drops_fitted_state(label):
 
 
 # ------------------------------------------------ pickling and scikit-learn's types
-@pytest.mark.parametrize("label", ["MLPClassifier", "MLPRegressor", "Perceptron", "BernoulliRBM"])
+@pytest.mark.parametrize("label", MODEL_SELECTION_LABELS)
 def test_a_pickled_model_gives_exactly_the_same_outputs(label):
     estimator, _, _, X, y, _ = _case(label)
     X = MinMaxScaler().fit_transform(X)
