@@ -34,9 +34,9 @@ cdef k.conv_geom geometry(const Py_ssize_t* x_shape, const Py_ssize_t* kernel_sh
     return g
 
 
-def scratch_size(tuple x_shape, tuple kernel_shape, Py_ssize_t ho, Py_ssize_t wo,
+def scratch_elements(tuple x_shape, tuple kernel_shape, Py_ssize_t ho, Py_ssize_t wo,
                  Py_ssize_t itemsize, int num_threads):
-    """Elements of scratch that :func:`conv2d` and :func:`conv2d_backward` need."""
+    """Elements of the scratch array that :func:`conv2d` and :func:`conv2d_backward` need."""
     cdef Py_ssize_t xs[4]
     cdef Py_ssize_t ks[4]
     cdef k.conv_geom g
@@ -50,7 +50,7 @@ def conv2d(const floating[:, :, :, ::1] x,       # IN  (n, h, w, c)
            const floating[:, :, :, ::1] kernel,  # IN  (kh, kw, c, f)
            const floating[::1] bias,             # IN  (f,), or None
            floating[:, :, :, ::1] out,           # OUT (n, ho, wo, f)
-           floating[::1] scratch,                # scratch_size(...) elements
+           floating[::1] scratch,                # scratch_elements(...) values
            Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t top, Py_ssize_t left, int num_threads):
     """``out = conv(x, kernel) + bias``."""
     cdef k.conv_geom g = geometry(&x.shape[0], &kernel.shape[0], out.shape[1], out.shape[2],
@@ -69,7 +69,7 @@ def conv2d_backward(const floating[:, :, :, ::1] dy,      # IN  (n, ho, wo, f)
                     floating[:, :, :, ::1] dkernel,       # OUT (kh, kw, c, f), or None
                     floating[::1] dbias,                  # OUT (f,), or None
                     floating[:, :, :, ::1] dx,            # OUT (n, h, w, c), or None
-                    floating[::1] scratch,                # scratch_size(...) elements
+                    floating[::1] scratch,                # scratch_elements(...) values
                     Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t top, Py_ssize_t left,
                     int num_threads):
     """The kernel, bias and input gradients of :func:`conv2d`, each skipped when None."""

@@ -3,9 +3,9 @@
 Each product of the convolution is one BLAS call per block of output
 positions, the blocks shared out among nnfast's own threads while BLAS is
 held at one thread (the ops enter :func:`~nnfast.backend.own_threads`
-themselves, nearly free inside a model's ``fit``); one-channel inputs run a
-direct loop instead.  The arguments are checked here, before any compiled
-code runs: a bad argument raises ``ValueError`` naming what was expected.
+themselves, nearly free inside a model's ``fit``).  The arguments are
+checked here, before any compiled code runs: a bad argument raises
+``ValueError`` naming what was expected.
 Inputs that are merely not C-contiguous are copied; arrays written to must
 be C-contiguous arrays of the inputs' dtype, apart from every input.
 """
@@ -90,8 +90,8 @@ def _geometry(op, x, kernel, strides, padding):
 
 
 def _scratch(x_shape, kernel_shape, ho, wo, dtype, threads):
-    return np.empty(_conv.scratch_size(x_shape, kernel_shape, ho, wo, dtype.itemsize, threads),
-                    dtype)
+    size = _conv.scratch_elements(x_shape, kernel_shape, ho, wo, dtype.itemsize, threads)
+    return np.empty(size, dtype)
 
 
 def _fits(c, kh, kw, f):

@@ -2,8 +2,8 @@
 
 ``loops_conv`` computes each output value (and each gradient) one at a time
 from the definition; the reference ops (im2col by strided copies) and the
-compiled ones (``nnfast._conv``: the direct scheme for small patches, im2col
-blocks and BLAS for the others, 1x1 kernels without a copy) must agree with
+compiled ones (``nnfast._conv``: im2col blocks and BLAS, short window rows
+gathered value by value and long ones copied whole, 1x1 kernels without a copy) must agree with
 it on odd sizes, strides, asymmetric padding, one and many channels and
 batches of one, in float32 and float64, on one thread and on two.  The
 gradients are also checked by finite differences, and the compiled network
@@ -41,7 +41,7 @@ CASES = {
     "kernel-covers-input": ((2, 5, 4, 3), (5, 4), 6, (1, 1), (0, 0, 0, 0)),
     # More positions than a block holds: several blocks per thread.
     "many-blocks": ((3, 31, 29, 8), (3, 3), 10, (1, 1), (0, 1, 1, 0)),
-    "many-blocks-direct": ((2, 50, 47, 1), (3, 3), 8, (1, 1), (1, 1, 1, 1)),
+    "many-blocks-one-channel": ((2, 50, 47, 1), (3, 3), 8, (1, 1), (1, 1, 1, 1)),
 }
 
 
@@ -328,5 +328,5 @@ def test_node_maker_declines_what_it_cannot_run():
 
 
 def test_scratch_covers_every_thread():
-    one = _conv.scratch_size((64, 13, 13, 32), (3, 3, 32, 64), 11, 11, 4, 1)
-    assert _conv.scratch_size((64, 13, 13, 32), (3, 3, 32, 64), 11, 11, 4, 2) == 2 * one
+    one = _conv.scratch_elements((64, 13, 13, 32), (3, 3, 32, 64), 11, 11, 4, 1)
+    assert _conv.scratch_elements((64, 13, 13, 32), (3, 3, 32, 64), 11, 11, 4, 2) == 2 * one
