@@ -5,7 +5,9 @@ from .cpu_conv import CpuConvOps
 from .cpu_dropout import CpuDropoutOps
 from .cpu_losses import CpuLossOps
 from .cpu_network import CpuNetworkOps
+from .cpu_normalization import CpuNormalizationOps
 from .cpu_perceptron import CpuPerceptronOps
+from .cpu_pooling import CpuPoolingOps
 from .cpu_products import CpuProductOps
 from .cpu_rbm import CpuRBMOps
 from .cpu_updates import CpuUpdateOps
@@ -13,7 +15,8 @@ from .ops import Ops
 
 
 class CpuOps(CpuProductOps, CpuActivationOps, CpuLossOps, CpuUpdateOps, CpuDropoutOps,
-             CpuNetworkOps, CpuPerceptronOps, CpuRBMOps, CpuConvOps, Ops):
+             CpuNetworkOps, CpuPerceptronOps, CpuRBMOps, CpuConvOps, CpuPoolingOps,
+             CpuNormalizationOps, Ops):
     """Reference :class:`Ops` on numpy whose hot paths run compiled kernels.
 
     Each family's overrides live in their own mixin (``cpu_<family>.py``,

@@ -211,7 +211,7 @@ class PoolingOps(BaseOps):
         return dx
 
     def global_avg_pool2d(self, x, out=None):
-        """The mean of each image, per channel.
+        """The mean of each image, per channel (summed in float64).
 
         Parameters
         ----------
@@ -225,7 +225,11 @@ class PoolingOps(BaseOps):
         if x.ndim != 4:
             raise ValueError(f"global_avg_pool2d: expected a batch of images of shape "
                              f"(n, height, width, channels), got shape {x.shape}")
-        return self.xp.mean(x, axis=(1, 2), out=out)
+        mean = self.xp.mean(x, axis=(1, 2), dtype=self.xp.float64).astype(x.dtype, copy=False)
+        if out is None:
+            return mean
+        out[...] = mean
+        return out
 
     def global_avg_pool2d_backward(self, dy, x_shape, dx=None):
         """Gradient of :meth:`global_avg_pool2d`: ``dy / (h * w)`` at every position.

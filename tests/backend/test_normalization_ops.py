@@ -204,3 +204,168 @@ def test_batch_norm_gradients_match_finite_differences(backend, shape):
     np.testing.assert_allclose(dx, numerical_gradient(loss, x), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(dgamma, numerical_gradient(loss, gamma), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(dbeta, numerical_gradient(loss, beta), rtol=1e-6, atol=1e-8)
+
+
+# ------------------------------------------------------------------ frozen statistics
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", SHAPES, ids=shape_id)
+def test_batch_norm_inference_backward_matches_loops(backend, dtype, shape, threads):
+    ops = get_ops(backend)
+    x, gamma, _, moving_mean, moving_variance = arrays(shape, dtype)
+    dy = np.random.default_rng(1).normal(size=shape).astype(dtype)
+    invstd = 1 / np.sqrt(moving_variance.astype(float) + EPSILON)
+    xhat = (x - moving_mean.astype(float)) * invstd
+    dgamma, dbeta = np.empty(shape[1], dtype), np.empty(shape[1], dtype)
+    dx = ops.batch_norm_inference_backward(dy, x, gamma, moving_mean, moving_variance, EPSILON,
+                                           dgamma=dgamma, dbeta=dbeta)
+    m = shape[0]
+    assert_close(dx, dy * gamma * invstd, dtype, scale=4)
+    assert_close(dgamma, (dy * xhat).sum(0), dtype, scale=np.sqrt(m) * 8)
+    assert_close(dbeta, dy.astype(float).sum(0), dtype, scale=np.sqrt(m) * 4)
+    assert ops.batch_norm_inference_backward(dy, x, gamma, moving_mean, moving_variance, EPSILON,
+                                             dx=False) is None
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_batch_norm_inference_gradients_match_finite_differences(backend):
+    ops = get_ops(backend)
+    x, gamma, beta, moving_mean, moving_variance = arrays((7, 3), np.float64, seed=10)
+    r = np.random.default_rng(11).normal(size=x.shape)
+
+    def loss():
+        return float(np.sum(ops.batch_norm_inference(x, gamma, beta, moving_mean,
+                                                     moving_variance, EPSILON) * r))
+
+    dgamma, dbeta = np.empty(3), np.empty(3)
+    dx = ops.batch_norm_inference_backward(r, x, gamma, moving_mean, moving_variance, EPSILON,
+                                           dgamma, dbeta)
+    np.testing.assert_allclose(dx, numerical_gradient(loss, x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dgamma, numerical_gradient(loss, gamma), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dbeta, numerical_gradient(loss, beta), rtol=1e-6, atol=1e-8)
+
+
+# ------------------------------------------------------------------ the compiled ops
+class Spy:
+    """Stands in for a kernel module and records which of its functions ran."""
+
+    def __init__(self, module):
+        self._module = module
+        self.calls = []
+
+    def __getattr__(self, name):
+        function = getattr(self._module, name)
+
+        def call(*args, **kwargs):
+            self.calls.append(name)
+            return function(*args, **kwargs)
+        return call
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    from nnfast.backend import cpu_normalization
+    spy = Spy(cpu_normalization._normalization)
+    monkeypatch.setattr(cpu_normalization, "_normalization", spy)
+    return spy
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_compiled_kernels_run(spy, dtype):
+    ops = get_ops("cpu")
+    x, gamma, beta, moving_mean, moving_variance = arrays((20, 4), dtype)
+    mean, invstd = np.empty(4, dtype), np.empty(4, dtype)
+    out = ops.batch_norm_train(x, gamma, beta, EPSILON, MOMENTUM, moving_mean, moving_variance,
+                               mean, invstd)
+    ops.batch_norm_backward(out, x, gamma, mean, invstd)
+    ops.batch_norm_inference(x, gamma, beta, moving_mean, moving_variance, EPSILON)
+    ops.batch_norm_inference_backward(out, x, gamma, moving_mean, moving_variance, EPSILON)
+    kernels = [name for name in spy.calls if name != "work_size"]
+    assert kernels == ["batch_norm_train", "batch_norm_backward", "batch_norm_inference",
+                       "batch_norm_backward"]
+
+
+def _bad_calls():
+    ops = get_ops("cpu")
+    x, gamma, beta, moving_mean, moving_variance = arrays((10, 4), np.float32)
+    c4 = np.empty(4, np.float32)
+
+    def train(**changes):
+        args = dict(x=x, gamma=gamma, beta=beta, epsilon=EPSILON, momentum=MOMENTUM,
+                    moving_mean=moving_mean.copy(), moving_variance=moving_variance.copy(),
+                    mean=np.empty(4, np.float32), invstd=np.empty(4, np.float32))
+        args.update(changes)
+        return lambda: ops.batch_norm_train(**args)
+
+    def backward(**changes):
+        args = dict(dy=x.copy(), x=x, gamma=gamma, mean=c4, invstd=c4)
+        args.update(changes)
+        return lambda: ops.batch_norm_backward(**args)
+
+    return [
+        ("x-3d", train(x=x.reshape(10, 2, 2)), r"x must be a 2-D array of rows of channels"),
+        ("x-empty", train(x=x[:0]), r"m, c >= 1, got shape \(0, 4\)"),
+        ("gamma-shape", train(gamma=gamma[:3]),
+         r"gamma must be a float32 array of shape \(4,\), got a float32 array of shape \(3,\)"),
+        ("beta-dtype", train(beta=beta.astype(np.float64)),
+         r"beta must be a float32 array of shape \(4,\), got a float64"),
+        ("moving-strided", train(moving_mean=np.zeros(8, np.float32)[::2]),
+         r"moving_mean must be a C-contiguous float32 array of shape \(4,\).*not C-contiguous"),
+        ("moving-list", train(moving_variance=[1.0] * 4),
+         r"moving_variance must be a C-contiguous float32 array of shape \(4,\), got list"),
+        ("mean-is-invstd", train(mean=c4, invstd=c4), "invstd must not overlap"),
+        ("out-shape", train(out=np.empty((10, 5), np.float32)),
+         r"out must be a C-contiguous float32 array of shape \(10, 4\)"),
+        ("inference-moving", lambda: ops.batch_norm_inference(x, gamma, beta, moving_mean[:2],
+                                                              moving_variance, EPSILON),
+         r"moving_mean must be a float32 array of shape \(4,\)"),
+        ("backward-dy", backward(dy=x[:5]), r"dy must be a float32 array of the shape of x"),
+        ("backward-dgamma", backward(dgamma=np.empty(4)),
+         r"dgamma must be a C-contiguous float32 array of shape \(4,\), got a float64"),
+        ("backward-dx-is-x", backward(dx=x), "dx must not overlap"),
+        ("backward-invstd", backward(invstd=np.empty((4, 1), np.float32)),
+         r"invstd must be a float32 array of shape \(4,\)"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_bad_calls())),
+                         ids=[name for name, _, _ in _bad_calls()])
+def test_compiled_ops_reject_bad_arguments(case, spy):
+    _, call, match = _bad_calls()[case]
+    with pytest.raises(ValueError, match=match):
+        call()
+    assert [name for name in spy.calls if name != "work_size"] == []
+
+
+def test_out_overlapping_x_in_part_is_rejected():
+    ops = get_ops("cpu")
+    buffer = np.zeros((11, 4), np.float32)
+    x, out = buffer[:10], buffer[1:]
+    gamma, beta = np.ones(4, np.float32), np.zeros(4, np.float32)
+    with pytest.raises(ValueError, match="out must not overlap the other arrays"):
+        ops.batch_norm_inference(x, gamma, beta, np.zeros(4, np.float32),
+                                 np.ones(4, np.float32), EPSILON, out=out)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_results_do_not_depend_on_the_threads(dtype, monkeypatch):
+    # Partial sums over fixed blocks of rows, added in block order.
+    ops = get_ops("cpu")
+    x, gamma, beta, moving_mean, moving_variance = arrays((5000, 7), dtype)
+    dy = arrays((5000, 7), dtype, seed=3)[0]
+    results = []
+    for n_threads in (1, 2):
+        previous = nnfast.get_num_threads()
+        nnfast.set_num_threads(n_threads)
+        monkeypatch.setattr(nnfast.backend._threads, "PARALLEL_MIN_WORK", 1)
+        try:
+            mean, invstd = np.empty(7, dtype), np.empty(7, dtype)
+            mm, mv = moving_mean.copy(), moving_variance.copy()
+            out = ops.batch_norm_train(x, gamma, beta, EPSILON, MOMENTUM, mm, mv, mean, invstd)
+            dgamma, dbeta = np.empty(7, dtype), np.empty(7, dtype)
+            dx = ops.batch_norm_backward(dy, x, gamma, mean, invstd, dgamma, dbeta)
+            results.append([out, mean, invstd, mm, mv, dx, dgamma, dbeta])
+        finally:
+            nnfast.set_num_threads(previous)
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)

@@ -272,3 +272,125 @@ def test_inputs_that_are_not_batches_of_images_are_rejected(backend):
     with pytest.raises(ValueError, match=r"x_shape must be the shape \(height, width, channels\)"):
         ops.max_pool2d_backward(np.zeros((2, 2, 2, 3)), np.zeros((2, 2, 2, 3), np.int32),
                                 (5, 0, 3))
+
+
+# ------------------------------------------------------------------ the compiled ops
+class Spy:
+    """Stands in for a kernel module and records which of its functions ran."""
+
+    def __init__(self, module):
+        self._module = module
+        self.calls = []
+
+    def __getattr__(self, name):
+        function = getattr(self._module, name)
+
+        def call(*args, **kwargs):
+            self.calls.append(name)
+            return function(*args, **kwargs)
+        return call
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    from nnfast.backend import cpu_pooling
+    spy = Spy(cpu_pooling._pooling)
+    monkeypatch.setattr(cpu_pooling, "_pooling", spy)
+    return spy
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_compiled_kernels_run(spy, dtype):
+    ops = get_ops("cpu")
+    x = images((2, 6, 6, 4), dtype)
+    out, argmax = ops.max_pool2d(x, (2, 2), (2, 2))
+    ops.max_pool2d_backward(out, argmax, x.shape[1:])
+    ops.avg_pool2d_backward(ops.avg_pool2d(x, (2, 2), (2, 2)), x.shape[1:], (2, 2), (2, 2))
+    ops.global_avg_pool2d_backward(ops.global_avg_pool2d(x), x.shape[1:])
+    assert spy.calls == ["max_pool2d", "max_pool2d_backward", "avg_pool2d",
+                         "avg_pool2d_backward", "global_avg_pool2d", "global_avg_pool2d_backward"]
+
+
+def test_integer_images_go_to_the_reference(spy):
+    x = np.arange(2 * 4 * 4 * 3).reshape(2, 4, 4, 3)
+    out, argmax = get_ops("cpu").max_pool2d(x, (2, 2), (2, 2))
+    np.testing.assert_array_equal(out, loops.max_pool2d(x, (2, 2), (2, 2))[0])
+    assert spy.calls == []
+
+
+def _bad_calls():
+    ops = get_ops("cpu")
+    x = images((2, 6, 5, 3), np.float32)
+    dy = images((2, 3, 2, 3), np.float32)
+    argmax = ops.max_pool2d(x, (2, 2), (2, 2))[1]
+    f64 = np.zeros((2, 3, 2, 3))
+    strided = np.zeros((2, 3, 2, 6), np.float32)[..., ::2]
+    return [
+        ("out-dtype", lambda: ops.max_pool2d(x, (2, 2), (2, 2), out=f64),
+         r"out must be a C-contiguous float32 array of shape \(2, 3, 2, 3\), got a float64"),
+        ("out-shape", lambda: ops.avg_pool2d(x, (2, 2), (2, 2), out=np.zeros((2, 3, 3, 3),
+                                                                              np.float32)),
+         r"out must be a C-contiguous float32 array of shape \(2, 3, 2, 3\)"),
+        ("out-strided", lambda: ops.max_pool2d(x, (2, 2), (2, 2), out=strided),
+         "not C-contiguous"),
+        ("out-overlaps-x", lambda: ops.avg_pool2d(x, (2, 2), (2, 2),
+                                                  out=x.reshape(-1)[:36].reshape(2, 3, 2, 3)),
+         "out must not overlap the inputs"),
+        ("argmax-dtype", lambda: ops.max_pool2d(x, (2, 2), (2, 2),
+                                                argmax=np.zeros((2, 3, 2, 3), np.int64)),
+         r"argmax must be a C-contiguous int32 array of shape \(2, 3, 2, 3\), got a int64"),
+        ("backward-argmax-dtype", lambda: ops.max_pool2d_backward(dy, argmax.astype(np.int64),
+                                                                  (6, 5, 3)),
+         "argmax must be an int32 array of the shape of dy"),
+        ("backward-argmax-shape", lambda: ops.max_pool2d_backward(dy, argmax[:1], (6, 5, 3)),
+         "argmax must be an int32 array of the shape of dy"),
+        ("backward-argmax-range", lambda: ops.max_pool2d_backward(dy, argmax + 60, (6, 5, 3)),
+         r"argmax holds indices outside \[0, 90\)"),
+        ("backward-negative-index", lambda: ops.max_pool2d_backward(dy, argmax - 100,
+                                                                     (6, 5, 3)),
+         r"argmax holds indices outside \[0, 90\)"),
+        ("backward-channels", lambda: ops.max_pool2d_backward(dy, argmax, (6, 5, 4)),
+         r"dy must have shape \(n, ho, wo, 4\)"),
+        ("backward-dx", lambda: ops.max_pool2d_backward(dy, argmax, (6, 5, 3),
+                                                        dx=np.zeros((2, 6, 5, 3))),
+         r"dx must be a C-contiguous float32 array of shape \(2, 6, 5, 3\)"),
+        ("avg-backward-dy", lambda: ops.avg_pool2d_backward(dy, (6, 6, 3), (2, 2), (2, 2)),
+         r"dy has shape \(2, 3, 2, 3\), expected \(2, 3, 3, 3\)"),
+        ("avg-backward-dx", lambda: ops.avg_pool2d_backward(dy, (6, 5, 3), (2, 2), (2, 2),
+                                                            dx=np.zeros((2, 6, 5, 3), np.int32)),
+         "dx must be a C-contiguous float32 array"),
+        ("global-out", lambda: ops.global_avg_pool2d(x, out=np.zeros((2, 4), np.float32)),
+         r"out must be a C-contiguous float32 array of shape \(2, 3\)"),
+        ("global-backward-dy", lambda: ops.global_avg_pool2d_backward(dy, (6, 5, 3)),
+         r"dy must have shape \(n, 3\)"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_bad_calls())),
+                         ids=[name for name, _, _ in _bad_calls()])
+def test_compiled_ops_reject_bad_arguments(case, spy):
+    _, call, match = _bad_calls()[case]
+    with pytest.raises(ValueError, match=match):
+        call()
+    assert spy.calls in ([], ["max_pool2d"])  # only the argmax made for the case
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_results_do_not_depend_on_the_threads(dtype, monkeypatch):
+    ops = get_ops("cpu")
+    x = images((5, 11, 12, 7), dtype)
+    dy = images((5, 5, 5, 7), dtype, seed=1)
+    results = []
+    for n_threads in (1, 2):
+        previous = nnfast.get_num_threads()
+        nnfast.set_num_threads(n_threads)
+        monkeypatch.setattr(nnfast.backend._threads, "PARALLEL_MIN_WORK", 1)
+        try:
+            out, argmax = ops.max_pool2d(x, (3, 3), (2, 2))
+            results.append([out, argmax, ops.max_pool2d_backward(dy, argmax, x.shape[1:]),
+                            ops.avg_pool2d(x, (3, 3), (2, 2)),
+                            ops.avg_pool2d_backward(dy, x.shape[1:], (3, 3), (2, 2))])
+        finally:
+            nnfast.set_num_threads(previous)
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
