@@ -23,11 +23,11 @@ cdef inline void max_pool_row(const floating* x, floating* y, int32_t* arg, Py_s
     """
     cdef Py_ssize_t j, ch, pos, start
     cdef int di, dj
-    cdef floating v
+    cdef floating v, m
+    cdef int32_t mask
     cdef floating* out
     cdef int32_t* where
     cdef const floating* src
-    cdef bint take
     for j in range(wo):
         out = y + j * c
         where = arg + j * c
@@ -41,12 +41,13 @@ cdef inline void max_pool_row(const floating* x, floating* y, int32_t* arg, Py_s
                     continue
                 pos = ((i * sh + di) * w + j * sw + dj) * c
                 src = x + pos
-                # Both stores unconditional, so that the loop is a vector blend.
+                # A maximum and a masked select, with no branch: the loop vectorises.
                 for ch in range(c):
                     v = src[ch]
-                    take = v > out[ch]
-                    out[ch] = v if take else out[ch]
-                    where[ch] = <int32_t> (pos + ch) if take else where[ch]
+                    m = out[ch]
+                    mask = -(<int32_t> (v > m))
+                    out[ch] = v if v > m else m
+                    where[ch] = (where[ch] & ~mask) | (<int32_t> (pos + ch) & mask)
 
 
 cdef inline void max_pool2d(const floating* x, floating* y, int32_t* arg, Py_ssize_t n,
