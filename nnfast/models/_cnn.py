@@ -5,16 +5,13 @@ import numbers
 import numpy as np
 
 from .._state_checks import read_list
-from .._validation import (
-    check_array, check_fraction, check_is_fitted, check_n_features, check_positive,
-)
-from ..backend.ops_activations import check_activation
+from .._validation import check_array, check_is_fitted, check_n_features
 from ..io import register_model
 from ..layers import (
     Activation, BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPool2D,
 )
 from ..layers._spatial import check_data_format, pair
-from ..optimizers import OPTIMIZERS, get_optimizer
+from ..optimizers import get_optimizer
 from ._estimator import NetworkClassifier
 from ._sequential import Sequential
 
@@ -208,21 +205,7 @@ class CNNClassifier(NetworkClassifier):
         if isinstance(dense, bool) or not isinstance(dense, numbers.Integral) or dense < 0:
             raise ValueError(f"dense_units must be a non-negative integer or None, got "
                              f"{self.dense_units!r}")
-        act = "identity" if self.activation in (None, "linear") else self.activation
-        check_activation(act)
-        if act == "softmax":
-            raise ValueError("activation must be one of 'identity', 'sigmoid', 'tanh', 'relu'")
-        if not isinstance(self.optimizer, str) or self.optimizer.lower() not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
-        check_fraction(self.dropout, "dropout")
-        check_positive(self.learning_rate, "learning_rate")
-        if self.batch_size != "auto" and self.batch_size is not None:
-            check_positive(self.batch_size, "batch_size", integer=True)
-        check_positive(self.epochs, "epochs", integer=True)
-        check_positive(self.weight_decay, "weight_decay", allow_zero=True)
-        check_fraction(self.validation_fraction, "validation_fraction", allow_zero=False)
-        check_positive(self.patience, "patience", integer=True)
-        check_positive(self.tol, "tol", allow_zero=True)
+        act = self._check_training_params()
         check_data_format(self.data_format)
         if self.image_shape is not None:
             shape = tuple(self.image_shape) if isinstance(self.image_shape, (tuple, list)) else ()

@@ -9,19 +9,25 @@ The MLP and CNN estimators are both made of these.
 import numpy as np
 
 from .._state_checks import check_keys, read_int, read_labels, read_list
-from .._validation import check_consistent_length, check_is_fitted, check_labels
+from .._validation import (
+    check_consistent_length, check_fraction, check_is_fitted, check_labels, check_positive,
+)
+from ..backend.ops_activations import check_activation
 from ..base import BaseEstimator
 from ..callbacks import EarlyStopping
 from ..metrics import accuracy_score
+from ..optimizers import OPTIMIZERS
 from ._sequential import Sequential
 
 
 class NetworkEstimator(BaseEstimator):
     """Fits, predicts with and saves a :class:`Sequential` built by the subclass.
 
-    A subclass defines ``__init__`` (with at least ``batch_size``, ``epochs``,
-    ``early_stopping``, ``validation_fraction``, ``patience``, ``tol``,
-    ``shuffle``, ``random_state``, ``verbose``, ``dtype``), and:
+    A subclass defines ``__init__`` (with at least ``activation``,
+    ``optimizer``, ``learning_rate``, ``batch_size``, ``epochs``, ``dropout``,
+    ``weight_decay``, ``early_stopping``, ``validation_fraction``,
+    ``patience``, ``tol``, ``shuffle``, ``random_state``, ``verbose``,
+    ``dtype``), and:
 
     - ``_build_model(sample_shape, n_outputs)``: the compiled model;
     - ``_check_fit_X(X)``: the checked training inputs, samples first;
@@ -32,6 +38,26 @@ class NetworkEstimator(BaseEstimator):
     _loss = None
     _output_activation = None
     _metrics = ()
+
+    def _check_training_params(self):
+        """Check the parameters every network estimator has; returns the hidden activation."""
+        act = "identity" if self.activation in (None, "linear") else self.activation
+        if act == "softmax":
+            raise ValueError("activation must be one of 'identity', 'sigmoid', 'tanh', 'relu' "
+                             "for hidden layers")
+        check_activation(act)
+        if not isinstance(self.optimizer, str) or self.optimizer.lower() not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
+        check_positive(self.learning_rate, "learning_rate")
+        if self.batch_size != "auto" and self.batch_size is not None:
+            check_positive(self.batch_size, "batch_size", integer=True)
+        check_positive(self.epochs, "epochs", integer=True)
+        check_fraction(self.dropout, "dropout")
+        check_positive(self.weight_decay, "weight_decay", allow_zero=True)
+        check_fraction(self.validation_fraction, "validation_fraction", allow_zero=False)
+        check_positive(self.patience, "patience", integer=True)
+        check_positive(self.tol, "tol", allow_zero=True)
+        return act
 
     def _batch(self, n):
         if self.batch_size == "auto":

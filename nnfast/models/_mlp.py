@@ -5,14 +5,12 @@ import numpy as np
 
 from .._state_checks import read_bool
 from .._validation import (
-    check_array, check_consistent_length, check_fraction, check_is_fitted, check_labels,
-    check_n_features, check_positive, check_target_given,
+    check_array, check_is_fitted, check_n_features, check_target_given,
 )
-from ..backend.ops_activations import check_activation
 from ..io import register_model
 from ..layers import Dense, Dropout
 from ..metrics import r2_score
-from ..optimizers import OPTIMIZERS, get_optimizer
+from ..optimizers import get_optimizer
 from ._estimator import NetworkClassifier, NetworkEstimator
 from ._sequential import Sequential
 
@@ -52,22 +50,7 @@ class _BaseMLP(NetworkEstimator):
         sizes = tuple(sizes)
         if any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in sizes):
             raise ValueError(f"hidden_layer_sizes must hold positive integers, got {self.hidden_layer_sizes!r}")
-        act = "identity" if self.activation in (None, "linear") else self.activation
-        if act == "softmax":
-            raise ValueError("activation must be one of 'identity', 'sigmoid', 'tanh', 'relu' for hidden layers")
-        check_activation(act)
-        if not isinstance(self.optimizer, str) or self.optimizer.lower() not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
-        check_positive(self.learning_rate, "learning_rate")
-        if self.batch_size != "auto" and self.batch_size is not None:
-            check_positive(self.batch_size, "batch_size", integer=True)
-        check_positive(self.epochs, "epochs", integer=True)
-        check_fraction(self.dropout, "dropout")
-        check_positive(self.weight_decay, "weight_decay", allow_zero=True)
-        check_fraction(self.validation_fraction, "validation_fraction", allow_zero=False)
-        check_positive(self.patience, "patience", integer=True)
-        check_positive(self.tol, "tol", allow_zero=True)
-        return sizes, act
+        return sizes, self._check_training_params()
 
     def _build_model(self, sample_shape, n_outputs):
         sizes, act = self._validate_params()

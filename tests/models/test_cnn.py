@@ -5,7 +5,7 @@ import pytest
 import nnfast
 from nnfast import CNNClassifier
 from nnfast.backend.cpu_network import CpuNetwork
-from nnfast.layers import BatchNormalization, Conv2D, Dense, Dropout, MaxPool2D
+from nnfast.layers import MaxPool2D
 
 
 def bars(n=240, size=10, seed=0):
