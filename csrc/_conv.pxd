@@ -23,6 +23,23 @@
 # needs whole samples per thread (a sample's windows overlap), so a backward
 # pass that computes it shares samples, not positions, among the threads.
 #
+# A 3x3 kernel with stride 1 (and enough channels to fill the products)
+# goes by Winograd's F(2x2, 3x3) instead: each 4x4 tile of input, two
+# pixels from the next, gives a 2x2 tile of output from 16 products of
+# its transformed values (V = B^T d B, one row of c channels per tile in each
+# of 16 matrices) with the transformed kernel (U = G g G^T, 16 matrices
+# (c, f)), where im2col needs 36 multiply-adds per channel and filter for
+# the same four outputs.  A block of whole tile rows (a tile row: the tiles
+# of two output rows of one sample, so that a block's outputs are
+# contiguous rows) is transformed, multiplied (16 BLAS calls) and
+# transformed back (Y = A^T M A) while it stays in cache.  The gradients go
+# through the adjoints of the same stages: dM = A dY A^T, then dU = V^T dM
+# (summed per thread, as the kernel gradient of im2col) and dV = dM U^T,
+# whose tiles (dd = B dV B^T) are added to the input gradient, samples
+# shared among threads as before.  The transforms (nnf_winograd.h) have
+# entries 0, +-1 and +-1/2: float32 results differ from im2col's by a few
+# ulps of the largest intermediate values.
+#
 # Padding is handled by explicit bounds: nothing outside an array is read
 # or written.
 from cython cimport floating
@@ -33,11 +50,39 @@ from _activations cimport ACT_IDENTITY, act_range, bp_act_range
 from _blas cimport gemm
 from _products cimport col_sums, fill_rows
 
+cdef extern from "nnf_winograd.h":
+    void nnf_wino_input_f32(const float*, const float*, const float*, const float*, Py_ssize_t,
+                            float*, Py_ssize_t) noexcept nogil
+    void nnf_wino_input_f64(const double*, const double*, const double*, const double*,
+                            Py_ssize_t, double*, Py_ssize_t) noexcept nogil
+    void nnf_wino_input_add_f32(const float*, Py_ssize_t, Py_ssize_t, float*, float*, float*,
+                                float*) noexcept nogil
+    void nnf_wino_input_add_f64(const double*, Py_ssize_t, Py_ssize_t, double*, double*,
+                                double*, double*) noexcept nogil
+    void nnf_wino_kernel_f32(const float*, Py_ssize_t, float*) noexcept nogil
+    void nnf_wino_kernel_f64(const double*, Py_ssize_t, double*) noexcept nogil
+    void nnf_wino_kernel_adjoint_f32(const float*, Py_ssize_t, float*) noexcept nogil
+    void nnf_wino_kernel_adjoint_f64(const double*, Py_ssize_t, double*) noexcept nogil
+    void nnf_wino_output_f32(const float*, Py_ssize_t, Py_ssize_t, const float*, float*, float*,
+                             float*, float*) noexcept nogil
+    void nnf_wino_output_f64(const double*, Py_ssize_t, Py_ssize_t, const double*, double*,
+                             double*, double*, double*) noexcept nogil
+    void nnf_wino_output_adjoint_f32(const float*, const float*, const float*, const float*,
+                                     Py_ssize_t, float*, Py_ssize_t) noexcept nogil
+    void nnf_wino_output_adjoint_f64(const double*, const double*, const double*,
+                                     const double*, Py_ssize_t, double*, Py_ssize_t) noexcept nogil
+
 cdef enum:
     # Bytes of one block's patch matrix: a share of a 1 MB L2 that leaves
     # room for the kernel and the block's output.
     BLOCK_BYTES = 256 * 1024
     MAX_BLOCK_ROWS = 2048
+    # Bytes of a Winograd block's transformed tiles and products (16 x tiles
+    # x (c + f) values).
+    WINO_BLOCK_BYTES = 512 * 1024
+    # Fewer channels than this leave the 16 products of a block too shallow
+    # to beat im2col.
+    WINO_MIN_CHANNELS = 2
 
 
 cdef struct conv_geom:
@@ -47,6 +92,7 @@ cdef struct conv_geom:
     Py_ssize_t sh, sw         # strides
     Py_ssize_t top, left      # zeros before the first row and column
     Py_ssize_t k              # kh * kw * c
+    bint wino                 # by Winograd F(2x2, 3x3) (see winograd_fits)
 
 
 cdef inline void set_geom(conv_geom* g, Py_ssize_t n, Py_ssize_t h, Py_ssize_t w, Py_ssize_t c,
@@ -56,6 +102,13 @@ cdef inline void set_geom(conv_geom* g, Py_ssize_t n, Py_ssize_t h, Py_ssize_t w
     g.n, g.h, g.w, g.c, g.kh, g.kw, g.f = n, h, w, c, kh, kw, f
     g.ho, g.wo, g.sh, g.sw, g.top, g.left = ho, wo, sh, sw, top, left
     g.k = kh * kw * c
+    g.wino = False
+
+
+cdef inline bint winograd_fits(const conv_geom* g) noexcept nogil:
+    """Whether Winograd F(2x2, 3x3) can and should run this convolution."""
+    return (g.kh == 3 and g.kw == 3 and g.sh == 1 and g.sw == 1
+            and g.c >= WINO_MIN_CHANNELS)
 
 
 cdef inline bint is_pointwise(const conv_geom* g) noexcept nogil:
@@ -77,9 +130,30 @@ cdef inline Py_ssize_t scratch_size(const conv_geom* g, Py_ssize_t itemsize,
     """Elements of scratch a pass needs for ``num_threads`` threads.
 
     Per thread: a block's patches and their gradient (rows x k each) and a
-    partial kernel and bias gradient (k x f + f).
+    partial kernel and bias gradient (k x f + f).  By Winograd: the
+    transformed kernel (16 x c x f), then per thread what ``wino_work_size``
+    says.
     """
+    if g.wino:
+        return 16 * g.c * g.f + num_threads * wino_work_size(g, itemsize)
     return num_threads * (2 * block_rows(g, itemsize) * g.k + g.k * g.f + g.f)
+
+
+cdef inline Py_ssize_t wino_rows(const conv_geom* g, Py_ssize_t itemsize) noexcept nogil:
+    """Tile rows per Winograd block: its V and M in about WINO_BLOCK_BYTES."""
+    cdef Py_ssize_t rows = WINO_BLOCK_BYTES // (16 * ((g.wo + 1) // 2) * (g.c + g.f) * itemsize)
+    return rows if rows > 1 else 1
+
+
+cdef inline Py_ssize_t wino_work_size(const conv_geom* g, Py_ssize_t itemsize) noexcept nogil:
+    """Elements of one thread's Winograd scratch.
+
+    A block's V (16 x tiles x c) and M (16 x tiles x f), a tile's border
+    copy (16 x c) and four spare output rows (4 x f), and a partial kernel
+    gradient in the transformed domain (16 x c x f) and bias gradient (f).
+    """
+    cdef Py_ssize_t tiles = wino_rows(g, itemsize) * ((g.wo + 1) // 2)
+    return 16 * tiles * (g.c + g.f) + 16 * g.c + 4 * g.f + 16 * g.c * g.f + g.f
 
 
 cdef inline int share_threads(Py_ssize_t units, int num_threads) noexcept nogil:
@@ -186,6 +260,335 @@ cdef inline void col2im_add(const floating* dcols,  # IN  (p1 - p0, k)
                     dst[q] = dst[q] + src[q]
 
 
+# ------------------------------------------------------------ Winograd F(2x2, 3x3)
+cdef inline void wino_input(const floating* r0, const floating* r1, const floating* r2,
+                            const floating* r3, Py_ssize_t n, floating* v,
+                            Py_ssize_t stride) noexcept nogil:
+    if floating is float:
+        nnf_wino_input_f32(r0, r1, r2, r3, n, v, stride)
+    else:
+        nnf_wino_input_f64(r0, r1, r2, r3, n, v, stride)
+
+
+cdef inline void wino_input_add(const floating* dv, Py_ssize_t stride, Py_ssize_t n,
+                                floating* r0, floating* r1, floating* r2,
+                                floating* r3) noexcept nogil:
+    if floating is float:
+        nnf_wino_input_add_f32(dv, stride, n, r0, r1, r2, r3)
+    else:
+        nnf_wino_input_add_f64(dv, stride, n, r0, r1, r2, r3)
+
+
+cdef inline void wino_kernel(const floating* w, Py_ssize_t n, floating* u) noexcept nogil:
+    if floating is float:
+        nnf_wino_kernel_f32(w, n, u)
+    else:
+        nnf_wino_kernel_f64(w, n, u)
+
+
+cdef inline void wino_kernel_adjoint(const floating* du, Py_ssize_t n,
+                                     floating* dw) noexcept nogil:
+    if floating is float:
+        nnf_wino_kernel_adjoint_f32(du, n, dw)
+    else:
+        nnf_wino_kernel_adjoint_f64(du, n, dw)
+
+
+cdef inline void wino_output(const floating* m, Py_ssize_t stride, Py_ssize_t n,
+                             const floating* b, floating* y00, floating* y01, floating* y10,
+                             floating* y11) noexcept nogil:
+    if floating is float:
+        nnf_wino_output_f32(m, stride, n, b, y00, y01, y10, y11)
+    else:
+        nnf_wino_output_f64(m, stride, n, b, y00, y01, y10, y11)
+
+
+cdef inline void wino_output_adjoint(const floating* dy00, const floating* dy01,
+                                     const floating* dy10, const floating* dy11, Py_ssize_t n,
+                                     floating* dm, Py_ssize_t stride) noexcept nogil:
+    if floating is float:
+        nnf_wino_output_adjoint_f32(dy00, dy01, dy10, dy11, n, dm, stride)
+    else:
+        nnf_wino_output_adjoint_f64(dy00, dy01, dy10, dy11, n, dm, stride)
+
+
+cdef inline void wino_transform_tiles(const floating* x,  # IN  (n, h, w, c)
+                                      const conv_geom* g, Py_ssize_t q0, Py_ssize_t q1,
+                                      floating* v,         # OUT 16 x (tiles, c)
+                                      floating* border) noexcept nogil:  # 16 x c
+    """V = B^T d B of every tile of tile rows ``q0:q1``.
+
+    A tile row ``q`` is the tiles of output rows ``2 * (q % th)`` and the
+    next of sample ``q // th``.  A tile that reaches past the image is first
+    copied into ``border``, zeros for the pixels outside.
+    """
+    cdef Py_ssize_t th = (g.ho + 1) // 2, tw = (g.wo + 1) // 2, c = g.c
+    cdef Py_ssize_t stride = (q1 - q0) * tw * c
+    cdef Py_ssize_t q, s, tj, a, b, i0, j0, ii, jj, t = 0
+    cdef const floating* rows[4]
+    cdef floating* dst
+    for q in range(q0, q1):
+        s = q // th
+        i0 = 2 * (q % th) - g.top
+        for tj in range(tw):
+            j0 = 2 * tj - g.left
+            for a in range(4):
+                ii = i0 + a
+                if 0 <= ii < g.h and j0 >= 0 and j0 + 4 <= g.w:
+                    rows[a] = x + ((s * g.h + ii) * g.w + j0) * c
+                    continue
+                dst = border + 4 * a * c
+                rows[a] = dst
+                for b in range(4):
+                    jj = j0 + b
+                    if 0 <= ii < g.h and 0 <= jj < g.w:
+                        memcpy(dst + b * c, x + ((s * g.h + ii) * g.w + jj) * c,
+                               c * sizeof(floating))
+                    else:
+                        memset(dst + b * c, 0, c * sizeof(floating))
+            wino_input(rows[0], rows[1], rows[2], rows[3], c, v + t * c, stride)
+            t += 1
+
+
+cdef inline void wino_add_input_grad(const floating* dv,  # IN  16 x (tiles, c)
+                                     const conv_geom* g, Py_ssize_t q0, Py_ssize_t q1,
+                                     floating* dx,        # IN/OUT (n, h, w, c)
+                                     floating* border) noexcept nogil:  # 16 x c
+    """Add dd = B dV B^T of every tile of tile rows ``q0:q1`` to the pixels it covers."""
+    cdef Py_ssize_t th = (g.ho + 1) // 2, tw = (g.wo + 1) // 2, c = g.c
+    cdef Py_ssize_t stride = (q1 - q0) * tw * c
+    cdef Py_ssize_t q, s, tj, a, b, i0, j0, ii, jj, e, t = 0
+    cdef floating* base
+    cdef floating* dst
+    cdef const floating* src
+    for q in range(q0, q1):
+        s = q // th
+        i0 = 2 * (q % th) - g.top
+        for tj in range(tw):
+            j0 = 2 * tj - g.left
+            if i0 >= 0 and i0 + 4 <= g.h and j0 >= 0 and j0 + 4 <= g.w:
+                base = dx + ((s * g.h + i0) * g.w + j0) * c
+                wino_input_add(dv + t * c, stride, c, base, base + g.w * c, base + 2 * g.w * c,
+                               base + 3 * g.w * c)
+            else:
+                memset(border, 0, 16 * c * sizeof(floating))
+                wino_input_add(dv + t * c, stride, c, border, border + 4 * c, border + 8 * c,
+                               border + 12 * c)
+                for a in range(4):
+                    ii = i0 + a
+                    if ii < 0 or ii >= g.h:
+                        continue
+                    for b in range(4):
+                        jj = j0 + b
+                        if jj < 0 or jj >= g.w:
+                            continue
+                        dst = dx + ((s * g.h + ii) * g.w + jj) * c
+                        src = border + (4 * a + b) * c
+                        for e in range(c):
+                            dst[e] = dst[e] + src[e]
+            t += 1
+
+
+cdef inline void wino_outputs(const floating* m,  # IN  16 x (tiles, f)
+                              const floating* b,  # IN  (f,) or NULL
+                              floating* y,        # OUT (n, ho, wo, f)
+                              const conv_geom* g, Py_ssize_t q0, Py_ssize_t q1,
+                              floating* spare) noexcept nogil:  # 4 x f
+    """Y = A^T M A (+ b) of every tile of tile rows ``q0:q1``; outputs past the edge go to ``spare``."""
+    cdef Py_ssize_t th = (g.ho + 1) // 2, tw = (g.wo + 1) // 2, f = g.f
+    cdef Py_ssize_t stride = (q1 - q0) * tw * f
+    cdef Py_ssize_t q, i, j, tj, t = 0
+    cdef floating* y00
+    cdef floating* y01
+    cdef floating* y10
+    cdef floating* y11
+    for q in range(q0, q1):
+        i = 2 * (q % th)
+        for tj in range(tw):
+            j = 2 * tj
+            y00 = y + (((q // th) * g.ho + i) * g.wo + j) * f
+            y01 = y00 + f if j + 1 < g.wo else spare + f
+            y10 = y00 + g.wo * f if i + 1 < g.ho else spare + 2 * f
+            y11 = y10 + f if i + 1 < g.ho and j + 1 < g.wo else spare + 3 * f
+            wino_output(m + t * f, stride, f, b, y00, y01, y10, y11)
+            t += 1
+
+
+cdef inline void wino_output_grads(const floating* dy,  # IN  (n, ho, wo, f)
+                                   const conv_geom* g, Py_ssize_t q0, Py_ssize_t q1,
+                                   floating* dm,        # OUT 16 x (tiles, f)
+                                   const floating* zeros) noexcept nogil:  # (f,) of zeros
+    """dM = A dY A^T of every tile of tile rows ``q0:q1``, zero for outputs past the edge."""
+    cdef Py_ssize_t th = (g.ho + 1) // 2, tw = (g.wo + 1) // 2, f = g.f
+    cdef Py_ssize_t stride = (q1 - q0) * tw * f
+    cdef Py_ssize_t q, i, j, tj, t = 0
+    cdef const floating* d00
+    cdef const floating* d01
+    cdef const floating* d10
+    cdef const floating* d11
+    for q in range(q0, q1):
+        i = 2 * (q % th)
+        for tj in range(tw):
+            j = 2 * tj
+            d00 = dy + (((q // th) * g.ho + i) * g.wo + j) * f
+            d01 = d00 + f if j + 1 < g.wo else zeros
+            d10 = d00 + g.wo * f if i + 1 < g.ho else zeros
+            d11 = d10 + f if i + 1 < g.ho and j + 1 < g.wo else zeros
+            wino_output_adjoint(d00, d01, d10, d11, f, dm + t * f, stride)
+            t += 1
+
+
+cdef inline Py_ssize_t wino_first_row(const conv_geom* g, Py_ssize_t q) noexcept nogil:
+    """The first output row (counted over the batch, ``s * ho + i``) of tile row ``q``."""
+    cdef Py_ssize_t th = (g.ho + 1) // 2
+    return (q // th) * g.ho + 2 * (q % th)
+
+
+cdef inline Py_ssize_t wino_end_row(const conv_geom* g, Py_ssize_t q) noexcept nogil:
+    """One past the last output row of tile row ``q``."""
+    cdef Py_ssize_t th = (g.ho + 1) // 2
+    return (q // th) * g.ho + min(2 * (q % th) + 2, g.ho)
+
+
+cdef inline void wino_forward_range(const floating* x, const floating* u, const floating* b,
+                                    floating* y, const conv_geom* g, int act, Py_ssize_t lo,
+                                    Py_ssize_t hi, Py_ssize_t rows,
+                                    floating* work) noexcept nogil:
+    """Tile rows ``lo:hi``, ``rows`` at a time, the activation applied to each block."""
+    cdef Py_ssize_t tw = (g.wo + 1) // 2, c = g.c, f = g.f
+    cdef floating* v = work
+    cdef floating* m = v + 16 * rows * tw * c
+    cdef floating* border = m + 16 * rows * tw * f
+    cdef Py_ssize_t blk, q0, q1, tiles, xi, r0, r1
+    for blk in range((hi - lo + rows - 1) // rows):
+        q0 = lo + blk * rows
+        q1 = min(hi, q0 + rows)
+        tiles = (q1 - q0) * tw
+        wino_transform_tiles(x, g, q0, q1, v, border)
+        for xi in range(16):
+            gemm(False, False, <int> tiles, <int> f, <int> c, <floating> 1, v + xi * tiles * c,
+                 <int> c, u + xi * c * f, <int> f, <floating> 0, m + xi * tiles * f, <int> f)
+        wino_outputs(m, b, y, g, q0, q1, border + 16 * c)
+        if act != ACT_IDENTITY:
+            r0 = wino_first_row(g, q0) * g.wo * f
+            r1 = wino_end_row(g, q1 - 1) * g.wo * f
+            act_range(y + r0, y + r0, r1 - r0, act)
+
+
+cdef inline void wino_forward(const floating* x, const floating* w, const floating* b,
+                              floating* y, const conv_geom* g, int act, floating* scratch,
+                              int num_threads) noexcept nogil:
+    """:func:`conv_forward` by Winograd F(2x2, 3x3)."""
+    cdef Py_ssize_t total = g.n * ((g.ho + 1) // 2)
+    cdef Py_ssize_t rows = wino_rows(g, sizeof(floating))
+    cdef Py_ssize_t per = wino_work_size(g, sizeof(floating))
+    cdef floating* work = scratch + 16 * g.c * g.f
+    cdef int t
+    cdef int n_threads = share_threads((total + rows - 1) // rows, num_threads)
+    wino_kernel(w, g.c * g.f, scratch)
+    if n_threads == 1:
+        wino_forward_range(x, scratch, b, y, g, act, 0, total, rows, work)
+        return
+    for t in prange(n_threads, num_threads=n_threads, schedule="static"):
+        wino_forward_range(x, scratch, b, y, g, act, total * t // n_threads,
+                           total * (t + 1) // n_threads, rows, work + t * per)
+
+
+cdef inline void wino_backward_range(const floating* x, const floating* u, const floating* y,
+                                     floating* dy, floating* du, floating* db, floating* dx,
+                                     const conv_geom* g, int act, Py_ssize_t lo, Py_ssize_t hi,
+                                     Py_ssize_t rows, floating* work) noexcept nogil:
+    """Gradients of tile rows ``lo:hi``: ``du`` (transformed) and ``db`` written, ``dx`` added to.
+
+    Each is skipped when NULL; ``dy`` first goes back through the activation
+    in place.
+    """
+    cdef Py_ssize_t tw = (g.wo + 1) // 2, c = g.c, f = g.f
+    cdef floating* v = work
+    cdef floating* m = v + 16 * rows * tw * c
+    cdef floating* border = m + 16 * rows * tw * f
+    cdef floating* zeros = border + 16 * c
+    cdef Py_ssize_t blk, q0, q1, tiles, xi, r0, r1
+    cdef bint first = True
+    memset(zeros, 0, f * sizeof(floating))
+    for blk in range((hi - lo + rows - 1) // rows):
+        q0 = lo + blk * rows
+        q1 = min(hi, q0 + rows)
+        tiles = (q1 - q0) * tw
+        r0 = wino_first_row(g, q0) * g.wo
+        r1 = wino_end_row(g, q1 - 1) * g.wo
+        if act != ACT_IDENTITY:
+            bp_act_range(dy + r0 * f, y + r0 * f, dy + r0 * f, (r1 - r0) * f, act)
+        if db != NULL:
+            col_sums(dy + r0 * f, db, r1 - r0, f, f, not first)
+        if du == NULL and dx == NULL:
+            first = False
+            continue
+        wino_output_grads(dy, g, q0, q1, m, zeros)
+        if du != NULL:
+            wino_transform_tiles(x, g, q0, q1, v, border)
+            for xi in range(16):
+                gemm(True, False, <int> c, <int> f, <int> tiles, <floating> 1, v + xi * tiles * c,
+                     <int> c, m + xi * tiles * f, <int> f, <floating> (0 if first else 1),
+                     du + xi * c * f, <int> f)
+        if dx != NULL:
+            for xi in range(16):
+                gemm(False, True, <int> tiles, <int> c, <int> f, <floating> 1, m + xi * tiles * f,
+                     <int> f, u + xi * c * f, <int> f, <floating> 0, v + xi * tiles * c, <int> c)
+            wino_add_input_grad(v, g, q0, q1, dx, border)
+        first = False
+
+
+cdef inline void wino_backward(const floating* x, const floating* w, const floating* y,
+                               floating* dy, floating* dw, floating* db, floating* dx,
+                               const conv_geom* g, int act, floating* scratch,
+                               int num_threads) noexcept nogil:
+    """:func:`conv_backward` by Winograd F(2x2, 3x3)."""
+    cdef Py_ssize_t th = (g.ho + 1) // 2
+    cdef Py_ssize_t total = g.n * th
+    cdef Py_ssize_t rows = wino_rows(g, sizeof(floating))
+    cdef Py_ssize_t per = wino_work_size(g, sizeof(floating))
+    cdef Py_ssize_t cf = g.c * g.f
+    cdef Py_ssize_t sample = g.h * g.w * g.c
+    # The partial gradients lie after a thread's block buffers.
+    cdef Py_ssize_t off = per - 16 * cf - g.f
+    cdef floating* work = scratch + 16 * cf
+    cdef bint by_sample = dx != NULL
+    cdef Py_ssize_t units = g.n if by_sample else (total + rows - 1) // rows
+    cdef int n_threads = share_threads(units, num_threads)
+    cdef int t
+    cdef Py_ssize_t lo, hi
+    if dx != NULL:
+        wino_kernel(w, cf, scratch)
+    if n_threads == 1:
+        if dx != NULL:
+            memset(dx, 0, g.n * sample * sizeof(floating))
+        wino_backward_range(x, scratch, y, dy, NULL if dw == NULL else work + off, db, dx, g, act,
+                            0, total, rows, work)
+        if dw != NULL:
+            wino_kernel_adjoint(work + off, cf, dw)
+        return
+    for t in prange(n_threads, num_threads=n_threads, schedule="static"):
+        if by_sample:
+            lo = g.n * t // n_threads
+            hi = g.n * (t + 1) // n_threads
+            memset(dx + lo * sample, 0, (hi - lo) * sample * sizeof(floating))
+            lo = lo * th
+            hi = hi * th
+        else:
+            lo = total * t // n_threads
+            hi = total * (t + 1) // n_threads
+        wino_backward_range(x, scratch, y, dy, NULL if dw == NULL else work + t * per + off,
+                            NULL if db == NULL else work + t * per + off + 16 * cf, dx, g, act,
+                            lo, hi, rows, work + t * per)
+    if dw != NULL:
+        # The transformed kernel is no longer needed: its place takes the sum.
+        add_partials(scratch, work + off, 16 * cf, per, n_threads)
+        wino_kernel_adjoint(scratch, cf, dw)
+    if db != NULL:
+        add_partials(db, work + off + 16 * cf, g.f, per, n_threads)
+
+
 # ------------------------------------------------------------ passes
 cdef inline void forward_range(const floating* x, const floating* w, const floating* b,
                                floating* y, const conv_geom* g, int act, Py_ssize_t lo,
@@ -226,6 +629,9 @@ cdef inline void conv_forward(const floating* x,  # IN  (n, h, w, c)
     cdef Py_ssize_t per = rows * g.k
     cdef int t
     cdef int n_threads = share_threads((total + rows - 1) // rows, num_threads)
+    if g.wino:
+        wino_forward(x, w, b, y, g, act, scratch, num_threads)
+        return
     if n_threads == 1:
         forward_range(x, w, b, y, g, act, 0, total, rows, scratch)
         return
@@ -311,6 +717,9 @@ cdef inline void conv_backward(const floating* x,  # IN  (n, h, w, c)
     cdef int n_threads = share_threads(units, num_threads)
     cdef int t
     cdef Py_ssize_t lo, hi
+    if g.wino:
+        wino_backward(x, w, y, dy, dw, db, dx, g, act, scratch, num_threads)
+        return
     if dx != NULL and not is_pointwise(g):
         if n_threads == 1:
             memset(dx, 0, g.n * g.h * g.w * g.c * sizeof(floating))

@@ -1,5 +1,9 @@
 """2-D convolution over channels-last images (kernels in ``_conv.pxd``).
 
+3x3 kernels of stride 1 over several channels run by Winograd F(2x2, 3x3),
+the others by im2col; :func:`uses_winograd` says which a shape takes, and
+:func:`set_winograd` can send every shape through im2col (for comparisons).
+
 The functions are behind :mod:`nnfast.backend.cpu_conv`, which has checked
 that the arrays are C-contiguous numpy arrays of one floating dtype, that
 their shapes agree with the strides and padding given, and that none is
@@ -24,6 +28,31 @@ cnp.import_array()
 # The activations' exponential and tanh run the kernels of nnfast._simd.
 nnf_simd_attach()
 
+# Whether convolutions that fit Winograd F(2x2, 3x3) take it (set_winograd).
+cdef bint winograd_on = True
+
+
+def set_winograd(bint enabled):
+    """Let convolutions that fit it run by Winograd F(2x2, 3x3), or send all through im2col.
+
+    For comparisons in tests and benchmarks: the choice holds for every call
+    of :func:`conv2d` and :func:`conv2d_backward` after it, and for every
+    :class:`ConvNode` made after it.
+
+    Parameters
+    ----------
+    enabled : bool
+
+    Returns
+    -------
+    bool
+        The setting before.
+    """
+    global winograd_on
+    cdef bint before = winograd_on
+    winograd_on = enabled
+    return before
+
 
 cdef k.conv_geom geometry(const Py_ssize_t* x_shape, const Py_ssize_t* kernel_shape,
                           Py_ssize_t ho, Py_ssize_t wo, Py_ssize_t sh, Py_ssize_t sw,
@@ -31,19 +60,46 @@ cdef k.conv_geom geometry(const Py_ssize_t* x_shape, const Py_ssize_t* kernel_sh
     cdef k.conv_geom g
     k.set_geom(&g, x_shape[0], x_shape[1], x_shape[2], x_shape[3], kernel_shape[0],
                kernel_shape[1], kernel_shape[3], ho, wo, sh, sw, top, left)
+    g.wino = winograd_on and k.winograd_fits(&g)
     return g
 
 
-def scratch_elements(tuple x_shape, tuple kernel_shape, Py_ssize_t ho, Py_ssize_t wo,
-                 Py_ssize_t itemsize, int num_threads):
-    """Elements of the scratch array that :func:`conv2d` and :func:`conv2d_backward` need."""
+cdef k.conv_geom shape_geometry(tuple x_shape, tuple kernel_shape, Py_ssize_t ho, Py_ssize_t wo,
+                                tuple strides):
     cdef Py_ssize_t xs[4]
     cdef Py_ssize_t ks[4]
-    cdef k.conv_geom g
     xs[0], xs[1], xs[2], xs[3] = x_shape
     ks[0], ks[1], ks[2], ks[3] = kernel_shape
-    g = geometry(xs, ks, ho, wo, 1, 1, 0, 0)
+    return geometry(xs, ks, ho, wo, strides[0], strides[1], 0, 0)
+
+
+def scratch_elements(tuple x_shape, tuple kernel_shape, Py_ssize_t ho, Py_ssize_t wo,
+                     tuple strides, Py_ssize_t itemsize, int num_threads):
+    """Elements of the scratch array that :func:`conv2d` and :func:`conv2d_backward` need.
+
+    Parameters
+    ----------
+    x_shape, kernel_shape : tuple of 4 int
+        ``(n, h, w, c)`` and ``(kh, kw, c, f)``.
+    ho, wo : int
+        The output's height and width.
+    strides : tuple of 2 int
+    itemsize : int
+        Bytes per value (4 or 8).
+    num_threads : int
+    """
+    cdef k.conv_geom g = shape_geometry(x_shape, kernel_shape, ho, wo, strides)
     return k.scratch_size(&g, itemsize, num_threads)
+
+
+def uses_winograd(tuple x_shape, tuple kernel_shape, Py_ssize_t ho, Py_ssize_t wo,
+                  tuple strides):
+    """Whether :func:`conv2d` and :func:`conv2d_backward` run these shapes by Winograd F(2x2, 3x3).
+
+    Parameters as :func:`scratch_elements`.
+    """
+    cdef k.conv_geom g = shape_geometry(x_shape, kernel_shape, ho, wo, strides)
+    return bool(g.wino)
 
 
 def conv2d(const floating[:, :, :, ::1] x,       # IN  (n, h, w, c)

@@ -1,7 +1,9 @@
 """Compiled 2-D convolution (kernels in ``nnfast._conv``) and its network node.
 
 Each product of the convolution is one BLAS call per block of output
-positions, the blocks shared out among nnfast's own threads while BLAS is
+positions (16 per block of tiles for a 3x3 kernel of stride 1 over several
+channels, which runs by Winograd F(2x2, 3x3): see ``csrc/_conv.pxd``), the
+blocks shared out among nnfast's own threads while BLAS is
 held at one thread (the ops enter :func:`~nnfast.backend.own_threads`
 themselves, nearly free inside a model's ``fit``).  The arguments are
 checked here, before any compiled code runs: a bad argument raises
@@ -89,8 +91,9 @@ def _geometry(op, x, kernel, strides, padding):
     return (n, h, w, c), (kh, kw, f), (ho, wo), (sh, sw), (top, bottom, left, right)
 
 
-def _scratch(x_shape, kernel_shape, ho, wo, dtype, threads):
-    size = _conv.scratch_elements(x_shape, kernel_shape, ho, wo, dtype.itemsize, threads)
+def _scratch(x_shape, kernel_shape, ho, wo, strides, dtype, threads):
+    size = _conv.scratch_elements(x_shape, kernel_shape, ho, wo, strides, dtype.itemsize,
+                                  threads)
     return np.empty(size, dtype)
 
 
@@ -136,7 +139,7 @@ class CpuConvOps:
         bias = None if bias is None else c_order(bias)
         with own_threads():
             threads = product_threads(n * ho * wo, kh * kw * c, f)
-            scratch = _scratch(x.shape, kernel.shape, ho, wo, dtype, threads)
+            scratch = _scratch(x.shape, kernel.shape, ho, wo, (sh, sw), dtype, threads)
             _conv.conv2d(x, kernel, bias, out, scratch, sh, sw, pad[0], pad[2], threads)
         return out
 
@@ -183,7 +186,7 @@ class CpuConvOps:
         dy, x, kernel = c_order(dy), c_order(x), c_order(kernel)
         with own_threads():
             threads = product_threads(n * ho * wo, kh * kw * c, f)
-            scratch = _scratch(x.shape, kernel.shape, ho, wo, dtype, threads)
+            scratch = _scratch(x.shape, kernel.shape, ho, wo, (sh, sw), dtype, threads)
             _conv.conv2d_backward(dy, x, kernel, dkernel, dbias, dx if want_dx else None,
                                   scratch, sh, sw, pad[0], pad[2], threads)
         return dx if want_dx else None

@@ -3,11 +3,12 @@
 ``loops_conv`` computes each output value (and each gradient) one at a time
 from the definition; the reference ops (im2col by strided copies) and the
 compiled ones (``nnfast._conv``: im2col blocks and BLAS, short window rows
-gathered value by value and long ones copied whole, 1x1 kernels without a copy) must agree with
-it on odd sizes, strides, asymmetric padding, one and many channels and
-batches of one, in float32 and float64, on one thread and on two.  The
-gradients are also checked by finite differences, and the compiled network
-node against the ops called one after the other.
+gathered value by value and long ones copied whole, 1x1 kernels without a copy,
+and Winograd F(2x2, 3x3) for 3x3 kernels of stride 1 over several channels)
+must agree with it on odd sizes, strides, asymmetric padding, one and many
+channels and batches of one, in float32 and float64, on one thread and on
+two.  The gradients are also checked by finite differences, and the compiled
+network node against the ops called one after the other.
 """
 import numpy as np
 import pytest
@@ -42,7 +43,18 @@ CASES = {
     # More positions than a block holds: several blocks per thread.
     "many-blocks": ((3, 31, 29, 8), (3, 3), 10, (1, 1), (0, 1, 1, 0)),
     "many-blocks-one-channel": ((2, 50, 47, 1), (3, 3), 8, (1, 1), (1, 1, 1, 1)),
+    # Winograd F(2x2, 3x3): odd outputs (tiles half outside), padding on
+    # some sides only, tiles wholly in the padding, several blocks a thread.
+    "winograd-7x9-valid": ((2, 7, 9, 3), (3, 3), 5, (1, 1), (0, 0, 0, 0)),
+    "winograd-11x11-same": ((2, 11, 11, 8), (3, 3), 16, (1, 1), (1, 1, 1, 1)),
+    "winograd-13x13-asym": ((3, 13, 13, 4), (3, 3), 6, (1, 1), (2, 0, 0, 1)),
+    "winograd-batch1-one-filter": ((1, 9, 7, 2), (3, 3), 1, (1, 1), (0, 2, 1, 0)),
+    "winograd-pad-beyond-tiles": ((2, 3, 4, 5), (3, 3), 7, (1, 1), (3, 2, 2, 3)),
+    "winograd-many-blocks": ((4, 30, 33, 24), (3, 3), 40, (1, 1), (1, 1, 1, 1)),
 }
+#: The cases that the compiled ops run by Winograd F(2x2, 3x3).
+WINOGRAD = [name for name in CASES if name.startswith("winograd")] + ["many-channels",
+                                                                      "many-blocks"]
 
 
 @pytest.fixture(params=["serial", "parallel"])
@@ -151,7 +163,9 @@ def test_compiled_equals_reference_across_threads(case, monkeypatch):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("case", ["one-channel-stride2-asym", "asym-pad-strides",
-                                  "pad-wider-than-kernel", "pointwise-stride2"])
+                                  "pad-wider-than-kernel", "pointwise-stride2",
+                                  "winograd-7x9-valid", "winograd-13x13-asym",
+                                  "winograd-pad-beyond-tiles"])
 def test_gradients_by_finite_differences(backend, case):
     ops = BACKENDS[backend]
     x, kernel, bias, strides, padding, _ = make_case(case, np.float64, seed=3)
@@ -177,6 +191,53 @@ def test_gradients_by_finite_differences(backend, case):
             args[index] = minus
             down = loss(*args)
             assert abs((up - down) / (2 * eps) - grad[pos]) <= 1e-6 * max(1.0, abs(grad[pos]))
+
+
+@pytest.fixture
+def winograd_off():
+    """A function that sends every convolution through im2col until the test ends."""
+    changed = []
+
+    def switch_off():
+        changed.append(_conv.set_winograd(False))
+    yield switch_off
+    if changed:
+        _conv.set_winograd(changed[0])
+
+
+def uses_winograd(case):
+    (n, h, w, c), (kh, kw), f, strides, padding = CASES[case]
+    ho = conv_output_size(h, kh, strides[0], padding[0], padding[1])
+    wo = conv_output_size(w, kw, strides[1], padding[2], padding[3])
+    return _conv.uses_winograd((n, h, w, c), (kh, kw, c, f), ho, wo, strides)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_winograd_runs_3x3_kernels_of_stride_1_over_several_channels(case, winograd_off):
+    (n, h, w, c), (kh, kw), f, strides, padding = CASES[case]
+    expected = (kh, kw) == (3, 3) and strides == (1, 1) and c >= 2
+    assert uses_winograd(case) == expected
+    assert expected == (case in WINOGRAD)
+    winograd_off()
+    assert not uses_winograd(case)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize("case", WINOGRAD)
+def test_winograd_matches_im2col(dtype, case, threads, winograd_off):
+    """Both compiled schemes agree to rounding: ~1e-6 of the values' size in float32."""
+    x, kernel, bias, strides, padding, dy = make_case(case, dtype, seed=11)
+    results = []
+    for _ in range(2):
+        dkernel, dbias = np.empty_like(kernel), np.empty_like(bias)
+        y = CPU.conv2d(x, kernel, bias, strides, padding)
+        dx = CPU.conv2d_backward(dy, x, kernel, strides, padding, dkernel=dkernel, dbias=dbias)
+        results.append((y, dkernel, dbias, dx))
+        winograd_off()
+    rtol = 1e-4 if dtype == np.float32 else 1e-12
+    for winograd, im2col in zip(*results):
+        scale = float(np.abs(im2col).max())
+        np.testing.assert_allclose(winograd, im2col, rtol=rtol, atol=rtol / 10 * scale)
 
 
 def test_non_contiguous_inputs_are_copied():
@@ -278,22 +339,36 @@ def conv_spec(kernel, bias, dkernel, dbias, in_shape, strides, padding, activati
             "in_shape": in_shape, "out_shape": out_shape, "need_dx": need_dx}
 
 
+#: Two chained convolutions: (channels in, second kernel (kh, kw), second strides).
+NODE_CHAINS = {
+    "im2col": (1, (3, 2), (2, 1)),
+    # Both by Winograd, the second with its input gradient.
+    "winograd": (3, (3, 3), (1, 1)),
+}
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
 @pytest.mark.parametrize("activation", ["relu", "tanh", "identity"])
-def test_node_matches_the_ops(dtype, activation, threads):
+@pytest.mark.parametrize("chain", NODE_CHAINS)
+def test_node_matches_the_ops(dtype, activation, chain, threads):
     """Two convolution nodes chained in the compiled network against the ops one by one."""
     rng = np.random.default_rng(7)
     n = 5
-    x = rng.standard_normal((n, 12, 11, 1)).astype(dtype)
-    k1 = rng.standard_normal((3, 3, 1, 6)).astype(dtype)
+    c, (kh2, kw2), strides2 = NODE_CHAINS[chain]
+    x = rng.standard_normal((n, 12, 11, c)).astype(dtype)
+    k1 = rng.standard_normal((3, 3, c, 6)).astype(dtype)
     b1 = rng.standard_normal(6).astype(dtype)
-    k2 = (rng.standard_normal((3, 2, 6, 4)) / 4).astype(dtype)
+    k2 = (rng.standard_normal((kh2, kw2, 6, 4)) / 4).astype(dtype)
     b2 = rng.standard_normal(4).astype(dtype)
     pads1, pads2 = (1, 1, 0, 2), (0, 1, 1, 0)
     grads = [np.full_like(a, np.nan) for a in (k1, b1, k2, b2)]
-    spec1 = conv_spec(k1, b1, grads[0], grads[1], (12, 11, 1), (1, 1), pads1, activation, False)
-    spec2 = conv_spec(k2, b2, grads[2], grads[3], spec1["out_shape"], (2, 1), pads2, activation,
-                      True)
+    spec1 = conv_spec(k1, b1, grads[0], grads[1], (12, 11, c), (1, 1), pads1, activation, False)
+    spec2 = conv_spec(k2, b2, grads[2], grads[3], spec1["out_shape"], strides2, pads2,
+                      activation, True)
+    winograd = [_conv.uses_winograd((n,) + spec["in_shape"], spec["kernel"].shape,
+                                    *spec["out_shape"][:2], spec["strides"])
+                for spec in (spec1, spec2)]
+    assert winograd == ([True, True] if chain == "winograd" else [False, False])
     updates = [(0, k1, grads[0], False), (0, b1, grads[1], False), (1, k2, grads[2], False),
                (1, b2, grads[3], False)]
     net = make_network([spec1, spec2], "mean_squared_error", False, 1, updates, np.dtype(dtype))
@@ -302,13 +377,13 @@ def test_node_matches_the_ops(dtype, activation, threads):
     loss, out = net.train_step(x, targets)
 
     h1 = REF.activation(REF.conv2d(x, k1, b1, (1, 1), pads1), activation)
-    y = REF.activation(REF.conv2d(h1, k2, b2, (2, 1), pads2), activation)
+    y = REF.activation(REF.conv2d(h1, k2, b2, strides2, pads2), activation)
     ref_loss, g = REF.mean_squared_error(y.reshape(n, -1), targets.reshape(n, -1))
     assert_close(out, y, dtype)
     assert loss == pytest.approx(ref_loss, rel=1e-4 if dtype == np.float32 else 1e-10)
     g = REF.backprop_activation(g.reshape(y.shape), y, activation)
     dk2, db2 = np.empty_like(k2), np.empty_like(b2)
-    dh1 = REF.conv2d_backward(g, h1, k2, (2, 1), pads2, dkernel=dk2, dbias=db2)
+    dh1 = REF.conv2d_backward(g, h1, k2, strides2, pads2, dkernel=dk2, dbias=db2)
     dh1 = REF.backprop_activation(dh1, h1, activation)
     dk1, db1 = np.empty_like(k1), np.empty_like(b1)
     REF.conv2d_backward(dh1, x, k1, (1, 1), pads1, dkernel=dk1, dbias=db1, dx=False)
@@ -328,5 +403,5 @@ def test_node_maker_declines_what_it_cannot_run():
 
 
 def test_scratch_covers_every_thread():
-    one = _conv.scratch_elements((64, 13, 13, 32), (3, 3, 32, 64), 11, 11, 4, 1)
-    assert _conv.scratch_elements((64, 13, 13, 32), (3, 3, 32, 64), 11, 11, 4, 2) == 2 * one
+    one = _conv.scratch_elements((64, 13, 13, 32), (3, 4, 32, 64), 11, 10, (1, 1), 4, 1)
+    assert _conv.scratch_elements((64, 13, 13, 32), (3, 4, 32, 64), 11, 10, (1, 1), 4, 2) == 2 * one
