@@ -131,11 +131,11 @@ cdef inline Py_ssize_t scratch_size(const conv_geom* g, Py_ssize_t itemsize,
 
     Per thread: a block's patches and their gradient (rows x k each) and a
     partial kernel and bias gradient (k x f + f).  By Winograd: the
-    transformed kernel (16 x c x f), then per thread what ``wino_work_size``
-    says.
+    transformed kernel and room to make it (2 x 16 x c x f), then per thread
+    what ``wino_work_size`` says.
     """
     if g.wino:
-        return 16 * g.c * g.f + num_threads * wino_work_size(g, itemsize)
+        return 32 * g.c * g.f + num_threads * wino_work_size(g, itemsize)
     return num_threads * (2 * block_rows(g, itemsize) * g.k + g.k * g.f + g.f)
 
 
@@ -482,7 +482,7 @@ cdef inline void wino_forward(const floating* x, const floating* w, const floati
     cdef Py_ssize_t total = g.n * ((g.ho + 1) // 2)
     cdef Py_ssize_t rows = wino_rows(g, sizeof(floating))
     cdef Py_ssize_t per = wino_work_size(g, sizeof(floating))
-    cdef floating* work = scratch + 16 * g.c * g.f
+    cdef floating* work = scratch + 32 * g.c * g.f
     cdef int t
     cdef int n_threads = share_threads((total + rows - 1) // rows, num_threads)
     wino_kernel(w, g.c * g.f, scratch)
@@ -494,14 +494,16 @@ cdef inline void wino_forward(const floating* x, const floating* w, const floati
                            total * (t + 1) // n_threads, rows, work + t * per)
 
 
-cdef inline void wino_backward_range(const floating* x, const floating* u, const floating* y,
+cdef inline void wino_backward_range(const floating* x, const floating* ut, const floating* y,
                                      floating* dy, floating* du, floating* db, floating* dx,
                                      const conv_geom* g, int act, Py_ssize_t lo, Py_ssize_t hi,
                                      Py_ssize_t rows, floating* work) noexcept nogil:
     """Gradients of tile rows ``lo:hi``: ``du`` (transformed) and ``db`` written, ``dx`` added to.
 
     Each is skipped when NULL; ``dy`` first goes back through the activation
-    in place.
+    in place.  ``ut`` is the transformed kernel with each of its 16 matrices
+    transposed, (f, c): BLAS multiplies by it untransposed half as fast
+    again as by U transposed.
     """
     cdef Py_ssize_t tw = (g.wo + 1) // 2, c = g.c, f = g.f
     cdef floating* v = work
@@ -533,8 +535,8 @@ cdef inline void wino_backward_range(const floating* x, const floating* u, const
                      du + xi * c * f, <int> f)
         if dx != NULL:
             for xi in range(16):
-                gemm(False, True, <int> tiles, <int> c, <int> f, <floating> 1, m + xi * tiles * f,
-                     <int> f, u + xi * c * f, <int> f, <floating> 0, v + xi * tiles * c, <int> c)
+                gemm(False, False, <int> tiles, <int> c, <int> f, <floating> 1, m + xi * tiles * f,
+                     <int> f, ut + xi * c * f, <int> c, <floating> 0, v + xi * tiles * c, <int> c)
             wino_add_input_grad(v, g, q0, q1, dx, border)
         first = False
 
@@ -552,14 +554,20 @@ cdef inline void wino_backward(const floating* x, const floating* w, const float
     cdef Py_ssize_t sample = g.h * g.w * g.c
     # The partial gradients lie after a thread's block buffers.
     cdef Py_ssize_t off = per - 16 * cf - g.f
-    cdef floating* work = scratch + 16 * cf
+    cdef floating* work = scratch + 32 * cf
+    cdef floating* spare = scratch + 16 * cf
     cdef bint by_sample = dx != NULL
     cdef Py_ssize_t units = g.n if by_sample else (total + rows - 1) // rows
     cdef int n_threads = share_threads(units, num_threads)
     cdef int t
-    cdef Py_ssize_t lo, hi
+    cdef Py_ssize_t lo, hi, i, j, e
     if dx != NULL:
-        wino_kernel(w, cf, scratch)
+        # The kernel's 9 matrices transposed, then transformed entry by entry.
+        for e in range(9):
+            for i in range(g.c):
+                for j in range(g.f):
+                    spare[e * cf + j * g.c + i] = w[e * cf + i * g.f + j]
+        wino_kernel(spare, cf, scratch)
     if n_threads == 1:
         if dx != NULL:
             memset(dx, 0, g.n * sample * sizeof(floating))
@@ -582,9 +590,8 @@ cdef inline void wino_backward(const floating* x, const floating* w, const float
                             NULL if db == NULL else work + t * per + off + 16 * cf, dx, g, act,
                             lo, hi, rows, work + t * per)
     if dw != NULL:
-        # The transformed kernel is no longer needed: its place takes the sum.
-        add_partials(scratch, work + off, 16 * cf, per, n_threads)
-        wino_kernel_adjoint(scratch, cf, dw)
+        add_partials(spare, work + off, 16 * cf, per, n_threads)
+        wino_kernel_adjoint(spare, cf, dw)
     if db != NULL:
         add_partials(db, work + off + 16 * cf, g.f, per, n_threads)
 
