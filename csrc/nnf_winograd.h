@@ -18,6 +18,16 @@
 #define NNF_WINOGRAD_H
 #include <Python.h>
 
+/* Each transform is compiled for AVX-512, AVX2 and the baseline, the best
+ * the CPU runs chosen when the module loads (GCC on x86-64 Linux; elsewhere
+ * the baseline alone).  The operations are additions and halvings only, so
+ * every version gives the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define NNF_WINO_FN __attribute__((target_clones("avx512f", "avx2", "default"))) static void
+#else
+#define NNF_WINO_FN static inline void
+#endif
+
 /* The rows a loop writes are a runtime stride apart, which the compiler
  * cannot prove distinct; they are (the callers keep stride >= n). */
 #if defined(__clang__)
@@ -45,7 +55,7 @@
 #define NNF_WINO_DEFINE(T, SUF)                                                          \
 /* V = B^T d B of one tile: rows r0..r3 of the input hold 4 pixels of n channels   \
  * each; v[xi * stride + c]. */                                                         \
-static inline void nnf_wino_input_##SUF(const T* r0, const T* r1, const T* r2,          \
+NNF_WINO_FN nnf_wino_input_##SUF(const T* r0, const T* r1, const T* r2,          \
                                         const T* r3, Py_ssize_t n,                      \
                                         T* __restrict v, Py_ssize_t stride)             \
 {                                                                                       \
@@ -69,7 +79,7 @@ static inline void nnf_wino_input_##SUF(const T* r0, const T* r1, const T* r2,  
 }                                                                                       \
                                                                                         \
 /* The adjoint of nnf_wino_input: dd = B dV B^T added to rows r0..r3. */               \
-static inline void nnf_wino_input_add_##SUF(const T* __restrict dv, Py_ssize_t stride,  \
+NNF_WINO_FN nnf_wino_input_add_##SUF(const T* __restrict dv, Py_ssize_t stride,  \
                                             Py_ssize_t n, T* __restrict r0,             \
                                             T* __restrict r1, T* __restrict r2,         \
                                             T* __restrict r3)                           \
@@ -101,7 +111,7 @@ static inline void nnf_wino_input_add_##SUF(const T* __restrict dv, Py_ssize_t s
                                                                                         \
 /* U = G g G^T of a 3x3 kernel of n entries per position (g[(3 * i + j) * n + k]);  \
  * u[xi * n + k]. */                                                                    \
-static inline void nnf_wino_kernel_##SUF(const T* __restrict g, Py_ssize_t n,           \
+NNF_WINO_FN nnf_wino_kernel_##SUF(const T* __restrict g, Py_ssize_t n,           \
                                          T* __restrict u)                               \
 {                                                                                       \
     const T half = (T) 0.5;                                                             \
@@ -120,7 +130,7 @@ static inline void nnf_wino_kernel_##SUF(const T* __restrict g, Py_ssize_t n,   
 }                                                                                       \
                                                                                         \
 /* The adjoint of nnf_wino_kernel: dg = G^T dU G. */                                   \
-static inline void nnf_wino_kernel_adjoint_##SUF(const T* __restrict du, Py_ssize_t n,  \
+NNF_WINO_FN nnf_wino_kernel_adjoint_##SUF(const T* __restrict du, Py_ssize_t n,  \
                                                  T* __restrict dg)                      \
 {                                                                                       \
     const T half = (T) 0.5;                                                             \
@@ -142,7 +152,7 @@ static inline void nnf_wino_kernel_adjoint_##SUF(const T* __restrict du, Py_ssiz
                                                                                         \
 /* Y = A^T M A (+ bias, when not NULL) of one tile: m[xi * stride + f]; the four   \
  * outputs y00 (top left), y01, y10, y11 of n filters each. */                          \
-static inline void nnf_wino_output_##SUF(const T* __restrict m, Py_ssize_t stride,      \
+NNF_WINO_FN nnf_wino_output_##SUF(const T* __restrict m, Py_ssize_t stride,      \
                                          Py_ssize_t n, const T* __restrict bias,        \
                                          T* __restrict y00, T* __restrict y01,          \
                                          T* __restrict y10, T* __restrict y11)          \
@@ -167,7 +177,7 @@ static inline void nnf_wino_output_##SUF(const T* __restrict m, Py_ssize_t strid
 }                                                                                       \
                                                                                         \
 /* The adjoint of nnf_wino_output: dM = A dY A^T of one tile; dm[xi * stride + f]. */  \
-static inline void nnf_wino_output_adjoint_##SUF(const T* dy00, const T* dy01,          \
+NNF_WINO_FN nnf_wino_output_adjoint_##SUF(const T* dy00, const T* dy01,          \
                                                  const T* dy10, const T* dy11,          \
                                                  Py_ssize_t n, T* __restrict dm,        \
                                                  Py_ssize_t stride)                     \
@@ -196,4 +206,5 @@ NNF_WINO_DEFINE(double, f64)
 #undef NNF_AT
 #undef NNF_A
 #undef NNF_NO_ALIAS
+#undef NNF_WINO_FN
 #endif
