@@ -17,7 +17,8 @@ times a fraction of one and says so in each name:
   shuffled batches), in nnfast's numpy reference backend (``device="numpy"``:
   im2col by strided copies and ``matmul``, the textbook way), and as the
   matrix products alone that an im2col scheme needs for those batches (the
-  floor);
+  floor; each product by the faster of nnfast's ``gemm`` and numpy's
+  ``matmul``);
 - ``cnn-predict``: prediction on 10,000 images, in blocks of 4,096 for both;
 - ``cnn-layers``: each op of the training step on its own, ``LAYER_SLICE``
   batches of 64, through nnfast's public ops and through the PyTorch
@@ -29,6 +30,7 @@ in turn and scales the op timings to an epoch.  Run this file with
 ``pytest benchmarks/bench_cnn.py --benchmark-only``.
 """
 import math
+import time
 
 import numpy as np
 import pytest
@@ -176,8 +178,13 @@ def product_shapes(batch=BATCH):
 
 
 def products_floor(n_batches, op=None, seed=0):
-    """The products of ``n_batches`` training steps alone, through nnfast's ``gemm``.
+    """The products of ``n_batches`` training steps alone, each by the faster of two routes.
 
+    A product runs either through nnfast's ``gemm`` inside
+    ``ops.kernel_threads()`` (BLAS at one thread, the product shared out
+    among nnfast's threads, as in ``fit``) or as numpy's ``matmul`` on
+    BLAS's own threads; neither is the faster for every shape here, so each
+    product takes the route that was faster in a few trial calls made now.
     The im2col and col2im copies around them are not counted.
 
     Parameters
@@ -189,25 +196,48 @@ def products_floor(n_batches, op=None, seed=0):
     Returns
     -------
     callable
-        Runs the products, held as a ``fit`` holds them (BLAS at one thread,
-        each product shared out among nnfast's threads).
+        Runs the products; ``run.routes`` lists (op, route) per product.
     """
     rng = np.random.default_rng(seed)
     ops = nnfast.get_ops("cpu")
-    calls = []
+    held, free, routes = [], [], []
     for name, a_shape, b_shape, trans_a, trans_b in product_shapes():
         if op is not None and name != op:
             continue
         a, b = rng.random(a_shape, dtype=np.float32), rng.random(b_shape, dtype=np.float32)
-        shape = (a_shape[1] if trans_a else a_shape[0], b_shape[0] if trans_b else b_shape[1])
-        calls.append((a, b, np.empty(shape, np.float32), trans_a, trans_b))
+        a_op, b_op = (a.T if trans_a else a), (b.T if trans_b else b)
+        out = np.empty((a_op.shape[0], b_op.shape[1]), np.float32)
+        with ops.kernel_threads():
+            by_nnfast = _fastest(lambda: ops.gemm(a, b, out=out, trans_a=trans_a, trans_b=trans_b))
+        by_numpy = _fastest(lambda: np.matmul(a_op, b_op, out=out))
+        if by_nnfast <= by_numpy:
+            held.append((a, b, out, trans_a, trans_b))
+            routes.append((name, "nnfast gemm"))
+        else:
+            free.append((a_op, b_op, out))
+            routes.append((name, "numpy matmul"))
 
     def run():
         with ops.kernel_threads():
             for _ in range(n_batches):
-                for a, b, out, trans_a, trans_b in calls:
+                for a, b, out, trans_a, trans_b in held:
                     ops.gemm(a, b, out=out, trans_a=trans_a, trans_b=trans_b)
+        for _ in range(n_batches):
+            for a, b, out in free:
+                np.matmul(a, b, out=out)
+    run.routes = routes
     return run
+
+
+def _fastest(call, trials=5):
+    """The shortest of ``trials`` timings of ``call()`` after one untimed call."""
+    call()
+    best = float("inf")
+    for _ in range(trials):
+        start = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 def _he(rng, shape, fan_in):

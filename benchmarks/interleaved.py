@@ -132,6 +132,9 @@ def cnn_workloads(names, numpy_batches, layer_batches):
             runs[name] = b.torch_fit(torch, net, x, y)
         elif name == "cnn:products":
             runs[name] = b.products_floor(b.EPOCH_BATCHES)
+            print("products by route:", ", ".join(f"{op} {route}"
+                                                  for op, route in runs[name].routes),
+                  file=sys.stderr)
         elif name == "cnnpredict:nnfast":
             model = b.make_nnfast()
             model.build(b.IMAGE)
