@@ -150,12 +150,12 @@ NNF_WINO_FN nnf_wino_kernel_adjoint_##SUF(const T* __restrict du, Py_ssize_t n, 
     }                                                                                   \
 }                                                                                       \
                                                                                         \
-/* Y = A^T M A (+ bias, when not NULL) of one tile: m[xi * stride + f]; the four   \
- * outputs y00 (top left), y01, y10, y11 of n filters each. */                          \
-NNF_WINO_FN nnf_wino_output_##SUF(const T* __restrict m, Py_ssize_t stride,      \
-                                         Py_ssize_t n, const T* __restrict bias,        \
-                                         T* __restrict y00, T* __restrict y01,          \
-                                         T* __restrict y10, T* __restrict y11)          \
+/* Y = A^T M A + bias of one tile: m[xi * stride + f]; the four outputs y00 (top   \
+ * left), y01, y10, y11 of n filters each. */                                           \
+NNF_WINO_FN nnf_wino_output_##SUF(const T* __restrict m, Py_ssize_t stride,             \
+                                  Py_ssize_t n, const T* __restrict bias,               \
+                                  T* __restrict y00, T* __restrict y01,                 \
+                                  T* __restrict y10, T* __restrict y11)                 \
 {                                                                                       \
     Py_ssize_t f, s = stride;                                                          \
     NNF_NO_ALIAS                                                                        \
@@ -167,12 +167,8 @@ NNF_WINO_FN nnf_wino_output_##SUF(const T* __restrict m, Py_ssize_t stride,     
         NNF_AT(m[3 * s + f], m[7 * s + f], m[11 * s + f], m[15 * s + f], e03, e13)      \
         NNF_AT(e00, e01, e02, e03, o00, o01)                                            \
         NNF_AT(e10, e11, e12, e13, o10, o11)                                            \
-        y00[f] = o00; y01[f] = o01; y10[f] = o10; y11[f] = o11;                         \
-    }                                                                                   \
-    if (bias) {                                                                         \
-        for (f = 0; f < n; f++) {                                                      \
-            y00[f] += bias[f]; y01[f] += bias[f]; y10[f] += bias[f]; y11[f] += bias[f]; \
-        }                                                                               \
+        y00[f] = o00 + bias[f]; y01[f] = o01 + bias[f];                                 \
+        y10[f] = o10 + bias[f]; y11[f] = o11 + bias[f];                                 \
     }                                                                                   \
 }                                                                                       \
                                                                                         \

@@ -51,6 +51,9 @@ CASES = {
     "winograd-batch1-one-filter": ((1, 9, 7, 2), (3, 3), 1, (1, 1), (0, 2, 1, 0)),
     "winograd-pad-beyond-tiles": ((2, 3, 4, 5), (3, 3), 7, (1, 1), (3, 2, 2, 3)),
     "winograd-many-blocks": ((4, 30, 33, 24), (3, 3), 40, (1, 1), (1, 1, 1, 1)),
+    # A single row or column of output stays on im2col.
+    "3x3-one-output": ((3, 3, 3, 6), (3, 3), 5, (1, 1), (0, 0, 0, 0)),
+    "3x3-one-output-row": ((2, 3, 8, 4), (3, 3), 3, (1, 1), (0, 0, 1, 0)),
 }
 #: The cases that the compiled ops run by Winograd F(2x2, 3x3).
 WINOGRAD = [name for name in CASES if name.startswith("winograd")] + ["many-channels",
@@ -214,8 +217,11 @@ def uses_winograd(case):
 
 @pytest.mark.parametrize("case", CASES)
 def test_winograd_runs_3x3_kernels_of_stride_1_over_several_channels(case, winograd_off):
+    """Over two channels or more, and for outputs of two rows and two columns or more."""
     (n, h, w, c), (kh, kw), f, strides, padding = CASES[case]
-    expected = (kh, kw) == (3, 3) and strides == (1, 1) and c >= 2
+    ho = conv_output_size(h, kh, strides[0], padding[0], padding[1])
+    wo = conv_output_size(w, kw, strides[1], padding[2], padding[3])
+    expected = (kh, kw) == (3, 3) and strides == (1, 1) and c >= 2 and min(ho, wo) >= 2
     assert uses_winograd(case) == expected
     assert expected == (case in WINOGRAD)
     winograd_off()
