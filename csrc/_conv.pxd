@@ -36,9 +36,13 @@
 # through the adjoints of the same stages: dM = A dY A^T, then dU = V^T dM
 # (summed per thread, as the kernel gradient of im2col) and dV = dM U^T,
 # whose tiles (dd = B dV B^T) are added to the input gradient, samples
-# shared among threads as before.  The transforms (nnf_winograd.h) have
-# entries 0, +-1 and +-1/2: float32 results differ from im2col's by a few
-# ulps of the largest intermediate values.
+# shared among threads as before.  The backward pass transforms the input
+# tiles again rather than keeping V from the forward pass: that transform
+# takes about a tenth of the pass, and V (16 values for every 2x2 of
+# output: 4.7 MB for a batch of 64 images of 13x13x32, 3.4 times the input)
+# would leave the L2 caches between the passes.  The transforms
+# (nnf_winograd.h) have entries 0, +-1 and +-1/2: float32 results differ
+# from im2col's by a few ulps of the largest intermediate values.
 #
 # Padding is handled by explicit bounds: nothing outside an array is read
 # or written.

@@ -411,3 +411,7 @@ def test_node_maker_declines_what_it_cannot_run():
 def test_scratch_covers_every_thread():
     one = _conv.scratch_elements((64, 13, 13, 32), (3, 4, 32, 64), 11, 10, (1, 1), 4, 1)
     assert _conv.scratch_elements((64, 13, 13, 32), (3, 4, 32, 64), 11, 10, (1, 1), 4, 2) == 2 * one
+    # By Winograd: the transformed kernel once, then as much again for every thread.
+    wino = [_conv.scratch_elements((64, 13, 13, 32), (3, 3, 32, 64), 11, 11, (1, 1), 4, t)
+            for t in (1, 2, 3)]
+    assert wino[2] - wino[1] == wino[1] - wino[0] < wino[0]
