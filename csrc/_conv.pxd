@@ -402,7 +402,10 @@ cdef inline void wino_outputs(const floating* m,  # IN  16 x (tiles, f)
                               floating* y,        # OUT (n, ho, wo, f)
                               const conv_geom* g, Py_ssize_t q0, Py_ssize_t q1,
                               floating* spare) noexcept nogil:  # 4 x f
-    """Y = A^T M A + b of every tile of tile rows ``q0:q1``; outputs past the edge go to ``spare``."""
+    """Y = A^T M A + b of every tile of tile rows ``q0:q1``.
+
+    Outputs past the bottom or right edge are written to ``spare`` instead.
+    """
     cdef Py_ssize_t th = (g.ho + 1) // 2, tw = (g.wo + 1) // 2, f = g.f
     cdef Py_ssize_t stride = (q1 - q0) * tw * f
     cdef Py_ssize_t q, i, j, tj, t = 0
