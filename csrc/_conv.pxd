@@ -14,7 +14,11 @@
 # blocks that stay in cache, BLAS runs even a product of depth 9 at several
 # times the speed of a direct loop over the output channels (compiled for
 # the portable baseline instruction set); gathering nine values per
-# position costs less than the product.
+# position costs less than the product.  With one channel and stride 1
+# along rows, the patches are gathered as the columns of a (k, positions)
+# matrix instead, whose rows are runs of consecutive pixels (copied whole),
+# and BLAS multiplies by its transpose: a fifth off a one-channel forward
+# pass, a quarter off its kernel gradient.
 #
 # The kernel and bias gradients are sums over every position: each thread
 # sums its own range into its own partial (one per thread, in ``part``),
@@ -239,6 +243,45 @@ cdef inline void im2col(const floating* x,  # IN  (n, h, w, c)
         ja = p0 - r * g.wo if p0 > r * g.wo else 0
         jb = p1 - r * g.wo if p1 < (r + 1) * g.wo else g.wo
         im2col_row(x, g, r // g.ho, r % g.ho, ja, jb, cols + (r * g.wo + ja - p0) * g.k)
+
+
+cdef inline bint gathers_transposed(const conv_geom* g) noexcept nogil:
+    """Whether the patches are gathered as columns (see :func:`im2col_t`)."""
+    return g.c == 1 and g.sw == 1 and not is_pointwise(g)
+
+
+cdef inline void im2col_t(const floating* x,  # IN  (n, h, w, 1)
+                          const conv_geom* g, Py_ssize_t p0, Py_ssize_t p1,
+                          floating* cols_t) noexcept nogil:  # OUT (k, p1 - p0)
+    """The patches of positions ``p0:p1`` of a one-channel image, as the columns of ``cols_t``.
+
+    With one channel and stride 1, row ``(di, dj)`` of the transposed patch
+    matrix is, for each output row, a run of consecutive pixels of one image
+    row: copied whole, where the patch rows would take one value at a time.
+    """
+    cdef Py_ssize_t n_rows = p1 - p0
+    cdef Py_ssize_t di, dj, r, ja, jb, ii, lo, hi
+    cdef floating* out
+    for di in range(g.kh):
+        for dj in range(g.kw):
+            for r in range(p0 // g.wo, (p1 - 1) // g.wo + 1):
+                ja = p0 - r * g.wo if p0 > r * g.wo else 0
+                jb = p1 - r * g.wo if p1 < (r + 1) * g.wo else g.wo
+                out = cols_t + (di * g.kw + dj) * n_rows + r * g.wo - p0
+                ii = (r % g.ho) * g.sh - g.top + di
+                if ii < 0 or ii >= g.h:
+                    memset(out + ja, 0, (jb - ja) * sizeof(floating))
+                    continue
+                # Columns lo:hi read inside the image: 0 <= j - left + dj < w.
+                lo = min(max(g.left - dj, ja), jb)
+                hi = min(max(g.w + g.left - dj, lo), jb)
+                if lo > ja:
+                    memset(out + ja, 0, (lo - ja) * sizeof(floating))
+                if hi > lo:
+                    memcpy(out + lo, x + ((r // g.ho) * g.h + ii) * g.w + lo - g.left + dj,
+                           (hi - lo) * sizeof(floating))
+                if jb > hi:
+                    memset(out + hi, 0, (jb - hi) * sizeof(floating))
 
 
 cdef inline void col2im_add(const floating* dcols,  # IN  (p1 - p0, k)
@@ -621,20 +664,26 @@ cdef inline void forward_range(const floating* x, const floating* w, const float
     cdef floating beta
     cdef const floating* a
     cdef bint pointwise = is_pointwise(g)
+    cdef bint transposed = gathers_transposed(g)
     for blk in range((hi - lo + rows - 1) // rows):
         p0 = lo + blk * rows
         p1 = min(hi, p0 + rows)
-        if pointwise:
-            a = x + p0 * g.c
-        else:
-            im2col(x, g, p0, p1, cols)
-            a = cols
         beta = 0
         if b != NULL:
             fill_rows(y + p0 * g.f, b, 0, p1 - p0, g.f)
             beta = 1
-        gemm(False, False, <int> (p1 - p0), <int> g.f, <int> g.k, <floating> 1, a,
-             <int> g.k, w, <int> g.f, beta, y + p0 * g.f, <int> g.f)
+        if transposed:
+            im2col_t(x, g, p0, p1, cols)
+            gemm(True, False, <int> (p1 - p0), <int> g.f, <int> g.k, <floating> 1, cols,
+                 <int> (p1 - p0), w, <int> g.f, beta, y + p0 * g.f, <int> g.f)
+        else:
+            if pointwise:
+                a = x + p0 * g.c
+            else:
+                im2col(x, g, p0, p1, cols)
+                a = cols
+            gemm(False, False, <int> (p1 - p0), <int> g.f, <int> g.k, <floating> 1, a,
+                 <int> g.k, w, <int> g.f, beta, y + p0 * g.f, <int> g.f)
         if act != ACT_IDENTITY:
             act_range(y + p0 * g.f, y + p0 * g.f, (p1 - p0) * g.f, act)
 
@@ -676,6 +725,7 @@ cdef inline void backward_range(const floating* x, const floating* w, const floa
     cdef Py_ssize_t blk, p0, p1, n_rows
     cdef bint first = True
     cdef bint pointwise = is_pointwise(g)
+    cdef bint transposed = gathers_transposed(g)
     cdef floating* dyb
     cdef const floating* a
     for blk in range((hi - lo + rows - 1) // rows):
@@ -687,7 +737,11 @@ cdef inline void backward_range(const floating* x, const floating* w, const floa
             bp_act_range(dyb, y + p0 * g.f, dyb, n_rows * g.f, act)
         if db != NULL:
             col_sums(dyb, db, n_rows, g.f, g.f, not first)
-        if dw != NULL:
+        if dw != NULL and transposed:
+            im2col_t(x, g, p0, p1, cols)
+            gemm(False, False, <int> g.k, <int> g.f, <int> n_rows, <floating> 1, cols,
+                 <int> n_rows, dyb, <int> g.f, <floating> (0 if first else 1), dw, <int> g.f)
+        elif dw != NULL:
             if pointwise:
                 a = x + p0 * g.c
             else:

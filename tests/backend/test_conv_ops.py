@@ -3,7 +3,8 @@
 ``loops_conv`` computes each output value (and each gradient) one at a time
 from the definition; the reference ops (im2col by strided copies) and the
 compiled ones (``nnfast._conv``: im2col blocks and BLAS, short window rows
-gathered value by value and long ones copied whole, 1x1 kernels without a copy,
+gathered value by value and long ones copied whole, one-channel patches of
+stride 1 gathered as columns, 1x1 kernels without a copy,
 and Winograd F(2x2, 3x3) for 3x3 kernels of stride 1 over several channels)
 must agree with it on odd sizes, strides, asymmetric padding, one and many
 channels and batches of one, in float32 and float64, on one thread and on
@@ -32,6 +33,8 @@ CASES = {
     "one-channel-3x3": ((2, 9, 7, 1), (3, 3), 5, (1, 1), (0, 0, 0, 0)),
     "one-channel-same": ((3, 8, 11, 1), (3, 3), 4, (1, 1), (1, 1, 1, 1)),
     "one-channel-stride2-asym": ((2, 10, 9, 1), (4, 3), 3, (2, 2), (1, 2, 0, 1)),
+    # One channel, stride 1 along rows: patches gathered as columns.
+    "one-channel-row-stride2": ((2, 11, 10, 1), (2, 4), 5, (2, 1), (1, 0, 2, 3)),
     "batch1-one-filter": ((1, 5, 6, 2), (2, 3), 1, (1, 1), (0, 0, 0, 0)),
     "rgb-stride2-same": ((3, 11, 9, 3), (3, 3), 6, (2, 2), (1, 1, 1, 1)),
     "many-channels": ((2, 7, 8, 16), (3, 3), 24, (1, 1), (0, 0, 0, 0)),
