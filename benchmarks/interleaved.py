@@ -282,6 +282,9 @@ def worker(benchmarks, names, numpy_batches, layer_batches):
     print("ready", flush=True)
     for line in sys.stdin:
         name = line.strip()
+        # Threads the last workload left waiting for work (OpenBLAS's spin
+        # for a while after a product) would take a core from this one.
+        time.sleep(0.25)
         start = time.perf_counter()
         runs[name]()
         print((time.perf_counter() - start) * scales.get(name, 1.0), flush=True)
