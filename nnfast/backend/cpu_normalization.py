@@ -147,31 +147,8 @@ class CpuNormalizationOps:
         if dtype is None:
             return super().batch_norm_backward(dy, x, gamma, mean, invstd, dgamma=dgamma,
                                                dbeta=dbeta, dx=dx)
-        m, c = _rows(op, "x", x)
-        if not (isinstance(dy, np.ndarray) and dy.dtype == dtype and dy.shape == (m, c)):
-            raise ValueError(f"{op}: dy must be a {dtype.name} array of the shape of x, "
-                             f"{(m, c)}, got {_describe(dy)}")
-        dy_in, x_in = dy, x
-        dy, x = c_order(dy), c_order(x)
-        gamma = _channel_input(op, "gamma", gamma, dtype, c)
-        mean = _channel_input(op, "mean", mean, dtype, c)
-        invstd = _channel_input(op, "invstd", invstd, dtype, c)
-        inputs = [dy_in, x_in, gamma, mean, invstd]
-        written = []
-        if dgamma is not None:
-            dgamma = _output(op, "dgamma", dgamma, dtype, (c,), written, inputs)
-        if dbeta is not None:
-            dbeta = _output(op, "dbeta", dbeta, dtype, (c,), written, inputs)
-        want_dx = dx is not False
-        if dx is None:
-            dx = np.empty((m, c), dtype)
-        elif want_dx:
-            dx = _output(op, "dx", dx, dtype, (m, c), written, inputs, alias=dy_in)
-        work = np.empty(_normalization.work_size(m, c))
-        _normalization.batch_norm_backward(dy, x, gamma, mean, invstd, dgamma, dbeta,
-                                           dx if want_dx else None, True, work,
-                                           elementwise_threads(x.size))
-        return dx if want_dx else None
+        return _backward(op, dtype, dy, x, gamma, {"mean": mean, "invstd": invstd}, dgamma,
+                         dbeta, dx, batch_stats=True)
 
     def batch_norm_inference_backward(self, dy, x, gamma, moving_mean, moving_variance, epsilon,
                                       dgamma=None, dbeta=None, dx=None):
@@ -188,32 +165,46 @@ class CpuNormalizationOps:
             return super().batch_norm_inference_backward(dy, x, gamma, moving_mean,
                                                          moving_variance, epsilon, dgamma=dgamma,
                                                          dbeta=dbeta, dx=dx)
-        m, c = _rows(op, "x", x)
-        if not (isinstance(dy, np.ndarray) and dy.dtype == dtype and dy.shape == (m, c)):
-            raise ValueError(f"{op}: dy must be a {dtype.name} array of the shape of x, "
-                             f"{(m, c)}, got {_describe(dy)}")
-        dy_in, x_in = dy, x
-        dy, x = c_order(dy), c_order(x)
-        gamma = _channel_input(op, "gamma", gamma, dtype, c)
-        moving_mean = _channel_input(op, "moving_mean", moving_mean, dtype, c)
-        moving_variance = _channel_input(op, "moving_variance", moving_variance, dtype, c)
-        inputs = [dy_in, x_in, gamma, moving_mean, moving_variance]
-        written = []
-        if dgamma is not None:
-            dgamma = _output(op, "dgamma", dgamma, dtype, (c,), written, inputs)
-        if dbeta is not None:
-            dbeta = _output(op, "dbeta", dbeta, dtype, (c,), written, inputs)
-        want_dx = dx is not False
-        if dx is None:
-            dx = np.empty((m, c), dtype)
-        elif want_dx:
-            dx = _output(op, "dx", dx, dtype, (m, c), written, inputs, alias=dy_in)
-        invstd = (1.0 / np.sqrt(moving_variance.astype(np.float64) + epsilon)).astype(dtype)
-        work = np.empty(_normalization.work_size(m, c))
-        _normalization.batch_norm_backward(dy, x, gamma, moving_mean, invstd, dgamma, dbeta,
-                                           dx if want_dx else None, False, work,
-                                           elementwise_threads(x.size))
-        return dx if want_dx else None
+        return _backward(op, dtype, dy, x, gamma,
+                         {"moving_mean": moving_mean, "moving_variance": moving_variance},
+                         dgamma, dbeta, dx, batch_stats=False, epsilon=epsilon)
+
+
+def _backward(op, dtype, dy, x, gamma, stats, dgamma, dbeta, dx, batch_stats, epsilon=None):
+    """Check the arguments of a batch-norm backward op, then run the kernel.
+
+    ``stats`` holds the two per-channel statistics by name: the batch's
+    ``mean`` and ``invstd`` (``batch_stats``), or the moving mean and
+    variance (then ``invstd`` is taken from the variance and ``epsilon``).
+    """
+    m, c = _rows(op, "x", x)
+    if not (isinstance(dy, np.ndarray) and dy.dtype == dtype and dy.shape == (m, c)):
+        raise ValueError(f"{op}: dy must be a {dtype.name} array of the shape of x, "
+                         f"{(m, c)}, got {_describe(dy)}")
+    dy_in, x_in = dy, x
+    dy, x = c_order(dy), c_order(x)
+    gamma = _channel_input(op, "gamma", gamma, dtype, c)
+    (name0, mean), (name1, second) = stats.items()
+    mean = _channel_input(op, name0, mean, dtype, c)
+    second = _channel_input(op, name1, second, dtype, c)
+    inputs = [dy_in, x_in, gamma, mean, second]
+    written = []
+    if dgamma is not None:
+        dgamma = _output(op, "dgamma", dgamma, dtype, (c,), written, inputs)
+    if dbeta is not None:
+        dbeta = _output(op, "dbeta", dbeta, dtype, (c,), written, inputs)
+    want_dx = dx is not False
+    if dx is None:
+        dx = np.empty((m, c), dtype)
+    elif want_dx:
+        dx = _output(op, "dx", dx, dtype, (m, c), written, inputs, alias=dy_in)
+    invstd = second if batch_stats else (
+        1.0 / np.sqrt(second.astype(np.float64) + epsilon)).astype(dtype)
+    work = np.empty(_normalization.work_size(m, c))
+    _normalization.batch_norm_backward(dy, x, gamma, mean, invstd, dgamma, dbeta,
+                                       dx if want_dx else None, batch_stats, work,
+                                       elementwise_threads(x.size))
+    return dx if want_dx else None
 
 
 # ------------------------------------------------------------------ network node

@@ -214,17 +214,18 @@ class Layer(abc.ABC):
         """Gradients of this layer's own trainable variables, in the order of :attr:`params`."""
         return [v.grad for v in self.variables if v.trainable]
 
-    def _buffer(self, key, shape):
+    def _buffer(self, key, shape, dtype=None):
         """A reusable uninitialised buffer of ``shape`` (batch first), kept under ``key``.
 
         The buffer grows to the largest batch asked for; smaller batches get
         a view of its first rows (still C-contiguous), so the last short
-        batch of an epoch and validation passes allocate nothing.
+        batch of an epoch and validation passes allocate nothing.  The
+        layer's dtype unless ``dtype`` is given (indices, for instance).
         """
         shape = tuple(shape)
         buf = self._buffers.get(key)
         if buf is None or buf.shape[1:] != shape[1:] or buf.shape[0] < shape[0]:
-            buf = self.ops.alloc(shape, dtype=self.dtype, zeros=False)
+            buf = self.ops.alloc(shape, dtype=self.dtype if dtype is None else dtype, zeros=False)
             self._buffers[key] = buf
         return buf if buf.shape[0] == shape[0] else buf[:shape[0]]
 

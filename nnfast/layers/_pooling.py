@@ -58,14 +58,8 @@ class MaxPool2D(_Pool2D):
         shape = (n,) + self._image_out
         y, self._argmax = self.ops.max_pool2d(
             x, self.pool_size, self.strides, out=self._buffer("y", shape),
-            argmax=self._index_buffer(shape))
+            argmax=self._buffer("argmax", shape, dtype="int32"))
         return y
-
-    def _index_buffer(self, shape):
-        buf = self._buffers.get("argmax")
-        if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:]:
-            buf = self._buffers["argmax"] = self.ops.alloc(shape, dtype="int32", zeros=False)
-        return buf[:shape[0]]
 
     def _backward(self, dy):
         if not self.needs_input_grad:
