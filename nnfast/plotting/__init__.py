@@ -4,6 +4,10 @@ Every function returns a :class:`matplotlib.figure.Figure` built without
 pyplot (so no window opens and no global backend is changed) and, given
 ``path``, also writes it as a PNG.
 """
+from ._autoencoder import (
+    plot_latent_before_after, plot_latent_grid, plot_latent_scatter,
+    plot_reconstruction_error_curve, plot_reconstructions, plot_vae_vs_pca,
+)
 from ._cnn import plot_conv_filters, plot_feature_maps
 from ._perceptron import plot_capacity, plot_decision_line, plot_gate_exercise, plot_perceptron_errors
 from ._rbm import plot_rbm_filters, plot_rbm_history, plot_rbm_reconstructions, plot_rbm_samples
@@ -13,3 +17,5 @@ __all__ = ["plot_history", "plot_confusion_matrix", "plot_image_predictions"]
 __all__ += ["plot_perceptron_errors", "plot_decision_line", "plot_gate_exercise", "plot_capacity"]
 __all__ += ["plot_rbm_filters", "plot_rbm_reconstructions", "plot_rbm_history", "plot_rbm_samples"]
 __all__ += ["plot_conv_filters", "plot_feature_maps"]
+__all__ += ["plot_reconstructions", "plot_latent_scatter", "plot_latent_before_after",
+            "plot_latent_grid", "plot_vae_vs_pca", "plot_reconstruction_error_curve"]
