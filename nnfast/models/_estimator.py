@@ -99,6 +99,28 @@ class NetworkEstimator(BaseEstimator):
         self.stopped_reason_ = history.stopped_reason
         return self
 
+    def find_learning_rate(self, X, y, **kwargs):
+        """Run the learning-rate range test on this network (see :func:`nnfast.experiments.find_learning_rate`).
+
+        The weights, optimizer state and step count are restored afterwards;
+        an unfitted estimator stays unfitted.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        **kwargs
+            ``start_lr``, ``factor``, ``max_lr``, ``batch_size``,
+            ``smoothing``, ``diverge``, ``max_batches``.
+
+        Returns
+        -------
+        LRFinderResult
+        """
+        from ..experiments import find_learning_rate
+
+        return find_learning_rate(self, X, y, **kwargs)
+
     def _forward(self, X):
         X = self._check_X(X)
         return self.model_.predict(X)

@@ -1,0 +1,10 @@
+"""Experiments around training: the learning-rate range test and hyperparameter sweeps.
+
+:func:`find_learning_rate` runs the range test on a network and suggests a
+learning rate; :func:`sweep` trains an estimator over a grid (or a random
+sample of it) of parameters, locally in parallel processes or on a Dask
+cluster, and keeps each run's validation error per epoch.
+"""
+from ._lr_finder import LRFinderResult, find_learning_rate
+
+__all__ = ["LRFinderResult", "find_learning_rate"]
