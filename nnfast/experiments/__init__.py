@@ -6,5 +6,6 @@ sample of it) of parameters, locally in parallel processes or on a Dask
 cluster, and keeps each run's validation error per epoch.
 """
 from ._lr_finder import LRFinderResult, find_learning_rate
+from ._sweep import SweepResult, expand_grid, sweep
 
-__all__ = ["LRFinderResult", "find_learning_rate"]
+__all__ = ["LRFinderResult", "find_learning_rate", "SweepResult", "sweep", "expand_grid"]
