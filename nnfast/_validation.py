@@ -69,8 +69,49 @@ def _rebuild_compatible(cls, args):
     return sklearn_compatible(cls)(*args)
 
 
+_DLPACK_CPU = 1
+
+
+def _is_device_array(X):
+    """True for an array held by an accelerator (a cupy array, a CUDA tensor), by its DLPack device."""
+    if isinstance(X, np.ndarray) or not hasattr(X, "__dlpack_device__"):
+        return False
+    try:
+        return X.__dlpack_device__()[0] != _DLPACK_CPU
+    except Exception:  # a library's own refusal to say: treat it as host data
+        return False
+
+
+def host_input(X, name="X", ops=None):
+    """``X`` on the host, for checking: a device array only when the model runs on its device.
+
+    Parameters
+    ----------
+    X : array-like
+    name : str
+        Name used in error messages.
+    ops : Ops or None
+        The backend of the model that takes ``X``; None for host-only code.
+
+    Returns
+    -------
+    array-like
+        ``X`` itself, or a host copy of a device array of ``ops``'s array module.
+    """
+    xp = getattr(ops, "xp", np)
+    if xp is not np and isinstance(X, xp.ndarray):
+        return ops.to_numpy(X)
+    if not _is_device_array(X):
+        return X
+    kind = type(X).__module__.split(".")[0]
+    where = "the numpy ('cpu' or 'numpy') backend" if xp is np else f"the {ops.name!r} backend"
+    raise TypeError(f"{name} is a {kind} array held on an accelerator, but this model runs on "
+                    f"{where}: pass a numpy copy ({name}.get() for cupy), or make the model with "
+                    f"device='gpu' to train and predict on the GPU")
+
+
 def check_array(X, *, name="X", ndim=2, dtype=np.float32, allow_nan=False,
-                min_samples=1, n_features=None, model=None, copy=False):
+                min_samples=1, n_features=None, model=None, copy=False, ops=None):
     """Return ``X`` as a C-contiguous floating array, or raise a clear error.
 
     Parameters
@@ -93,6 +134,10 @@ def check_array(X, *, name="X", ndim=2, dtype=np.float32, allow_nan=False,
         Required length of the last axis (for 2-D input).
     model : estimator or None
         The fitted model ``n_features`` comes from, named in the error.
+    ops : Ops or None
+        The backend of the model that takes ``X``: arrays of its device are
+        accepted (and copied to the host for checking); any other device
+        array is refused with an error that says how to move it.
 
     Returns
     -------
@@ -103,7 +148,7 @@ def check_array(X, *, name="X", ndim=2, dtype=np.float32, allow_nan=False,
         raise TypeError(f"{name} must be an array, got None")
     if hasattr(X, "toarray") and not isinstance(X, np.ndarray):
         raise TypeError(f"{name} must be a dense array; call .toarray() on sparse input first")
-    arr = np.asarray(X)
+    arr = np.asarray(host_input(X, name, ops))
     if arr.dtype == object or arr.dtype.kind in "USV":
         try:
             arr = arr.astype(np.float64)

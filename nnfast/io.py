@@ -404,13 +404,21 @@ def _fspath(path):
 # Loading
 # --------------------------------------------------------------------------
 
-def load_model(path):
+def load_model(path, device=None):
     """Read a model written by :func:`save_model`.
+
+    Files hold plain arrays, whatever backend wrote them, so a model saved
+    from the GPU loads on the CPU and the reverse.
 
     Parameters
     ----------
     path : str or os.PathLike
         The model file.
+    device : {'cpu', 'numpy', 'gpu'} or None
+        Where the loaded model lives.  None keeps an estimator's own
+        ``device`` parameter as saved (a :class:`~nnfast.Sequential` goes to
+        the current backend); a name overrides it, so that a model trained
+        on a GPU can be used on a machine without one.
 
     Returns
     -------
@@ -428,10 +436,21 @@ def load_model(path):
         If the file cannot be opened or read.
     """
     path = _fspath(path)
+    if device is not None:
+        from .backend import get_ops
+
+        get_ops(device)  # an unknown or unavailable device fails here, before the file is read
     class_name, config, arrays, metadata = read_model_file(path)
     cls = _lookup(path, class_name)
+    if device is not None and isinstance(config.get("params"), dict) and "device" in config["params"]:
+        config = {**config, "params": {**config["params"], "device": device}}
     try:
-        return cls._from_state(config, arrays)
+        if device is None:
+            return cls._from_state(config, arrays)
+        from .backend import use_backend
+
+        with use_backend(device):
+            return cls._from_state(config, arrays)
     except Exception as exc:
         raise ModelFileError(
             f"{path!r} (written by nnfast {metadata['nnfast_version']}) does not hold a valid "

@@ -4,7 +4,9 @@ Written against ``self.xp`` so the same code runs on numpy and cupy.  The
 compiled :class:`~nnfast.backend.cpu_losses.CpuLossOps` overrides them and is
 tested against these methods.  Conventions: matrices are row-major with
 samples along the first axis; ``out=`` lets callers reuse buffers (``out``
-may alias an input where a docstring says so).
+may alias an input where a docstring says so).  A loss comes back as a 0-d
+array of the backend, so that a training step on a GPU never waits to read it
+(the compiled losses return floats).
 """
 from ._base import BaseOps
 
@@ -24,7 +26,7 @@ class LossOps(BaseOps):
 
         Returns
         -------
-        loss : float
+        loss : 0-d array
             ``mean_i(logsumexp(z_i) - sum_c t_ic z_ic)``.
         grad : ndarray of shape (n_samples, n_classes)
             ``(softmax(z) - t) / n_samples``.
@@ -38,10 +40,10 @@ class LossOps(BaseOps):
         probs = e / s
         if targets.ndim == 1:
             rows = xp.arange(n)
-            loss = float((log_z[:, 0] - shifted[rows, targets]).sum()) / n
+            loss = (log_z[:, 0] - shifted[rows, targets]).sum() / n
             probs[rows, targets] -= 1
         else:
-            loss = float((targets * (log_z - shifted)).sum()) / n
+            loss = (targets * (log_z - shifted)).sum() / n
             probs -= targets
         probs /= n
         if grad_out is None:
@@ -60,14 +62,14 @@ class LossOps(BaseOps):
 
         Returns
         -------
-        loss : float
+        loss : 0-d array
             Mean over all elements of
             ``max(z, 0) - z * t + log(1 + exp(-|z|))``.
         grad : ndarray of shape (n_samples, n_outputs)
             ``(sigmoid(z) - t) / logits.size``.
         """
         z = logits
-        loss = float((self._softplus(z) - z * targets).sum()) / z.size
+        loss = (self._softplus(z) - z * targets).sum() / z.size
         grad = (self._sigmoid(z) - targets) / z.size
         if grad_out is None:
             return loss, grad.astype(z.dtype, copy=False)
@@ -84,13 +86,13 @@ class LossOps(BaseOps):
 
         Returns
         -------
-        loss : float
+        loss : 0-d array
             ``mean((pred - targets) ** 2)``.
         grad : ndarray of shape (n_samples, n_outputs)
             ``2 * (pred - targets) / pred.size``.
         """
         diff = pred - targets
-        loss = float((diff * diff).sum()) / pred.size
+        loss = (diff * diff).sum() / pred.size
         grad = diff * (2.0 / pred.size)
         if grad_out is None:
             return loss, grad.astype(pred.dtype, copy=False)

@@ -223,13 +223,17 @@ class PerceptronOps(BaseOps):
             if rule == "online":
                 if shuffle:
                     rng.shuffle(order)
-                n_errors = 0
+                # Branch-free, so that a device never waits for a decision:
+                # a sample that is right moves the weights by zero.
+                wrong_count = xp.zeros((), dtype=xp.int64)
                 for i in order:
-                    if float(t[i] * (X[i] @ w + b[0])) <= 0:
-                        w += lr * t[i] * X[i]
-                        if fit_intercept:
-                            b += lr * t[i]
-                        n_errors += 1
+                    wrong = t[i] * (X[i] @ w + b[0]) <= 0
+                    step = (lr * t[i]) * wrong
+                    w += step * X[i]
+                    if fit_intercept:
+                        b += step
+                    wrong_count += wrong
+                n_errors = int(self.to_numpy(wrong_count))
             else:
                 wrong = self.to_numpy(t * (X @ w + b[0]) <= 0)
                 for i in numpy.flatnonzero(wrong):
@@ -298,12 +302,12 @@ class PerceptronOps(BaseOps):
                 for epoch in range(1, max_epochs + 1):
                     if shuffle:
                         rng.shuffle(order)
-                    n_errors = 0
+                    wrong_count = xp.zeros((), dtype=xp.int64)
                     for i in order:
-                        if int(y[i] @ w) <= 0:
-                            w += y[i]
-                            n_errors += 1
-                    if n_errors == 0:
+                        wrong = (y[i] @ w <= 0).astype(xp.int64)
+                        w += y[i] * wrong
+                        wrong_count += wrong
+                    if int(self.to_numpy(wrong_count)) == 0:
                         learned[c, k] = True
                         break
                 epochs[c, k] = epoch

@@ -373,8 +373,9 @@ class RBMOps(BaseOps):
 
         Returns
         -------
-        float
-            Sum over the batch of the squared reconstruction error
+        float or 0-d array
+            Sum over the batch of the squared reconstruction error (a 0-d
+            array of the backend in the reference, so a GPU need not stop)
             ``sum((v0 - r)**2)``.  For CD, ``r = p(v | h0 sample)``, the first
             visible step of the chain; for PCD, whose chain does not start at
             the data, ``r = p(v | h0)`` (mean-field reconstruction).
@@ -396,11 +397,11 @@ class RBMOps(BaseOps):
             h_sample = (uniform_hid[s] < h_prob).astype(v0.dtype)
             v_prob = self.rbm_visible_probs(h_sample, W, b_vis)
             if s == 0 and chain is None:
-                error = float(((v0 - v_prob) ** 2).sum())
+                error = ((v0 - v_prob) ** 2).sum()
             v_sample = (uniform_vis[s] < v_prob).astype(v0.dtype)
             h_prob = self.rbm_hidden_probs(v_sample, W, b_hid)
         if chain is not None:
-            error = float(((v0 - self.rbm_visible_probs(h0, W, b_vis)) ** 2).sum())
+            error = ((v0 - self.rbm_visible_probs(h0, W, b_vis)) ** 2).sum()
             chain[...] = v_sample
 
         grad_W = h0.T @ v0 / n - h_prob.T @ v_sample / m
@@ -445,10 +446,11 @@ class RBMOps(BaseOps):
 
         Returns
         -------
-        float
+        float or 0-d array
             Sum of the batches' squared reconstruction errors.
         """
         error = 0.0
+        order = self.xp.asarray(order)  # once, so that no batch waits for its rows
         for i, start in enumerate(range(0, len(order), batch_size)):
             batch = X[order[start:start + batch_size]]
             error += self.rbm_cd_update(

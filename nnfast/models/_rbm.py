@@ -324,7 +324,7 @@ class BernoulliRBM(BaseEstimator):
             velocity=self._velocity, chain=chains, seed=self._seed, first_step=self.n_updates_,
             workspace=ws)
         elapsed = time.perf_counter() - start
-        error = float(error) / (n * self.n_features_in_)
+        error = float(ops.to_numpy(error)) / (n * self.n_features_in_)
         if not math.isfinite(error):
             raise FloatingPointError(
                 "training diverged (the reconstruction error is not finite); "
