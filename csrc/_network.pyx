@@ -3,9 +3,11 @@
 Each layer that has a compiled form is a :class:`Node`: its forward and
 backward pass, each one call that runs without the GIL (dense layers, stand-
 alone activations, dropout, reshapes).  A :class:`Network` chains them: it
-gathers the batch's rows, runs every node forward, the loss and its gradient,
-every node backward, and applies the optimizer's update to each parameter as
-soon as its last gradient is known, while it is still in cache.  Between two
+gathers the batch's rows, runs every node forward (adding up the penalties
+that some nodes put on their activity), the loss and its gradient, every
+node backward (each penalty's node adds its gradient), and applies the
+optimizer's update to each parameter as soon as its last gradient is known,
+while it is still in cache.  Between two
 nodes it holds the GIL for a few C calls only; nothing goes back to Python.
 
 Every array is checked, and kept alive, by ``nnfast.backend.cpu_network``;
@@ -310,6 +312,7 @@ cdef class Network:
     cdef Update* updates
     cdef int n_updates
     cdef readonly object bound_state
+    cdef readonly double penalty
 
     def __cinit__(self, list nodes, *args, **kwargs):
         self.out_ptr = <char**> PyMem_Malloc(max(1, len(nodes)) * sizeof(char*))
@@ -414,6 +417,9 @@ cdef class Network:
              cnp.ndarray hyper=None, double weight_decay=0):
         """Forward pass, loss, backward pass and update on one batch; returns the summed loss.
 
+        The penalties of the nodes' forward pass, already means over the
+        batch, are left in :attr:`penalty` (not in the returned sum).
+
         Parameters
         ----------
         x : ndarray
@@ -507,6 +513,11 @@ cdef class Network:
             else:
                 node.forward(inp, self.out_ptr[i], n, train, plan)
             inp = self.out_ptr[i]
+        # The penalties the nodes add to the objective; each adds its own
+        # gradient in its backward pass.
+        self.penalty = 0
+        for i in range(self.n_nodes):
+            self.penalty += (<Node> self.nodes[i]).penalty
         # The loss and its gradient.
         z = <floating*> inp
         g = <floating*> self.grad_ptr[self.n_nodes - 1]

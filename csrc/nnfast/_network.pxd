@@ -17,6 +17,9 @@ cdef class Node:
     cdef readonly bint alias
     cdef int itemsize
     cdef list keep  # the arrays whose addresses this node holds
+    # The node's term in the objective from its last forward pass (a
+    # penalty's coefficient times its value; 0 for nodes without one).
+    cdef readonly double penalty
 
     cdef int forward(self, char* x, char* y, Py_ssize_t n, bint training,
                      const thread_plan* plan) except -1

@@ -229,7 +229,8 @@ class CpuNetwork:
                 PRODUCT_WORK_DIVISOR, products_on_own_threads(), train,
                 0 if rule is None else RULES[rule][0], hyper, weight_decay)
         terms = n * self._positions
-        return total / terms, self._net.output(n).reshape((n,) + self.out_shape)
+        # The nodes' penalties are means over the batch already.
+        return total / terms + self._net.penalty, self._net.output(n).reshape((n,) + self.out_shape)
 
     def train_step(self, x, targets, rows=None, update=None):
         """Forward pass, loss, backward pass and (optionally) the update on one batch.
@@ -254,7 +255,9 @@ class CpuNetwork:
         Returns
         -------
         loss : float
-            Mean loss over the batch.
+            Mean loss over the batch, plus the penalties of the layers that
+            add one (each penalty's coefficient times its value, which the
+            node also leaves in its layer's ``penalty``).
         output : ndarray of shape (n, *out_shape)
             The network's output (after a fused output activation), valid
             until the next step.

@@ -3,8 +3,10 @@ from ._threads import own_threads
 from .cpu_activations import CpuActivationOps
 from .cpu_conv import CpuConvOps
 from .cpu_dropout import CpuDropoutOps
+from .cpu_latent import CpuLatentOps
 from .cpu_losses import CpuLossOps
 from .cpu_network import CpuNetworkOps
+from .cpu_noise import CpuNoiseOps
 from .cpu_normalization import CpuNormalizationOps
 from .cpu_perceptron import CpuPerceptronOps
 from .cpu_pooling import CpuPoolingOps
@@ -16,7 +18,7 @@ from .ops import Ops
 
 class CpuOps(CpuProductOps, CpuActivationOps, CpuLossOps, CpuUpdateOps, CpuDropoutOps,
              CpuNetworkOps, CpuPerceptronOps, CpuRBMOps, CpuConvOps, CpuPoolingOps,
-             CpuNormalizationOps, Ops):
+             CpuNormalizationOps, CpuNoiseOps, CpuLatentOps, Ops):
     """Reference :class:`Ops` on numpy whose hot paths run compiled kernels.
 
     Each family's overrides live in their own mixin (``cpu_<family>.py``,

@@ -5,8 +5,11 @@ from ._conv import Conv2D
 from ._dense import Dense
 from ._dropout import Dropout
 from ._normalization import BatchNormalization
+from ._noise import GaussianNoise, MaskingNoise
 from ._pooling import AvgPool2D, GlobalAveragePooling2D, MaxPool2D
+from ._regularization import ActivityRegularization, PenaltyLayer
 from ._reshape import Flatten, Reshape
+from ._sampling import GaussianSampler
 
 LAYERS = {}
 
@@ -30,7 +33,8 @@ def register_layer(cls):
 
 
 for _cls in (Dense, Activation, Dropout, Flatten, Reshape, Conv2D, MaxPool2D, AvgPool2D,
-             GlobalAveragePooling2D, BatchNormalization):
+             GlobalAveragePooling2D, BatchNormalization, GaussianNoise, MaskingNoise,
+             ActivityRegularization, GaussianSampler):
     register_layer(_cls)
 
 
@@ -45,4 +49,5 @@ def layer_from_config(class_name, config):
 
 __all__ = ["Layer", "Variable", "VariableSpec", "Dense", "Activation", "Dropout", "Flatten",
            "Reshape", "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAveragePooling2D",
-           "BatchNormalization", "register_layer", "layer_from_config"]
+           "BatchNormalization", "GaussianNoise", "MaskingNoise", "ActivityRegularization",
+           "GaussianSampler", "PenaltyLayer", "register_layer", "layer_from_config"]

@@ -9,7 +9,7 @@ from .._validation import check_array, check_consistent_length, check_fraction
 from ..backend import resolve_ops
 from ..callbacks import CallbackList, EpochPrinter, History, ProgressBar
 from ..io import register_model
-from ..layers import Conv2D, Dense, Layer, layer_from_config
+from ..layers import Conv2D, Dense, Layer, PenaltyLayer, layer_from_config
 from ..losses import BinaryCrossEntropy, CrossEntropy, MeanSquaredError, get_loss
 from ..metrics import batch_metric, normalize_metric
 from ..optimizers import get_optimizer, optimizer_from_config
@@ -318,8 +318,26 @@ class Sequential:
         return x
 
     def _loss_of_output(self, output, targets, grad_out=None):
+        """The objective on the batch (the loss plus the penalties of the last forward pass)."""
         logits = self.layers[-1].preactivation if self._fused else output
-        return self.loss(self.ops, logits, targets, grad_out=grad_out)
+        loss, grad = self.loss(self.ops, logits, targets, grad_out=grad_out)
+        for layer in self._penalty_layers():
+            loss += layer.penalty_term
+        return loss, grad
+
+    def _penalty_layers(self):
+        """The layers that add a penalty to the objective (:class:`~nnfast.layers.PenaltyLayer`)."""
+        return [layer for layer in self.layers if isinstance(layer, PenaltyLayer)]
+
+    def _penalty_sums(self):
+        """A zero for each penalty name of the model, in layer order."""
+        return dict.fromkeys((layer.penalty_name for layer in self._penalty_layers()), 0.0)
+
+    @staticmethod
+    def _add_penalties(sums, layers, weight):
+        """Add each layer's last penalty, times ``weight``, to ``sums`` under its name."""
+        for layer in layers:
+            sums[layer.penalty_name] += layer.penalty * weight
 
     def _backprop(self, xb, tb, rows=None):
         """Forward and backward pass on one batch; fills the trained variables' gradients.
@@ -429,8 +447,13 @@ class Sequential:
         Returns
         -------
         History
-            ``history.history`` maps 'loss', each metric, their 'val_'
-            versions and 'lr' to one value per epoch.
+            ``history.history`` maps 'loss', each metric, the name of each
+            penalty (``penalty_name`` of the model's
+            :class:`~nnfast.layers.PenaltyLayer` layers: 'sparsity', 'kl'),
+            their 'val_' versions and 'lr' to one value per epoch.  'loss'
+            is the whole objective: the loss plus every penalty's
+            ``penalty_scale * penalty_weight * penalty``; a penalty's own
+            entry is its mean value, without those factors.
 
         Notes
         -----
@@ -478,6 +501,7 @@ class Sequential:
         self._n_train_samples, self._n_epochs = n, epochs
         ops = self.ops
         network = self._network
+        penalty_layers = self._penalty_layers()
         xbuf = None if network else np.empty((batch_size,) + x.shape[1:], dtype=x.dtype)
         tbuf = np.empty((batch_size,) + targets.shape[1:], dtype=targets.dtype)
         snapshot = self._snapshot()
@@ -487,6 +511,7 @@ class Sequential:
             cbs.on_epoch_begin(epoch)
             order = self._rng.permutation(n) if shuffle else np.arange(n)
             loss_sum, metric_sums = 0.0, dict.fromkeys(self.metrics, 0.0)
+            penalty_sums = self._penalty_sums()
             for batch, start in enumerate(range(0, n, batch_size)):
                 idx = order[start:start + batch_size]
                 nb = len(idx)
@@ -511,6 +536,8 @@ class Sequential:
                     warnings.warn(self.stop_reason, RuntimeWarning, stacklevel=2)
                     break
                 loss_sum += loss * nb
+                if penalty_layers:
+                    self._add_penalties(penalty_sums, penalty_layers, nb)
                 for m in self.metrics:
                     metric_sums[m] += batch_metric(ops.xp, m, output, tb_dev, self.loss.name,
                                                    self._output_activation)
@@ -521,6 +548,7 @@ class Sequential:
             seen = max(1, min(n, (batch + 1) * batch_size))
             logs = {"loss": loss_sum / seen}
             logs.update({m: s / seen for m, s in metric_sums.items()})
+            logs.update({k: s / seen for k, s in penalty_sums.items()})
             if x_val is not None:
                 val = self._evaluate_arrays(x_val, t_val, None)
                 logs.update({f"val_{k}": v for k, v in val.items()})
@@ -609,10 +637,14 @@ class Sequential:
 
     def _evaluate_arrays(self, x, targets, batch_size):
         sums = dict.fromkeys(["loss"] + self.metrics, 0.0)
+        penalty_layers = self._penalty_layers()
+        sums.update(self._penalty_sums())
         ops = self.ops
         network = self._network
-        if network is not None and batch_size is None:
-            # The network's buffers already hold this many rows.
+        if network is not None and batch_size is None and not penalty_layers:
+            # The network's buffers already hold this many rows.  (Not with
+            # penalties: a sparsity penalty's value depends on the batch, so
+            # both paths evaluate in batches of the same size.)
             batch_size = max(network.capacity, 1)
         for s, e in self._batches(len(x), batch_size):
             tb = ops.asarray(targets[s:e])
@@ -622,6 +654,7 @@ class Sequential:
                 output = self._forward(ops.asarray(x[s:e]), training=False)
                 loss, _ = self._loss_of_output(output, tb)
             sums["loss"] += loss * (e - s)
+            self._add_penalties(sums, penalty_layers, e - s)
             for m in self.metrics:
                 sums[m] += batch_metric(ops.xp, m, output, tb, self.loss.name, self._output_activation)
         return {k: v / len(x) for k, v in sums.items()}
@@ -633,7 +666,9 @@ class Sequential:
         -------
         float, list of float or dict
             The loss alone when no metrics were compiled, else
-            ``[loss, *metrics]``; a dict with ``return_dict=True``.
+            ``[loss, *metrics]``; a dict with ``return_dict=True``, which
+            also holds each penalty's mean under its name.  The loss
+            includes the penalties, as in :meth:`fit`.
         """
         self._check_compiled()
         x, targets = self._prepare(x, y)
