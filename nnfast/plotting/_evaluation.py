@@ -181,7 +181,8 @@ def plot_image_grid(images, titles=None, n_cols=8, image_shape=None, path=None, 
         Heading of the figure.
     vmin, vmax : float, optional
         The value range of the colours, common to all images; by default
-        [0, 1] when the values lie there, else their minimum and maximum.
+        [0, 1] when the values lie there, symmetric about zero for signed
+        values, else their minimum and maximum.
 
     Returns
     -------
@@ -205,8 +206,13 @@ def plot_image_grid(images, titles=None, n_cols=8, image_shape=None, path=None, 
     finite = images[np.isfinite(images)]
     if finite.size == 0:
         raise ValueError("the images hold no finite values")
-    if vmin is None and vmax is None and finite.min() >= 0 and finite.max() <= 1:
-        vmin, vmax = 0.0, 1.0
+    if vmin is None and vmax is None:
+        if finite.min() >= 0 and finite.max() <= 1:
+            vmin, vmax = 0.0, 1.0
+        elif finite.min() < 0 < finite.max():
+            # Signed values (filters, differences): zero at the middle of the colour map.
+            vmax = float(np.abs(finite).max())
+            vmin = -vmax
     vmin = float(finite.min()) if vmin is None else vmin
     vmax = float(finite.max()) if vmax is None else vmax
     n_cols = min(int(n_cols), n)

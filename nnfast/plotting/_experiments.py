@@ -1,5 +1,6 @@
 """Figures of experiments: the learning-rate range test and hyperparameter sweeps."""
 import numbers
+import textwrap
 
 import numpy as np
 
@@ -103,6 +104,9 @@ _METRIC_LABELS = {
 }
 
 
+_SCORING_LABELS = {"mse": "mean squared error", "mae": "mean absolute error"}
+
+
 def _value_label(value):
     if isinstance(value, float):
         return f"{value:g}"
@@ -119,7 +123,7 @@ def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def plot_sweep(result, x, hue=None, metric="val_error", path=None, title=None):
+def plot_sweep(result, x, hue=None, metric="val_error", path=None, title=None, percent=None):
     """A sweep's validation error against one parameter, one line per value of another.
 
     When other parameters varied too, each point is the mean over those
@@ -143,6 +147,11 @@ def plot_sweep(result, x, hue=None, metric="val_error", path=None, title=None):
         in percent.
     path : str or os.PathLike, optional
     title : str, optional
+    percent : bool, optional
+        Whether to draw the metric in percent; by default yes for
+        classification errors (``scoring='error'`` and every value in
+        [0, 1]).  A regressor's ``'error'`` is its mean squared error: pass
+        False.
 
     Returns
     -------
@@ -166,7 +175,12 @@ def plot_sweep(result, x, hue=None, metric="val_error", path=None, title=None):
     if hue is not None and hue == x:
         raise ValueError("hue must be another parameter than x")
     values = np.asarray([r[metric] for r in rows], dtype=np.float64)
-    percent = "error" in metric and np.all((values >= 0) & (values <= 1))
+    scoring = getattr(result, "scoring", "error")
+    scoring = scoring if isinstance(scoring, str) else "error"
+    is_error = metric in ("val_error", "train_error")
+    if percent is None:
+        percent = (is_error and scoring == "error"
+                   and bool(np.all((values >= 0) & (values <= 1))))
     scale = 100.0 if percent else 1.0
 
     def order(key):
@@ -216,6 +230,8 @@ def plot_sweep(result, x, hue=None, metric="val_error", path=None, title=None):
                       ha="right" if max(map(len, labels)) > 8 else "center")
         ax.set_xlim(-0.5, len(xs) - 0.5)
     base = _METRIC_LABELS.get(metric, metric.replace("_", " "))
+    if is_error and scoring in _SCORING_LABELS:
+        base = base.replace("error", _SCORING_LABELS[scoring])
     ylabel = f"{base} (%)" if percent else base
     if several:
         ylabel = f"{ylabel}\nmean; bars: best to worst run"
@@ -228,8 +244,10 @@ def plot_sweep(result, x, hue=None, metric="val_error", path=None, title=None):
                   loc="upper left", bbox_to_anchor=(1.01, 1.0))
     higher_is_better = any(k in metric for k in ("acc", "score", "r2"))
     best = rows[int(np.nanargmax(values) if higher_is_better else np.nanargmin(values))]
-    described = ", ".join(f"{k}={_value_label(best[k])}" for k in (x, hue) if k is not None)
-    ax.text(0.0, -0.2 if not numeric or log_x else -0.16,
-            f"best run: {base} {best[metric] * scale:.3g}{'%' if percent else ''} ({described})",
-            transform=ax.transAxes, fontsize=8, color="#555555", va="top")
+    names = list(getattr(result, "param_names", None) or
+                 [k for k in best if k not in _METRIC_LABELS and k != metric])
+    described = ", ".join(f"{k}={_value_label(best[k])}" for k in names if k in best)
+    note = (f"best run: {base} = {best[metric] * scale:.3g}{'%' if percent else ''}"
+            + (f" ({described})" if described else ""))
+    fig.supxlabel(textwrap.fill(note, 110), x=0.01, ha="left", fontsize=8, color="#555555")
     return save(fig, path)

@@ -98,7 +98,10 @@ def test_image_grid_shapes_and_ranges():
     assert rgb.axes[0].get_images()[0].get_array().shape == (5, 6, 3)
     signed = plot_image_grid(rng.normal(size=(2, 12)), image_shape=(3, 4), cmap="RdBu_r")
     lo, hi = signed.axes[0].get_images()[0].get_clim()
-    assert lo < 0 < hi
+    assert lo == -hi and hi > 0
+    pixels = rng.integers(5, 255, size=(2, 4, 4))
+    counts = plot_image_grid(pixels)
+    assert counts.axes[0].get_images()[0].get_clim() == (pixels.min(), pixels.max())
 
 
 @pytest.mark.parametrize("images, kwargs, match", [

@@ -110,7 +110,7 @@ def test_sweep_plot_one_run_per_point_has_no_bars():
     ax = fig.axes[0]
     assert ax.get_ylabel() == "validation error (%)"
     assert ax.get_xscale() == "linear"
-    assert "best run: validation error 15%" in ax.texts[0].get_text()
+    assert fig.get_supxlabel() == "best run: validation error = 15% (dropout=0.2)"
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
