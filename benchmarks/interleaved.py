@@ -25,6 +25,14 @@ prediction on 10,000 images, and each op of the training step on its own
 (nnfast's ops, PyTorch's operators and the op's products alone) for
 ``--layer-batches`` batches.  Partial workloads are scaled to the 938
 batches of an epoch; the per-op table sets them beside the epochs.
+
+    python benchmarks/interleaved.py --ae --rounds 7
+
+``--ae`` runs the deep autoencoder and the VAE of
+``benchmarks/bench_autoencoder.py`` instead: an epoch of each through
+nnfast's estimator (when this checkout has it) and through ``Sequential``,
+in PyTorch, as its matrix products alone, and in textbook numpy on
+``--numpy-batches`` batches (scaled to the epoch's 938).
 """
 import argparse
 import contextlib
@@ -41,6 +49,11 @@ OURS = ["mlp:relu", "mlp:dropout", "mlp:tanh", "mlp:products", "torch:relu", "to
         "torch:tanh", "rbm:nnfast", "rbm:torch", "rbm:products"]
 THEIRS = ["mlp:relu", "mlp:products", "rbm:nnfast"]
 CNN_FAMILIES = ("cnn", "cnnpredict", "cnnop")
+AE_FAMILIES = ("ae", "vae")
+AE_RATIOS = [(f"{m}:{a}", f"{m}:{b}") for m in AE_FAMILIES
+             for a, b in [("nnfast", "torch"), ("nnfast", "products"), ("nnfast", "numpy"),
+                          ("sequential", "torch"), ("sequential", "products"),
+                          ("nnfast", "sequential"), ("torch", "products")]]
 RATIOS = [("mlp:dropout", "mlp:relu"), ("mlp:tanh", "mlp:relu"), ("mlp:relu", "torch:relu"),
           ("mlp:dropout", "torch:dropout"), ("mlp:tanh", "torch:tanh"),
           ("mlp:relu", "mlp:products"), ("rbm:nnfast", "rbm:torch"), ("rbm:nnfast", "rbm:products")]
@@ -64,6 +77,11 @@ def workloads(benchmarks, names, numpy_batches=100, layer_batches=100):
     cnn = [name for name in names if name.split(":")[0] in CNN_FAMILIES]
     if cnn:
         runs, scales = cnn_workloads(cnn, numpy_batches, layer_batches)
+    autoencoders = [name for name in names if name.split(":")[0] in AE_FAMILIES]
+    if autoencoders:
+        more, more_scales = ae_workloads(autoencoders, numpy_batches)
+        runs.update(more)
+        scales.update(more_scales)
     others = [name for name in names if name not in runs]
     if others:
         runs.update(mlp_rbm_workloads(others))
@@ -158,6 +176,64 @@ def cnn_workloads(names, numpy_batches, layer_batches):
         if name.split(":")[0] != "cnn":
             runs[name]()  # the epochs warmed up on two batches above
     return runs, scales
+
+
+def ae_workloads(names, numpy_batches):
+    """The autoencoder's and the VAE's epochs: ``ae:*`` and ``vae:*``."""
+    import nnfast
+    import torch
+
+    import bench_autoencoder as b
+
+    torch.set_num_threads(nnfast.get_num_threads())
+    x = b.load_images(b.N_TRAIN)
+    part = x[:numpy_batches * b.BATCH]
+    epoch_batches = len(b.batch_sizes(len(x)))
+    runs, scales = {}, {}
+    for name in names:
+        family, kind = name.split(":")
+        vae = family == "vae"
+        if kind in ("nnfast", "sequential"):
+            make = {("ae", "nnfast"): b.make_ae_estimator,
+                    ("ae", "sequential"): b.make_ae_sequential,
+                    ("vae", "nnfast"): b.make_vae_estimator,
+                    ("vae", "sequential"): b.make_vae_sequential}[family, kind]
+            model = make()
+            if model is None:
+                raise SystemExit(f"{name}: this checkout has no such model")
+            runs[name] = b.nnfast_epoch(model, x)
+            b.nnfast_epoch(model, x[:4 * b.BATCH])()  # builds buffers
+        elif kind == "torch":
+            runs[name] = (b.torch_vae_epoch if vae else b.torch_ae_epoch)(torch, x)
+        elif kind == "products":
+            runs[name] = b.products_epoch(b.VAE_PRODUCTS if vae else b.AE_PRODUCTS, len(x))
+        elif kind == "numpy":
+            net, rng = (b.TextbookVAE() if vae else b.TextbookAutoencoder()), \
+                np.random.default_rng(0)
+            runs[name] = lambda net=net, rng=rng: net.epoch(part, rng)
+            scales[name] = epoch_batches / numpy_batches
+        else:
+            raise SystemExit(f"unknown workload {name!r}")
+    for name in names:
+        if name.split(":")[1] not in ("nnfast", "sequential"):
+            runs[name]()  # warms caches (the nnfast models warmed up on four batches)
+    return runs, scales
+
+
+def ae_plan(numpy_batches):
+    """The autoencoder mode's workloads that this checkout can run, alternatives side by side."""
+    import nnfast
+
+    plan = []
+    for family, estimator in (("ae", "Autoencoder"), ("vae", "VAE")):
+        if hasattr(nnfast, estimator):
+            plan.append(f"{family}:nnfast")
+        if family == "ae" or hasattr(nnfast.layers, "GaussianSampler"):
+            plan.append(f"{family}:sequential")
+        plan += [f"{family}:torch", f"{family}:products"]
+        if numpy_batches > 0:
+            plan.append(f"{family}:numpy")
+    return plan
 
 
 def repeat(step, times, ops=None):
@@ -297,17 +373,25 @@ def main():
     parser.add_argument("--json", help="write every time to this file")
     parser.add_argument("--cnn", action="store_true",
                         help="the classic CNN's epochs, prediction and ops instead")
+    parser.add_argument("--ae", action="store_true",
+                        help="the deep autoencoder's and the VAE's epochs instead")
     parser.add_argument("--numpy-batches", type=int, default=100,
-                        help="batches of the CNN's numpy reference per round (0: leave it out)")
+                        help="batches of the CNN's numpy reference (or the autoencoders' textbook "
+                             "numpy) per round (0: leave it out)")
     parser.add_argument("--layer-batches", type=int, default=100,
                         help="batches of each CNN op per round (0: leave the ops out)")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker[0], args.worker[1:], args.numpy_batches, args.layer_batches)
-    if args.cnn and args.against:
-        parser.error("--against compares the MLP and the RBM; leave it out with --cnn")
+    if (args.cnn or args.ae) and args.against:
+        parser.error("--against compares the MLP and the RBM; leave it out with --cnn or --ae")
+    if args.cnn and args.ae:
+        parser.error("choose one of --cnn and --ae")
     ours, options = OURS, []
+    if args.ae:
+        sys.path.insert(0, HERE)
+        ours, options = ae_plan(args.numpy_batches), [f"--numpy-batches={args.numpy_batches}"]
     if args.cnn:
         sys.path.insert(0, HERE)
         ours = [name for name in cnn_plan()
@@ -345,7 +429,8 @@ def main():
         return cnn_report({name.split(" ", 1)[1]: values for name, values in times.items()})
     for key, values in times.items():
         print(f"{key:20s} median {np.median(values):.3f} s")
-    pairs = [(f"now {a}", f"now {b}") for a, b in RATIOS]
+    pairs = [(f"now {a}", f"now {b}") for a, b in (AE_RATIOS if args.ae else RATIOS)
+             if f"now {a}" in times and f"now {b}" in times]
     if args.against:
         pairs = [("now mlp:relu", "before mlp:relu"), ("now rbm:nnfast", "before rbm:nnfast"),
                  ("before mlp:relu", "before mlp:products"), ("before mlp:relu", "now torch:relu"),
