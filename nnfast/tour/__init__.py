@@ -28,6 +28,7 @@ SECTIONS = {
     "sweep": "_sweep",
     "rbm": "_rbm",
     "cnn": "_cnn",
+    "autoencoder": "_autoencoder",
 }
 
 

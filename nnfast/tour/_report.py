@@ -60,6 +60,8 @@ def _esc(text):
 
 
 def _is_number(cell):
+    if cell == "-":  # a missing value in a column of numbers
+        return True
     text = cell.replace(",", "").replace("%", "").replace(" / ", "").strip()
     try:
         float(text)

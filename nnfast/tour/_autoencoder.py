@@ -1,0 +1,162 @@
+"""Tour section: autoencoders, denoising, PCA and the transfer of a stacked encoder."""
+import time
+
+import numpy as np
+
+KEY = "autoencoder"
+TITLE = "Autoencoders: reconstruction, denoising, PCA and transfer"
+
+_NEEDS = (("models", "Autoencoder"), ("models", "StackedAutoencoder"), ("models", "PCA"),
+          ("experiments", "compare_representations"), ("plotting", "plot_reconstructions"),
+          ("plotting", "plot_latent_before_after"),
+          ("plotting", "plot_reconstruction_error_curve"))
+
+
+def missing():
+    """What this section needs that the installation lacks (None: nothing)."""
+    import importlib
+
+    for module, name in _NEEDS:
+        if not hasattr(importlib.import_module(f"nnfast.{module}"), name):
+            return f"nnfast.{module}.{name}"
+    return None
+
+
+def n_steps(ctx):
+    """Progress steps of :func:`run`."""
+    return 4
+
+
+def _mask(X, rate, seed):
+    """``X`` with each value set to 0 with probability ``rate`` (the denoising corruption)."""
+    keep = np.random.default_rng(seed).random(X.shape) >= rate
+    return (X * keep).astype(X.dtype)
+
+
+def _pca_errors(pca, X, widths):
+    """Mean squared error per pixel of ``X`` rebuilt from the first k components, for each k."""
+    centred = X.astype(np.float64) - pca.mean_
+    errors = {}
+    for k in widths:
+        V = pca.components_[:k]
+        errors[k] = float(np.mean((centred - (centred @ V.T) @ V) ** 2))
+    return errors
+
+
+def run(ctx):
+    """Train the autoencoders and PCA, compare the representations, fill ``ctx.result``."""
+    from ..experiments import compare_representations
+    from ..models import PCA, Autoencoder
+    from ..plotting import (
+        plot_latent_before_after, plot_reconstruction_error_curve, plot_reconstructions,
+    )
+    from ..plotting._style import save
+
+    data, res = ctx.data, ctx.result
+    epochs = ctx.size(6, 20, 10)
+    batch = 64 if not ctx.full else 128
+    X, X_test, y_test, names = data.X_train, data.X_test, data.y_test, data.class_names
+    res.intro = (
+        "An autoencoder learns to copy its input through a narrow code: the course's deep "
+        f"autoencoder (784-128-64-12, a code of 20, and back; ReLU, a sigmoid output, mean "
+        f"squared error, Adam) trains for {epochs} epochs on the training images. A denoising "
+        "autoencoder of the same shape sees its inputs with 30 % of the pixels set to zero and "
+        "learns to give back the clean image. PCA is the linear baseline: its error for codes "
+        "of the same width is set beside the autoencoders'. Finally one classifier is trained "
+        "on four representations of the images: the raw pixels, the autoencoder's codes, as "
+        "many principal components, and a stacked autoencoder's pretrained encoder, "
+        "transferred and fine-tuned.")
+
+    def autoencoder(**params):
+        settings = dict(epochs=epochs, batch_size=batch, random_state=0)
+        settings.update(params)
+        model = Autoencoder(**settings)
+        start = time.perf_counter()
+        model.fit(X)
+        return model, time.perf_counter() - start
+
+    plain, plain_seconds = autoencoder()
+    plain_error = float(np.mean(plain.score_samples(X_test)))
+    plot_reconstructions(X_test, plain.reconstruct(X_test), n=12, image_shape=data.image_shape,
+                         title="Deep autoencoder: test images (top) and reconstructions",
+                         path=ctx.figure("autoencoder_reconstructions.png",
+                                         "Test images and what the autoencoder makes of them "
+                                         "through its code of 20 numbers."))
+    pca = PCA(n_components=128).fit(X)
+    pixels_2d = pca.transform(X_test)[:, :2]
+    fig = plot_latent_before_after(pixels_2d, plain.transform(X_test), y_test, class_names=names,
+                                   title="Test images projected on two principal components")
+    # The panels are the pixels and the codes rather than codes before and after training.
+    for ax, name in zip(fig.axes[:2], ("The 784 pixels", "The autoencoder's 20-number codes")):
+        _, *rest = ax.get_title().split("\n")
+        ax.title.set_text("\n".join([name, *rest]))
+    share = pca.explained_variance_ratio_
+    fig.axes[0].set_xlabel(f"principal component 1 of the pixels ({share[0]:.0%} of variance)")
+    fig.axes[0].set_ylabel(f"principal component 2 of the pixels ({share[1]:.0%} of variance)")
+    save(fig, ctx.figure(
+        "autoencoder_codes.png",
+        "Each test image as a point, coloured by class: its pixels (left) and its autoencoder "
+        "code (right), both projected on their first two principal components. The accuracy "
+        "under each title is that of a nearest-class-mean rule on these two coordinates."))
+    ctx.step("denoising")
+
+    denoising, denoising_seconds = autoencoder(noise=0.3, noise_type="masking")
+    noisy = _mask(X_test, 0.3, seed=1)
+    cleaned = denoising.reconstruct(noisy)
+    denoising_error = float(np.mean((cleaned - X_test) ** 2))
+    plain_on_noisy = float(np.mean((plain.reconstruct(noisy) - X_test) ** 2))
+    plot_reconstructions(X_test, cleaned, noisy=noisy, n=12, image_shape=data.image_shape,
+                         title="Denoising autoencoder: corrupted input, clean image, output",
+                         path=ctx.figure("autoencoder_denoising.png",
+                                         "Test images with 30 % of their pixels set to zero "
+                                         "(top), the clean images and the denoising "
+                                         "autoencoder's output."))
+    ctx.table("Deep and denoising autoencoders",
+              ["model", "training seconds", "test error, clean input", "test error, 30 % masked"],
+              [["deep autoencoder", plain_seconds, plain_error, plain_on_noisy],
+               ["denoising autoencoder", denoising_seconds,
+                float(np.mean(denoising.score_samples(X_test))), denoising_error]],
+              note="Mean squared error per pixel against the clean test image.")
+    ctx.step("PCA")
+
+    sizes = ctx.size((2, 8, 32), (2, 4, 8, 16, 32), (2, 4, 8, 16, 32))
+    pca_errors = _pca_errors(pca, X_test, sorted({*sizes, 20, 64, 128}))
+    ae_errors = {}
+    for k in sizes:
+        model, _ = autoencoder(hidden_layer_sizes=(128,), latent_dim=k)
+        ae_errors[k] = float(np.mean(model.score_samples(X_test)))
+    plot_reconstruction_error_curve(pca_errors, ae_errors, path=ctx.figure(
+        "autoencoder_vs_pca.png",
+        "Mean squared error per pixel on the test images for codes of each width: PCA against "
+        "an autoencoder 784-128-k-128-784."))
+    ctx.table("Reconstruction error on the test images (mean squared error per pixel)",
+              ["code width", "PCA", "autoencoder 784-128-k-128-784"],
+              [[k, pca_errors[k], ae_errors.get(k, float("nan"))] for k in pca_errors])
+    ctx.step("transfer")
+
+    comparison = compare_representations(X, data.y_train, X_test, y_test, width=20,
+                                         epochs=ctx.size(4, 10, 5), batch_size=batch,
+                                         random_state=0)
+    ctx.table("One classifier on four representations",
+              ["representation", "features", "test accuracy", "training seconds",
+               "of which the representation"],
+              [[r["method"], r["features"], f"{r['test_accuracy']:.1%}", r["train_seconds"],
+                r["representation_seconds"]] for r in comparison.rows],
+              note=f"The same MLP classifier (one hidden layer of 64 ReLU units) in each row, "
+                   f"{comparison.settings.get('epochs', '')} epochs; the stacked encoder "
+                   "(256-128-20, sigmoid units) is pretrained greedily, layer by layer, then "
+                   "fine-tuned with the classifier's head.")
+    best = max(comparison.rows, key=lambda r: r["test_accuracy"])
+    res.notes.append(
+        f"On masked inputs the denoising autoencoder's error is {denoising_error:.4f} against "
+        f"{plain_on_noisy:.4f} for the plain one. PCA with {max(sizes)} components reconstructs "
+        f"with error {pca_errors[max(sizes)]:.4f}, the autoencoder with a code as wide "
+        f"{ae_errors[max(sizes)]:.4f}.")
+    res.summary = (f"reconstruction error {plain_error:.4f} (PCA, 20 components: "
+                   f"{pca_errors[20]:.4f}); "
+                   f"best representation for the classifier: {best['method']} "
+                   f"({best['test_accuracy']:.1%})")
+    res.numbers = {"reconstruction_error": plain_error, "denoising_error": denoising_error,
+                   "plain_error_on_noisy": plain_on_noisy, "pca_errors": pca_errors,
+                   "autoencoder_errors": ae_errors, "representations": comparison.rows}
+    ctx.step()
