@@ -29,6 +29,7 @@ SECTIONS = {
     "rbm": "_rbm",
     "cnn": "_cnn",
     "autoencoder": "_autoencoder",
+    "vae": "_vae",
 }
 
 
