@@ -178,3 +178,14 @@ def test_help_lists_sections_and_datasets(capsys):
     text = capsys.readouterr().out
     for name in (*tour.SECTIONS, *tour.DATASETS):
         assert name in text
+
+
+def test_quick_mode_trains_on_the_first_images_of_a_full_size_set():
+    from nnfast.tour._data import load_tour_data
+
+    data = load_tour_data("sample")
+    head = data.head(100)
+    assert head.X_train.shape == (100, 784) and len(head.y_train) == 100
+    assert head.X_test is data.X_test and "first 100 training images" in head.source
+    assert data.head(len(data.X_train)) is data
+    assert data.images_test.shape == (400, 28, 28)

@@ -19,6 +19,9 @@ from ._data import DATASETS, load_tour_data
 
 __all__ = ["run_tour", "TourResult", "SECTIONS", "DATASETS", "available_sections"]
 
+#: Training images of a quick tour on a full-size data set (the first ones).
+QUICK_TRAIN_IMAGES = 10_000
+
 #: Every section of the tour in the order it runs: command-line name to module.
 SECTIONS = {
     "perceptron": "_perceptron",
@@ -151,8 +154,9 @@ def run_tour(out_dir, dataset="sample", quick=False, sections=None, echo=print, 
         digits bundled with nnfast (no files needed), or the full-size data
         sets (60,000 training and 10,000 test images, larger models).
     quick : bool, default=False
-        Smaller models and fewer epochs (a smoke test; with the sample it
-        takes well under a minute on two cores).
+        Smaller models and fewer epochs, and on a full-size data set only
+        the first :data:`QUICK_TRAIN_IMAGES` training images: a smoke test
+        (with the sample it takes well under a minute on two cores).
     sections : list of str, str or None
         Which sections to run (names of :data:`SECTIONS`, comma-separated
         strings allowed); None runs every section this installation has.
@@ -178,7 +182,6 @@ def run_tour(out_dir, dataset="sample", quick=False, sections=None, echo=print, 
     nnfast.datasets.DatasetNotFoundError
         When a full-size data set's files are missing.
     """
-    from ..plotting import _style  # noqa: F401  (fails early without matplotlib)
     from ._machine import machine_info
     from ._report import write_reports
 
@@ -187,6 +190,8 @@ def run_tour(out_dir, dataset="sample", quick=False, sections=None, echo=print, 
     keys, left_out = _parse_sections(sections)
     out_dir = _check_out_dir(out_dir)
     data = load_tour_data(dataset, data_dir)
+    if quick:
+        data = data.head(QUICK_TRAIN_IMAGES)
     tour = TourResult(out_dir, dataset, bool(quick), left_out=left_out, machine=machine_info())
     start = time.perf_counter()
     for key in keys:

@@ -110,10 +110,10 @@ class SectionContext:
         return self.data.full
 
     def size(self, quick, sample, full):
-        """The setting for this run's size: ``quick``, the default on the sample, or full-size data."""
-        if self.full:
-            return full
-        return quick if self.quick else sample
+        """The setting for this run's size: ``quick`` (on any data), the sample's, or full-size data's."""
+        if self.quick:
+            return quick
+        return full if self.full else sample
 
     def path(self, name):
         """The path of the output file ``name`` (a data file the report links to)."""

@@ -48,6 +48,14 @@ class TourData:
     full: bool
     source: str
 
+    def head(self, n_train):
+        """The same data with only the first ``n_train`` training images (all test images)."""
+        if n_train >= len(self.X_train):
+            return self
+        return TourData(self.name, self.title, self.X_train[:n_train], self.y_train[:n_train],
+                        self.X_test, self.y_test, self.class_names, self.image_shape, self.full,
+                        f"{self.source}; this run trains on the first {n_train:,} training images")
+
     @property
     def images_train(self):
         """The training images as (n_train, 28, 28)."""

@@ -14,6 +14,13 @@ def _cpu_model():
     return platform.processor() or platform.machine() or "unknown"
 
 
+def _load():
+    try:
+        return f"{os.getloadavg()[0]:.2f} over the minute before the tour"
+    except (AttributeError, OSError):
+        return "unknown"
+
+
 def _version(module_name):
     import importlib
 
@@ -29,9 +36,12 @@ def machine_info():
     Returns
     -------
     dict
-        Keys in display order: ``cpu``, ``cores``, ``nnfast threads``,
-        ``OpenMP``, ``vector kernels``, ``BLAS``, ``platform``, ``python``,
-        ``nnfast``, ``numpy``, ``scipy``, ``matplotlib``.
+        Keys in display order: ``cpu``, ``cores``, ``load average``,
+        ``nnfast threads``, ``OpenMP``, ``vector kernels``, ``BLAS``,
+        ``platform``, ``python``, ``nnfast``, ``numpy``, ``scipy``,
+        ``matplotlib``.  The load average (processes wanting a core, over
+        the last minute, when the tour started) says whether other work
+        shared the cores and slowed the timings.
     """
     import nnfast
     from nnfast import _openmp, _simd
@@ -51,6 +61,7 @@ def machine_info():
     return {
         "cpu": _cpu_model(),
         "cores": f"{usable} usable of {os.cpu_count()}",
+        "load average": _load(),
         "nnfast threads": str(nnfast.get_num_threads()),
         "OpenMP": "compiled in" if _openmp.openmp_enabled() else "not compiled in",
         "vector kernels": str(_simd.simd_level()),

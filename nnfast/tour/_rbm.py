@@ -49,8 +49,10 @@ def run(ctx):
                            "(red: positive, blue: negative, each on its own scale)."),
         title=f"RBM filters: {n_filters} of {n_hidden} hidden units")
     plot_rbm_reconstructions(rbm, test, n_images=12, image_shape=shape, path=ctx.figure(
-        "rbm_reconstructions.png", "Test images (top) and their reconstructions (bottom), with "
-                                   "the squared error per pixel of each."))
+        "rbm_reconstructions.png", "Binarised test images (top) and their reconstructions "
+                                   "(bottom): up to the hidden units and back once, with the "
+                                   "squared error per pixel of each."),
+        title="RBM: test images and their one-step reconstructions")
     plot_rbm_history(rbm, path=ctx.figure(
         "rbm_training.png", "Reconstruction error and pseudo-log-likelihood of the training "
                             "images per epoch."), title=f"RBM {train.shape[1]}x{n_hidden}, CD-1")

@@ -59,7 +59,7 @@ def run(ctx):
 
     data, res = ctx.data, ctx.result
     epochs = ctx.size(4, 10, 5)
-    n_train = ctx.size(len(data.X_train), len(data.X_train), 12000)
+    n_train = ctx.size(min(1600, len(data.X_train)), len(data.X_train), 12000)
     n_jobs = ctx.size(1, -1, -1)
     grid = [{"optimizer": [name], "learning_rate": [rate], "activation": ["relu", "tanh"],
              "hidden_layer_sizes": list(_SIZES)} for name, rate in _OPTIMIZERS]
