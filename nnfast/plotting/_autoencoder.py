@@ -286,7 +286,8 @@ def plot_latent_scatter(codes, labels, title="Codes coloured by class", ax=None,
 
 
 def plot_latent_before_after(codes_before, codes_after, labels, class_names=None, path=None,
-                             title="Codes before and after training"):
+                             title="Codes before and after training",
+                             panel_titles=("Before training", "After training")):
     """The same samples' codes from the untrained and the trained model, side by side.
 
     Each panel's subtitle gives the accuracy of a nearest-centroid classifier
@@ -302,18 +303,27 @@ def plot_latent_before_after(codes_before, codes_after, labels, class_names=None
         As in :func:`plot_latent_scatter`.
     path : str or os.PathLike, optional
     title : str, default="Codes before and after training"
+    panel_titles : tuple of two str, default=("Before training", "After training")
+        Titles of the left and right panels (the accuracy goes under each).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    return _two_panels(("codes_before", codes_before, "Before training"),
-                       ("codes_after", codes_after, "After training"), labels, class_names,
-                       path, title)
+    left, right = _panel_titles(panel_titles)
+    return _two_panels(("codes_before", codes_before, left),
+                       ("codes_after", codes_after, right), labels, class_names, path, title)
+
+
+def _panel_titles(titles):
+    if isinstance(titles, str) or len(titles) != 2:
+        raise ValueError(f"panel_titles must be two titles (left, right), got {titles!r}")
+    return str(titles[0]), str(titles[1])
 
 
 def plot_vae_vs_pca(vae_codes, pca_codes, labels, class_names=None, path=None,
-                    title="VAE latent means beside a PCA of the same data"):
+                    title="VAE latent means beside a PCA of the same data",
+                    panel_titles=("VAE latent means", "PCA, two components")):
     """A VAE's latent means beside the first two principal components, coloured by class.
 
     Parameters
@@ -327,14 +337,16 @@ def plot_vae_vs_pca(vae_codes, pca_codes, labels, class_names=None, path=None,
         As in :func:`plot_latent_scatter`.
     path : str or os.PathLike, optional
     title : str
+    panel_titles : tuple of two str, default=("VAE latent means", "PCA, two components")
+        Titles of the left and right panels (the accuracy goes under each).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    fig = _two_panels(("vae_codes", vae_codes, "VAE latent means"),
-                      ("pca_codes", pca_codes, "PCA, two components"), labels, class_names,
-                      None, title)
+    left, right = _panel_titles(panel_titles)
+    fig = _two_panels(("vae_codes", vae_codes, left), ("pca_codes", pca_codes, right), labels,
+                      class_names, None, title)
     pca_ax = fig.axes[1]
     if np.asarray(pca_codes).shape[1] == 2:
         pca_ax.set_xlabel("principal component 1")

@@ -133,6 +133,10 @@ def test_before_after_and_vae_vs_pca(tmp_path, digits, pca):
     _written(tmp_path / "vae_pca.png")
     assert fig.axes[1].get_xlabel() == "principal component 1"
     assert _legend_texts(fig) == FASHION
+    fig = plot_latent_before_after(before, after, labels, panel_titles=("Pixels", "Codes"))
+    assert [ax.get_title().split("\n")[0] for ax in fig.axes] == ["Pixels", "Codes"]
+    with pytest.raises(ValueError, match="two titles"):
+        plot_vae_vs_pca(after, after, labels, panel_titles="one")
     with pytest.raises(ValueError, match="same samples"):
         plot_vae_vs_pca(after[:10], after, labels)
     with pytest.raises(ValueError, match="codes_after must be of shape"):
