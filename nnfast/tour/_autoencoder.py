@@ -85,11 +85,9 @@ def run(ctx):
     pca = PCA(n_components=128).fit(X)
     pixels_2d = pca.transform(X_test)[:, :2]
     fig = plot_latent_before_after(pixels_2d, plain.transform(X_test), y_test, class_names=names,
-                                   title="Test images projected on two principal components")
-    # The panels are the pixels and the codes rather than codes before and after training.
-    for ax, name in zip(fig.axes[:2], ("The 784 pixels", "The autoencoder's 20-number codes")):
-        _, *rest = ax.get_title().split("\n")
-        ax.title.set_text("\n".join([name, *rest]))
+                                   title="Test images projected on two principal components",
+                                   panel_titles=("The 784 pixels",
+                                                 "The autoencoder's 20-number codes"))
     share = pca.explained_variance_ratio_
     fig.axes[0].set_xlabel(f"principal component 1 of the pixels ({share[0]:.0%} of variance)")
     fig.axes[0].set_ylabel(f"principal component 2 of the pixels ({share[1]:.0%} of variance)")
