@@ -12,7 +12,7 @@ from .backend import (
 )
 from .io import ModelFileError, load_model, save_model
 from .models import (
-    BernoulliRBM, CapacityResult, CNNClassifier, GateExercise, MLPClassifier, MLPRegressor, Perceptron, Sequential, cover_fraction,
+    Autoencoder, BernoulliRBM, CapacityResult, CNNClassifier, GateExercise, MLPClassifier, MLPRegressor, PCA, Perceptron, Sequential, StackedAutoencoder, VAE, cover_fraction,
     logic_gate_exercise, perceptron_capacity,
 )
 
@@ -20,7 +20,7 @@ __all__ = [
     "__version__", "get_ops", "get_current_ops", "set_backend", "use_backend",
     "get_num_threads", "set_num_threads", "Sequential", "MLPClassifier", "MLPRegressor",
     "Perceptron", "logic_gate_exercise", "GateExercise", "perceptron_capacity", "CapacityResult",
-    "cover_fraction", "BernoulliRBM", "CNNClassifier",
+    "cover_fraction", "BernoulliRBM", "CNNClassifier", "PCA", "Autoencoder", "StackedAutoencoder", "VAE",
     "save_model", "load_model", "ModelFileError", "NotFittedError", "DataConversionWarning",
     "callbacks", "datasets", "layers", "losses", "metrics", "optimizers", "plotting",
 ]

@@ -754,3 +754,162 @@ def test_trusting_the_config_would_break_the_bound(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak > 10 * memory_bound(path)
+
+
+# --------------------------------------------------------------------------
+# PCA and the autoencoders
+# --------------------------------------------------------------------------
+
+def _unit(n=40, n_features=12, seed=0):
+    return np.random.default_rng(seed).random((n, n_features)).astype(np.float32)
+
+
+def pca():
+    return nnfast.PCA(n_components=3, whiten=True).fit(_unit())
+
+
+def pca_unfitted():
+    return nnfast.PCA(n_components=0.9)
+
+
+def autoencoder():
+    return nnfast.Autoencoder(hidden_layer_sizes=(6,), latent_dim=3, noise=0.2, sparsity=1e-3,
+                              tied_weights=True, epochs=2, batch_size=10,
+                              random_state=0).fit(_unit())
+
+
+def autoencoder_plain():
+    return nnfast.Autoencoder(hidden_layer_sizes=(6,), latent_dim=3, loss="bce", epochs=2,
+                              batch_size=10, random_state=0).fit(_unit())
+
+
+def stacked_autoencoder():
+    return nnfast.StackedAutoencoder(hidden_layer_sizes=(6, 3), epochs=2, batch_size=10,
+                                     random_state=0).fit(_unit())
+
+
+def stacked_unfitted():
+    return nnfast.StackedAutoencoder(hidden_layer_sizes=(6, 3))
+
+
+def vae():
+    return nnfast.VAE(hidden_layer_sizes=(6,), latent_dim=2, epochs=2, batch_size=10,
+                      random_state=0).fit(_unit())
+
+
+PCA_CASES = [
+    Case(pca, setting(("n_components_",), 10**9), "n_components_"),
+    Case(pca, setting(("n_features_in",), 10**9), r"'components' has shape \(3, 12\)"),
+    Case(pca, setting(("n_samples",), 1), "n_samples"),
+    Case(pca, setting(("total_variance",), -1.0), "total_variance"),
+    Case(pca, setting(("total_variance",), float("nan")), "total_variance"),
+    Case(pca, _params("n_components", 4), "the parameters ask for 4"),
+    Case(pca, _params("n_components", "all"), "n_components"),
+    Case(pca, _params("whiten", "yes"), "whiten"),
+    Case(pca, _params("svd_solver", "full"), "unexpected key 'svd_solver'"),
+    Case(pca, deleting(("n_samples",)), "lacks the key 'n_samples'"),
+    Case(pca, removing_array("mean"), "lacks the array 'mean'"),
+    Case(pca, adding_array("noise_variance", np.zeros(1)), "unexpected array"),
+    Case(pca, changing_array("components", lambda a: np.tile(a, (1000, 1)), "grown"),
+         r"'components' has shape \(3000, 12\)"),
+    Case(pca, changing_array("components", lambda a: a.astype(np.float32), "float32"),
+         "'components' has dtype float32"),
+    Case(pca, changing_array("components", lambda a: a * np.nan, "NaN"), "'components' holds NaN"),
+    Case(pca, changing_array("explained_variance", lambda a: -a, "negative"), "must not be negative"),
+    Case(pca_unfitted, adding_array("components", np.zeros((3, 12))), "unexpected array"),
+    Case(pca_unfitted, _params("n_components", -2), "n_components"),
+]
+
+_MODEL = ("model",)
+
+AUTOENCODER_CASES = [
+    # The network the parameters describe against the one stored: checked before building.
+    Case(autoencoder, setting(_MODEL + _layer(1, "units"), 40_000), "parameters describe"),
+    Case(autoencoder, _params("latent_dim", 40_000), "parameters describe"),
+    Case(autoencoder, _params("hidden_layer_sizes", [6, 6]), "holds 6 layers, .* network of 8"),
+    Case(autoencoder, _params("tied_weights", False), "parameters describe"),
+    Case(autoencoder, setting(_MODEL + _layer(3, "l1"), 10.0), "layer 3 .* parameters describe"),
+    Case(autoencoder, setting(("n_features_in",), 10**9), "parameters describe"),
+    Case(autoencoder_plain, _params("latent_dim", 13), "larger than the input"),
+    Case(autoencoder_plain, setting(("n_features_in",), 2), "larger than the input"),
+    Case(autoencoder_plain, setting(_MODEL + ("layers",), []), "holds 0 layers, .* network of 4"),
+    # Parameters out of range.
+    Case(autoencoder, _params("noise", 1.5), "noise"),
+    Case(autoencoder, _params("noise_type", "salt"), "noise_type"),
+    Case(autoencoder, _params("sparsity", -1.0), "sparsity"),
+    Case(autoencoder, _params("loss", "hinge"), "loss"),
+    Case(autoencoder, _params("loss", "bce"), "compiled with the loss"),
+    Case(autoencoder_plain, _params("output_activation", "tanh"), "output_activation"),
+    Case(autoencoder, _params("width", 3), "unexpected key 'width'"),
+    # History, arrays and streams.
+    Case(autoencoder, setting(("history",), [1.0]), r"config\['history'\] must be a JSON object"),
+    Case(autoencoder, setting(("history", "loss"), [0.1] * 10**4), "history"),
+    Case(autoencoder, setting(("history", "loss"), ["low", "high"]), "must hold numbers"),
+    Case(autoencoder, deleting(("history",)), "lacks the key 'history'"),
+    Case(autoencoder, changing_array("layers/1/0", lambda a: np.tile(a, (1, 100)), "grown"),
+         "layers/1/0"),
+    Case(autoencoder, removing_array("layers/4/0"), "lacks the array 'layers/4/0'"),
+    Case(autoencoder, setting(_MODEL + ("rng_states", "0"), {"seed": -1, "draws": 0}),
+         "random stream"),
+]
+
+STACKED_CASES = [
+    Case(stacked_autoencoder, _params("hidden_layer_sizes", [6, 40_000]),
+         r"hidden_layer_sizes\[1\]=40000 is larger"),
+    Case(stacked_autoencoder, _params("hidden_layer_sizes", [6, 3, 2]), "must have 3 items"),
+    Case(stacked_autoencoder, setting(("stages",), []), "must have 2 items"),
+    Case(stacked_autoencoder, setting(("stages", 1, "params", "latent_dim"), 2),
+         "are not those stage 1"),
+    Case(stacked_autoencoder, setting(("stages", 1, "n_features_in"), 10**9),
+         r"stages'\]\[1\]\['n_features_in'\] must be 6"),
+    Case(stacked_autoencoder, setting(("stages", 0) + _MODEL + _layer(0, "units"), 40_000),
+         "stage 0: .*parameters describe"),
+    Case(stacked_autoencoder, setting(("n_features_in",), 5), "larger than the layer before"),
+    Case(stacked_autoencoder, removing_array("stages/1/layers/0/0"),
+         "stage 1: .*lacks the array 'layers/0/0'"),
+    Case(stacked_autoencoder, adding_array("stages/7/layers/0/0", np.zeros(10**4, np.float32)),
+         "unexpected array 'stages/7"),
+    Case(stacked_autoencoder, adding_array("extra", np.zeros(3)), "unexpected array 'extra'"),
+    Case(stacked_autoencoder, _params("random_state", -3), "random_state"),
+    Case(stacked_unfitted, adding_array("stages/0/layers/0/0", np.zeros((12, 6), np.float32)),
+         "no fitted stages"),
+]
+
+
+VAE_CASES = [
+    Case(vae, _params("latent_dim", 40_000), "latent_dim=40000 is larger than the layer before"),
+    Case(vae, _params("latent_dim", 3), "parameters describe"),
+    Case(vae, _params("beta", 2.0), "layer 2 .* parameters describe"),
+    Case(vae, setting(_MODEL + _layer(2, "penalty_scale"), 1.0), "parameters describe"),
+    Case(vae, setting(_MODEL + _layer(1, "units"), 40_000), "parameters describe"),
+    Case(vae, setting(("n_features_in",), 10**9), "parameters describe"),
+    Case(vae, _params("beta", -1.0), "beta"),
+    Case(vae, _params("loss", "mse"), "compiled with the loss \"binary_cross_entropy\", but the "
+                                      "parameters name 'mean_squared_error'"),
+    Case(vae, setting(("history", "kl"), [0.1] * 1000), "history"),
+    Case(vae, changing_array("layers/1/0", lambda a: a[:, :2], "narrowed"), "layers/1/0"),
+    Case(vae, setting(_MODEL + ("rng_states", "2"), {"seed": 1}), "random stream"),
+]
+
+
+@pytest.mark.parametrize("case", case_params(PCA_CASES + AUTOENCODER_CASES + STACKED_CASES
+                                             + VAE_CASES))
+def test_crafted_autoencoder_or_pca_file_is_rejected(tmp_path, case):
+    assert_rejected(tmp_path, case)
+
+
+@pytest.mark.parametrize("make_model", [pca, pca_unfitted, autoencoder, autoencoder_plain,
+                                        stacked_autoencoder, stacked_unfitted, vae])
+def test_intact_autoencoder_or_pca_file_transforms_identically(tmp_path, make_model):
+    X = _unit(seed=5)
+
+    def compare(model, loaded):
+        if make_model in (pca_unfitted, stacked_unfitted):
+            assert not any(name.endswith("_") and not name.startswith("_")
+                           for name in vars(loaded))
+            return
+        np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+        if hasattr(model, "reconstruct"):
+            np.testing.assert_array_equal(loaded.reconstruct(X), model.reconstruct(X))
+
+    assert_round_trip(tmp_path, make_model, compare)

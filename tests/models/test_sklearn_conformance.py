@@ -23,7 +23,7 @@ from sklearn.utils.estimator_checks import estimator_checks_generator
 
 import nnfast
 from nnfast import CNNClassifier, MLPClassifier, MLPRegressor
-from nnfast.models import BernoulliRBM, Perceptron
+from nnfast.models import PCA, VAE, Autoencoder, BernoulliRBM, Perceptron, StackedAutoencoder
 
 #: The instances checked, by label: small enough for the whole file to run in
 #: seconds, trained enough to pass the checks' accuracy thresholds.
@@ -38,6 +38,16 @@ ESTIMATORS = {
     "BernoulliRBM": BernoulliRBM(n_hidden=4, epochs=2, random_state=0),
     "CNNClassifier": CNNClassifier(filters=(6,), dense_units=16, learning_rate=0.01, epochs=30,
                                    batch_size=32, random_state=0),
+    "PCA": PCA(),
+    "PCA-whiten": PCA(n_components=2, whiten=True),
+    "Autoencoder": Autoencoder(hidden_layer_sizes=(8,), latent_dim=2, epochs=5, random_state=0),
+    "Autoencoder-denoising-sparse": Autoencoder(hidden_layer_sizes=(8,), latent_dim=2, noise=0.2,
+                                                sparsity=1e-3, tied_weights=True, epochs=5,
+                                                random_state=0),
+    "StackedAutoencoder": StackedAutoencoder(hidden_layer_sizes=(2, 1), epochs=3, random_state=0),
+    # The checks' data leave [0, 1]: a Gaussian decoder takes any values.
+    "VAE": VAE(hidden_layer_sizes=(8,), latent_dim=2, loss="mse", output_activation="identity",
+               epochs=5, random_state=0),
 }
 
 def _check_id(check):
