@@ -247,7 +247,10 @@ def _network_and_data(model, X, y):
 
 
 def _save(net):
-    """Copies of everything the test changes (not :meth:`Sequential._snapshot`, whose buffers a fit reuses)."""
+    """Copies of everything the test changes.
+
+    Not :meth:`Sequential._snapshot`, whose buffers the next fit reuses.
+    """
     optimizer = net.optimizer
     return {
         "arrays": [a.copy() for a in net._changing_arrays()],
