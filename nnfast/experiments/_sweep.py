@@ -328,8 +328,9 @@ def sweep(estimator, param_grid, X, y, X_val=None, y_val=None, validation_fracti
         repetition, with ``random_state``) from the grid; all of them when
         ``n_iter`` is at least the size of the grid.
     n_jobs : int
-        Worker processes on this machine (-1: one per core).  Ignored with
-        ``backend="dask"``, where the cluster's workers decide.
+        Worker processes on this machine (-1: one per core), at most one
+        per core and one per run.  Ignored with ``backend="dask"``, where
+        the cluster's workers decide.
     backend : {None, 'loky', 'dask'}
         None runs in this process when ``n_jobs`` is 1 and in loky worker
         processes otherwise.  ``'dask'`` sends each run to the workers of
@@ -471,11 +472,11 @@ def _execute(estimator, runs, data, score, n_jobs, backend):
             threads = _dask_host_slots(client)
             tasks = [delayed(_run)(estimator, run, data, score, threads) for run in runs]
             return Parallel(n_jobs=-1, batch_size=1)(tasks)
-    n_jobs = _cores() if n_jobs == -1 else int(n_jobs)
-    processes = min(n_jobs, len(runs))
+    cores = _cores()
+    processes = min(cores if n_jobs == -1 else int(n_jobs), cores, len(runs))
     if processes == 1 and backend is None:
         return [_run(estimator, run, data, score, None) for run in runs]
-    threads = max(1, _cores() // processes)
+    threads = max(1, cores // processes)
     tasks = [delayed(_run)(estimator, run, data, score, threads) for run in runs]
     with parallel_config(backend="loky", inner_max_num_threads=threads):
         return Parallel(n_jobs=processes, batch_size=1)(tasks)
