@@ -12,10 +12,12 @@ cimport numpy as cnp
 import numpy as np
 
 cimport _latent as k
+from _noise cimport nnf_ziggurat_init
 from _parallel cimport elementwise_threads, thread_plan
 from nnfast._network cimport Node, address
 
 cnp.import_array()
+nnf_ziggurat_init()
 
 
 def activity_penalty(const floating[:, ::1] h,  # IN  (n, m)

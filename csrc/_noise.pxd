@@ -5,37 +5,62 @@
 # number and each value's position, never on how threads split the work.
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport log, sqrt
+from libc.math cimport exp, fabs, log
 from libc.stdint cimport uint64_t
 
 from _activations cimport BLOCK
 from _dropout cimport dropout_block
-from _rng cimport rng_seed, rng_t, rng_uniform
+from _rng cimport rng_next, rng_seed, rng_t, rng_uniform
+
+
+cdef extern from "nnf_ziggurat.h":
+    double NNF_ZIG_R
+    double nnf_zig_x[129]
+    double nnf_zig_f[129]
+    void nnf_ziggurat_init() noexcept nogil
+
+
+cdef inline double normal(rng_t* r) noexcept nogil:
+    """One standard normal draw by the ziggurat method (tables in ``nnf_ziggurat.h``).
+
+    One 64-bit draw picks the layer (its low 7 bits) and a signed position
+    in it (its high 53 bits); about 99% of draws fall in a layer's inner
+    rectangle, under the curve, and cost no more.  The rest test the wedge
+    against the density, or draw from the tail beyond R by Marsaglia's
+    exponential method.
+    """
+    cdef uint64_t bits
+    cdef int i
+    cdef double u, x, a, b
+    while True:
+        bits = rng_next(r)
+        i = <int> (bits & 127)
+        u = 2.0 * ((bits >> 11) * (1.0 / 9007199254740992.0)) - 1.0
+        x = u * nnf_zig_x[i]
+        if fabs(x) < nnf_zig_x[i + 1]:
+            return x
+        if i == 0:
+            while True:
+                a = -log(1.0 - rng_uniform(r)) / NNF_ZIG_R
+                b = -log(1.0 - rng_uniform(r))
+                if 2.0 * b > a * a:
+                    return NNF_ZIG_R + a if u > 0 else -(NNF_ZIG_R + a)
+        if nnf_zig_f[i] + rng_uniform(r) * (nnf_zig_f[i + 1] - nnf_zig_f[i]) < exp(-0.5 * x * x):
+            return x
 
 
 cdef inline void normal_row(uint64_t key, uint64_t stream, double* out,
                             Py_ssize_t m) noexcept nogil:
     """``out[0:m]``: standard normal draws of the stream ``(key, stream)``.
 
-    Marsaglia's polar method on the xoshiro256** generator of ``_rng.pxd``:
-    each accepted pair of uniforms in the unit disc gives two normals,
-    without a sine or cosine.
+    From the xoshiro256** generator of ``_rng.pxd``; a module that calls
+    this calls ``nnf_ziggurat_init()`` once at import.
     """
     cdef rng_t r
-    cdef double u, v, s, f
-    cdef Py_ssize_t i = 0
+    cdef Py_ssize_t i
     rng_seed(&r, key, stream)
-    while i < m:
-        u = 2.0 * rng_uniform(&r) - 1.0
-        v = 2.0 * rng_uniform(&r) - 1.0
-        s = u * u + v * v
-        if s >= 1.0 or s == 0.0:
-            continue
-        f = sqrt(-2.0 * log(s) / s)
-        out[i] = u * f
-        if i + 1 < m:
-            out[i + 1] = v * f
-        i += 2
+    for i in range(m):
+        out[i] = normal(&r)
 
 
 cdef inline void gaussian_noise_block(const floating* x, floating* y, Py_ssize_t m,

@@ -12,6 +12,7 @@ cimport numpy as cnp
 import numpy as np
 
 cimport _noise as k
+from _noise cimport nnf_ziggurat_init
 from _dropout cimport multiply
 from _parallel cimport elementwise_threads, thread_plan
 from _simd cimport nnf_simd_attach
@@ -19,6 +20,7 @@ from nnfast._network cimport Node, address
 
 cnp.import_array()
 nnf_simd_attach()
+nnf_ziggurat_init()
 
 
 def gaussian_noise(const floating[::1] x,  # IN  (size,)

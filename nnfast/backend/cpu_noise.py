@@ -1,8 +1,8 @@
 """Compiled input noise (kernels in ``nnfast._noise``), and its network nodes.
 
 The noise comes from the xoshiro256** generator of ``csrc/_rng.pxd``
-(normals by Marsaglia's polar method) and the uniform rows that dropout
-uses (masks), one stream per block of values, so that it depends on the
+(normals by the ziggurat method, ``csrc/nnf_ziggurat.h``) and the uniform
+rows that dropout uses (masks), one stream per block of values, so that it depends on the
 seed, the draw and each value's position, not on the number of threads.
 Each op checks the arrays it writes (C-contiguous, of the input's dtype and
 shape, apart from the input unless a docstring allows it) and raises

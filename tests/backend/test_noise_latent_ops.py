@@ -11,6 +11,7 @@ float64.
 """
 import numpy as np
 import pytest
+from scipy import stats
 
 import nnfast
 from nnfast.backend import get_ops
@@ -124,6 +125,16 @@ def test_standard_normals_have_the_right_moments(backend):
     # Tails: the fraction beyond 2 is 0.0455.
     assert abs((np.abs(z) > 2).mean() - 0.0455) < 5 * np.sqrt(0.0455 * 0.9545) * se
     assert not np.array_equal(ops.standard_normal((100,), 11, 1), ops.standard_normal((100,), 11, 0))
+
+
+def test_compiled_normals_follow_the_normal_distribution_into_the_tails():
+    # The ziggurat's layers, wedges and tail each carry part of the distribution.
+    z = get_ops("cpu").standard_normal((1_000_000,), 5, 0, dtype="float64")
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    se = np.sqrt(z.size)
+    for edge in (0.5, 1.5, 2.5, 3.4426, 4.0):  # 3.4426: where the tail begins
+        p = 2 * stats.norm.sf(edge)
+        assert abs((np.abs(z) > edge).mean() - p) < 5 * np.sqrt(p * (1 - p)) / se
 
 
 # --------------------------------------------------------- activity penalty
