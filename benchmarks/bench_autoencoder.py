@@ -319,6 +319,116 @@ VAE_PRODUCTS = [(N_FEATURES, VAE_HIDDEN), (VAE_HIDDEN, 2 * VAE_LATENT), (VAE_LAT
                 (VAE_HIDDEN, N_FEATURES)]
 
 
+# ------------------------------------------------------------ ops one by one
+#: The parts of a training step that ``op_steps`` times one by one.
+STEP_OPS = ("forward", "sampler", "loss", "backward", "adam")
+
+
+def op_steps(vae=False, seed=0):
+    """Each part of one training step at batch 64, through nnfast's public ops.
+
+    ``forward``: every dense layer's ``affine`` and activation; ``sampler``
+    (VAE only): the reparameterised sample and its gradient with the KL
+    term; ``loss``: the output's loss and its gradient (fused with the
+    sigmoid for binary cross-entropy); ``backward``: every layer's
+    ``backprop_affine`` (weight, bias and input gradients) and activation
+    derivative; ``adam``: the update of every weight and bias.  Each writes
+    into buffers made once, as the layers do.
+
+    Returns
+    -------
+    ops : CpuOps
+        Hold ``ops.kernel_threads()`` around the calls, as ``fit`` does.
+    steps : dict of str to callable
+    products : dict of str to callable
+        The matrix products of ``forward`` and of ``backward`` alone.
+    """
+    ops = nnfast.get_ops("cpu")
+    rng = np.random.default_rng(seed)
+    f32 = np.float32
+    shapes = VAE_PRODUCTS if vae else AE_PRODUCTS
+    acts = ["relu"] * (len(shapes) - 1) + ["sigmoid"]
+    if vae:
+        acts[1] = "identity"  # the layer of means and log-variances
+    x = rng.random((BATCH, N_FEATURES), dtype=f32)
+    W = [_glorot(rng, a, b) for a, b in shapes]
+    b = [np.zeros(n, f32) for _, n in shapes]
+    grads = [np.zeros_like(p) for p in W + b]
+    moments = [(np.zeros_like(p), np.zeros_like(p)) for p in W + b]
+    outs = [np.empty((BATCH, n), f32) for _, n in shapes]
+    deltas = [np.empty((BATCH, n), f32) for _, n in shapes]
+    inputs = [x] + outs[:-1]
+    if vae:  # the sampler sits between the statistics and the decoder
+        z, eps = np.zeros((BATCH, VAE_LATENT), f32), np.zeros((BATCH, VAE_LATENT), f32)
+        inputs[2] = z
+        dz = np.empty((BATCH, VAE_LATENT), f32)
+    in_grads = [None] + [np.empty_like(a) for a in inputs[1:]]
+    if vae:
+        in_grads[2] = dz
+    step = [0]
+
+    def forward():
+        for i in range(len(W)):
+            ops.affine(inputs[i], W[i], b[i], out=outs[i])
+            # The VAE's statistics stay linear; its logits go to the fused loss.
+            if acts[i] != "identity" and not (vae and i == len(W) - 1):
+                ops.activation(outs[i], acts[i], out=outs[i])
+
+    def sampler():
+        step[0] += 1
+        ops.gaussian_sample(outs[1], 7, step[0], out=z, eps_out=eps)
+        ops.gaussian_kl(outs[1])
+        ops.backprop_gaussian_sample(dz, outs[1], eps, 1.0 / N_FEATURES, out=deltas[1])
+
+    def loss():
+        if vae:
+            ops.sigmoid_binary_cross_entropy(outs[-1], x, grad_out=deltas[-1])
+        else:
+            ops.mean_squared_error(outs[-1], x, grad_out=deltas[-1])
+
+    def backward():
+        top = len(W) - 1
+        if not vae:
+            ops.backprop_activation(deltas[top], outs[top], "sigmoid", out=deltas[top])
+        for i in range(top, -1, -1):
+            if vae and i == 1:  # its delta comes from the sampler
+                ops.backprop_affine(deltas[1], inputs[1], W[1], grads[1], grads[len(W) + 1],
+                                    dx=in_grads[1])
+                ops.backprop_activation(in_grads[1], outs[0], "relu", out=deltas[0])
+                continue
+            ops.backprop_affine(deltas[i], inputs[i], W[i], grads[i], grads[len(W) + i],
+                                dx=in_grads[i])
+            if i and not (vae and i == 2):
+                ops.backprop_activation(in_grads[i], outs[i - 1], acts[i - 1],
+                                        out=deltas[i - 1])
+
+    def adam():
+        step[0] += 1
+        for param, grad, (m, v) in zip(W + b, grads, moments):
+            ops.adam_update(param, grad, m, v, 1e-3, 0.9, 0.999, 1e-8, step[0])
+
+    steps = {"forward": forward, "loss": loss, "backward": backward, "adam": adam}
+    if vae:
+        steps["sampler"] = sampler
+    forward_products = [(inputs[i], W[i], outs[i]) for i in range(len(W))]
+
+    def forward_only():
+        for a, w, out in forward_products:
+            ops.gemm(a, w, out=out)
+
+    def backward_only():
+        for i in range(len(W) - 1, -1, -1):
+            ops.gemm(inputs[i], deltas[i], out=grads[i], trans_a=True)
+            if i:
+                ops.gemm(deltas[i], W[i], out=in_grads[i], trans_b=True)
+
+    with ops.kernel_threads():
+        for name in ("forward", "sampler", "loss", "backward", "adam"):
+            if name in steps:
+                steps[name]()  # fills every buffer and gradient once
+    return ops, steps, {"forward": forward_only, "backward": backward_only}
+
+
 # -------------------------------------------------------------- benchmarks
 def _bench_nnfast(benchmark, model, x):
     if model is None:
@@ -408,3 +518,17 @@ def test_textbook_vae_gradient_matches_torch():
     ((torch.nn.functional.binary_cross_entropy(p, xt, reduction="sum") + kl) / 8).backward()
     for mine, theirs in zip(net.grads, params):
         np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=2e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("vae", [False, True], ids=["ae", "vae"])
+def test_op_steps_run_a_whole_step(vae):
+    """The ops timed one by one make a step: every part runs on the buffers of the others."""
+    ops, steps, products = op_steps(vae)
+    assert set(steps) == set(STEP_OPS) - ({"sampler"} if not vae else set())
+    with ops.kernel_threads():
+        for _ in range(3):
+            for name in STEP_OPS:
+                if name in steps:
+                    steps[name]()
+        for run in products.values():
+            run()

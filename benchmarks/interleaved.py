@@ -32,7 +32,10 @@ batches of an epoch; the per-op table sets them beside the epochs.
 ``benchmarks/bench_autoencoder.py`` instead: an epoch of each through
 nnfast's estimator (when this checkout has it) and through ``Sequential``,
 in PyTorch, as its matrix products alone, and in textbook numpy on
-``--numpy-batches`` batches (scaled to the epoch's 938).
+``--numpy-batches`` batches (scaled to the epoch's 938); and each part of
+a training step through nnfast's ops (forward, sampler, loss, backward,
+Adam) with the products of the forward and backward parts alone, on
+``--layer-batches`` batches.
 """
 import argparse
 import contextlib
@@ -49,8 +52,8 @@ OURS = ["mlp:relu", "mlp:dropout", "mlp:tanh", "mlp:products", "torch:relu", "to
         "torch:tanh", "rbm:nnfast", "rbm:torch", "rbm:products"]
 THEIRS = ["mlp:relu", "mlp:products", "rbm:nnfast"]
 CNN_FAMILIES = ("cnn", "cnnpredict", "cnnop")
-AE_FAMILIES = ("ae", "vae")
-AE_RATIOS = [(f"{m}:{a}", f"{m}:{b}") for m in AE_FAMILIES
+AE_FAMILIES = ("ae", "vae", "aeop", "vaeop")
+AE_RATIOS = [(f"{m}:{a}", f"{m}:{b}") for m in ("ae", "vae")
              for a, b in [("nnfast", "torch"), ("nnfast", "products"), ("nnfast", "numpy"),
                           ("sequential", "torch"), ("sequential", "products"),
                           ("nnfast", "sequential"), ("torch", "products")]]
@@ -79,7 +82,7 @@ def workloads(benchmarks, names, numpy_batches=100, layer_batches=100):
         runs, scales = cnn_workloads(cnn, numpy_batches, layer_batches)
     autoencoders = [name for name in names if name.split(":")[0] in AE_FAMILIES]
     if autoencoders:
-        more, more_scales = ae_workloads(autoencoders, numpy_batches)
+        more, more_scales = ae_workloads(autoencoders, numpy_batches, layer_batches)
         runs.update(more)
         scales.update(more_scales)
     others = [name for name in names if name not in runs]
@@ -178,8 +181,8 @@ def cnn_workloads(names, numpy_batches, layer_batches):
     return runs, scales
 
 
-def ae_workloads(names, numpy_batches):
-    """The autoencoder's and the VAE's epochs: ``ae:*`` and ``vae:*``."""
+def ae_workloads(names, numpy_batches, layer_batches):
+    """The autoencoder's and the VAE's epochs (``ae:*``, ``vae:*``) and ops (``aeop:WHO:OP``)."""
     import nnfast
     import torch
 
@@ -189,10 +192,18 @@ def ae_workloads(names, numpy_batches):
     x = b.load_images(b.N_TRAIN)
     part = x[:numpy_batches * b.BATCH]
     epoch_batches = len(b.batch_sizes(len(x)))
-    runs, scales = {}, {}
+    runs, scales, op_steps = {}, {}, {}
     for name in names:
-        family, kind = name.split(":")
-        vae = family == "vae"
+        family, kind = name.split(":", 1)
+        vae = family.startswith("vae")
+        if family in ("aeop", "vaeop"):
+            who, op = kind.split(":")
+            if vae not in op_steps:
+                op_steps[vae] = b.op_steps(vae)
+            ops, steps, products = op_steps[vae]
+            runs[name] = repeat((steps if who == "nnfast" else products)[op], layer_batches, ops)
+            scales[name] = epoch_batches / layer_batches
+            continue
         if kind in ("nnfast", "sequential"):
             make = {("ae", "nnfast"): b.make_ae_estimator,
                     ("ae", "sequential"): b.make_ae_sequential,
@@ -220,20 +231,68 @@ def ae_workloads(names, numpy_batches):
     return runs, scales
 
 
-def ae_plan(numpy_batches):
+def ae_plan(numpy_batches, layer_batches):
     """The autoencoder mode's workloads that this checkout can run, alternatives side by side."""
     import nnfast
+
+    from bench_autoencoder import STEP_OPS
 
     plan = []
     for family, estimator in (("ae", "Autoencoder"), ("vae", "VAE")):
         if hasattr(nnfast, estimator):
             plan.append(f"{family}:nnfast")
-        if family == "ae" or hasattr(nnfast.layers, "GaussianSampler"):
+        has_sampler = hasattr(nnfast.layers, "GaussianSampler")
+        if family == "ae" or has_sampler:
             plan.append(f"{family}:sequential")
         plan += [f"{family}:torch", f"{family}:products"]
         if numpy_batches > 0:
             plan.append(f"{family}:numpy")
+        if layer_batches > 0 and (family == "ae" or has_sampler):
+            for op in STEP_OPS:
+                if op == "sampler" and family == "ae":
+                    continue
+                plan.append(f"{family}op:nnfast:{op}")
+                if op in ("forward", "backward"):
+                    plan.append(f"{family}op:products:{op}")
     return plan
+
+
+def ae_report(times):
+    """Print the autoencoder mode's medians, ratios and per-op tables (times in s per epoch)."""
+    from bench_autoencoder import STEP_OPS
+
+    def median(name):
+        return float(np.median(times[name]))
+
+    def ratio(a, b):
+        r = np.array(times[a]) / np.array(times[b])
+        return f"{np.median(r):.3f} ({r.min():.2f}-{r.max():.2f})"
+
+    for name in times:
+        if "op:" not in name:
+            print(f"{name:20s} median {median(name):8.3f} s")
+    for a, b in AE_RATIOS:
+        if a in times and b in times:
+            print(f"{a:16s} / {b:16s} {ratio(a, b)}")
+    for family in ("ae", "vae"):
+        rows = [op for op in STEP_OPS if f"{family}op:nnfast:{op}" in times]
+        if not rows:
+            continue
+        epoch = median(f"{family}:sequential")
+        print(f"\n{family}: per op, scaled to an epoch (s); share of the Sequential epoch; "
+              "the op's products alone")
+        total = 0.0
+        for op in rows:
+            mine = median(f"{family}op:nnfast:{op}")
+            total += mine
+            line = f"{op:10s} {mine:7.3f}  {mine / epoch:6.1%}"
+            floor = f"{family}op:products:{op}"
+            if floor in times:
+                line += (f"  products {median(floor):7.3f}  ops / products "
+                         f"{ratio(f'{family}op:nnfast:{op}', floor)}")
+            print(line)
+        print(f"ops together {total:.3f} s, epoch {epoch:.3f} s, the rest (the loop, shuffling, "
+              f"batch copies, Python) {epoch - total:.3f} s")
 
 
 def repeat(step, times, ops=None):
@@ -379,7 +438,8 @@ def main():
                         help="batches of the CNN's numpy reference (or the autoencoders' textbook "
                              "numpy) per round (0: leave it out)")
     parser.add_argument("--layer-batches", type=int, default=100,
-                        help="batches of each CNN op per round (0: leave the ops out)")
+                        help="batches of each CNN (or autoencoder) op per round (0: leave the "
+                             "ops out)")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -391,7 +451,9 @@ def main():
     ours, options = OURS, []
     if args.ae:
         sys.path.insert(0, HERE)
-        ours, options = ae_plan(args.numpy_batches), [f"--numpy-batches={args.numpy_batches}"]
+        ours = ae_plan(args.numpy_batches, args.layer_batches)
+        options = [f"--numpy-batches={args.numpy_batches}",
+                   f"--layer-batches={args.layer_batches}"]
     if args.cnn:
         sys.path.insert(0, HERE)
         ours = [name for name in cnn_plan()
@@ -427,6 +489,8 @@ def main():
             json.dump(times, f)
     if args.cnn:
         return cnn_report({name.split(" ", 1)[1]: values for name, values in times.items()})
+    if args.ae:
+        return ae_report({name.split(" ", 1)[1]: values for name, values in times.items()})
     for key, values in times.items():
         print(f"{key:20s} median {np.median(values):.3f} s")
     pairs = [(f"now {a}", f"now {b}") for a, b in (AE_RATIOS if args.ae else RATIOS)
