@@ -39,8 +39,9 @@ class StackedAutoencoder(BaseEstimator):
     ----------
     hidden_layer_sizes : tuple of int
         The code width of each stage, input side first; each at most the
-        width before it (the data's for the first), since a plain
-        autoencoder whose code is wider than its input can learn to copy it.
+        width before it (the data's for the first) unless ``noise`` is set,
+        since a plain autoencoder whose code is wider than its input can
+        learn to copy it.
     activation : {'sigmoid', 'relu', 'tanh', 'identity'}
         Activation of the codes.
     output_activation : {'sigmoid', 'identity', 'tanh', 'relu'}
@@ -55,6 +56,12 @@ class StackedAutoencoder(BaseEstimator):
         Epochs of each stage.
     tied_weights : bool
         Each stage's decoder uses the transpose of its encoder's weights.
+    noise : float
+        Corruption of each stage's input while it trains (0 for none): the
+        stages are then denoising autoencoders, and a code may be wider than
+        its input.
+    noise_type : {'masking', 'gaussian'}
+        As for :class:`Autoencoder`.
     early_stopping : bool
     validation_fraction : float in (0, 1)
     patience : int
@@ -100,7 +107,8 @@ class StackedAutoencoder(BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(256, 128, 64), activation="sigmoid",
                  output_activation="sigmoid", loss="mse", optimizer="adam", learning_rate=1e-3,
-                 batch_size=64, epochs=10, tied_weights=False, early_stopping=False,
+                 batch_size=64, epochs=10, tied_weights=False, noise=0.0, noise_type="masking",
+                 early_stopping=False,
                  validation_fraction=0.1, patience=5, tol=1e-4, shuffle=True, random_state=None,
                  verbose=0, dtype="float32", device=None):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -112,6 +120,8 @@ class StackedAutoencoder(BaseEstimator):
         self.batch_size = batch_size
         self.epochs = epochs
         self.tied_weights = tied_weights
+        self.noise = noise
+        self.noise_type = noise_type
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.patience = patience
@@ -149,6 +159,7 @@ class StackedAutoencoder(BaseEstimator):
             output_activation=self.output_activation if i == 0 else self.activation,
             loss=self.loss, optimizer=self.optimizer, learning_rate=self.learning_rate,
             batch_size=self.batch_size, epochs=self.epochs, tied_weights=self.tied_weights,
+            noise=self.noise, noise_type=self.noise_type,
             early_stopping=self.early_stopping, validation_fraction=self.validation_fraction,
             patience=self.patience, tol=self.tol, shuffle=self.shuffle, random_state=seed,
             verbose=self.verbose, dtype=self.dtype, device=self.device)
@@ -156,12 +167,12 @@ class StackedAutoencoder(BaseEstimator):
     def _check_widths(self, sizes, n_features):
         width = n_features
         for i, size in enumerate(sizes):
-            if size > width:
+            if size > width and not self.noise:
                 before = f"X has {n_features} feature(s)" if i == 0 else \
                     f"the code before it has {width} units"
                 raise ValueError(f"hidden_layer_sizes[{i}]={size} is larger than the layer before "
                                  f"it ({before}); a stage whose code is wider than its input can "
-                                 f"learn to copy it")
+                                 f"learn to copy it, unless noise corrupts that input")
             width = size
 
     # -------------------------------------------------------------- fitting

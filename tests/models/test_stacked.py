@@ -139,6 +139,23 @@ def test_saved_classifier_and_stack_reproduce_their_outputs(tmp_path, digits, st
     assert not hasattr(load_model(tmp_path / "unfitted.nnf"), "autoencoders_")
 
 
+def test_denoising_stages_may_widen_the_code(digits):
+    (X, _), (test, _) = digits
+    X, test = X[:, ::16], test[:, ::16]  # 49 pixels: the first code is wider
+    sae = StackedAutoencoder(hidden_layer_sizes=(64, 16), noise=0.3, epochs=2, batch_size=50,
+                             random_state=0).fit(X)
+    for stage in sae.autoencoders_:
+        assert type(stage.model_.layers[0]).__name__ == "MaskingNoise"
+        assert stage.noise == 0.3
+    # The noise acts in training only: the codes are those of the Dense layers.
+    by_hand = test.astype(np.float64)
+    for layer in sae.encoder_layers_:
+        by_hand = _sigmoid(by_hand @ layer.W + layer.b)
+    np.testing.assert_allclose(sae.transform(test), by_hand, atol=1e-5)
+    with pytest.raises(ValueError, match="unless noise corrupts"):
+        StackedAutoencoder(hidden_layer_sizes=(64, 16), epochs=1).fit(X)
+
+
 @pytest.mark.parametrize("kwargs, X, match", [
     ({"hidden_layer_sizes": (8, 4)}, np.random.default_rng(0).random((20, 6)),
      r"hidden_layer_sizes\[0\]=8 is larger than the layer before it \(X has 6 feature"),
