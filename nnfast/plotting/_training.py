@@ -108,6 +108,17 @@ def overfitting_epoch(val_loss, rise=0.02):
     return best + 1
 
 
+def _numeric_logs(logs):
+    """The per-epoch series of ``logs`` as lists of float (entries that are not numbers left out)."""
+    out = {}
+    for key, values in logs.items():
+        try:
+            out[key] = np.asarray(values, dtype=np.float64).ravel().tolist()
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
 def _curve_names(logs):
     return [k for k in logs if not k.startswith("val_") and k not in _NOT_CURVES
             and not k.endswith("_time") and len(logs[k]) > 0]
@@ -147,7 +158,7 @@ def plot_learning_curves(history, metric=None, title=None, path=None):
     """
     from matplotlib.ticker import MaxNLocator
 
-    logs = _history_dict(history)
+    logs = _numeric_logs(_history_dict(history))
     names = _curve_names(logs)
     if not names:
         raise ValueError(f"the history holds no training curves (keys: {sorted(logs)})")

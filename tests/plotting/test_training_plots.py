@@ -65,6 +65,9 @@ def test_learning_curves_take_every_kind_of_history(tmp_path):
                         random_state=0).fit(X, X[:, 0] > 0)
     fig = plot_learning_curves(clf, path=tmp_path / "clf.png")
     assert [ax.get_title() for ax in fig.axes] == ["Loss", "Accuracy"]
+    arrays = {k: np.asarray(v) for k, v in OVERFIT.items()}
+    arrays["stopped"] = "patience"
+    assert len(plot_learning_curves(arrays).axes) == 2
     # The RBM's history has no 'loss': its first curve is used.
     fig = plot_learning_curves({"reconstruction_error": [0.1, 0.08], "epoch_time": [1.0, 1.0]})
     assert fig.axes[0].get_ylabel() == "mean squared error per pixel"
