@@ -108,20 +108,20 @@ def plot_decision_regions(model, X, y, resolution=200, path=None, class_names=No
     if len(classes) > 1:
         ax.contour(xx, yy, region, levels=np.arange(len(classes) - 1) + 0.5, colors="#333333",
                    linewidths=1.0)
-    size = float(np.clip(4000 / len(X), 10, 60))
+    size = float(np.clip(4000 / len(X), 10, 90))
     true_idx = np.searchsorted(classes, y)
     handles = []
     for i, (name, color) in enumerate(zip(names, colors)):
         mine = true_idx == i
         if mine.any():
-            ax.scatter(X[mine, 0], X[mine, 1], s=size, color=color, edgecolors="white",
-                       linewidths=0.5, zorder=3)
+            ax.scatter(X[mine, 0], X[mine, 1], s=size, color=color, edgecolors="#1a1a1a",
+                       linewidths=0.4, zorder=3)
         handles.append(Line2D([], [], marker="s", linestyle="none", markersize=9, color=color,
                               alpha=0.8, label=name))
     wrong = pred_samples != y
     if wrong.any():
-        ax.scatter(X[wrong, 0], X[wrong, 1], s=size * 2.6, facecolors="none", edgecolors="black",
-                   linewidths=1.2, zorder=4)
+        ax.scatter(X[wrong, 0], X[wrong, 1], s=size * 2.8, facecolors="none", edgecolors="black",
+                   linewidths=1.3, zorder=4)
         handles.append(Line2D([], [], marker="o", linestyle="none", markersize=8,
                               markerfacecolor="none", markeredgecolor="black",
                               label=f"misclassified ({wrong.sum()})"))

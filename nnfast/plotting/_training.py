@@ -203,6 +203,8 @@ def plot_learning_curves(history, metric=None, title=None, path=None):
         values = [v for k in (name, f"val_{name}") for v in logs.get(k, []) if np.isfinite(v)]
         if name == "loss" and values and min(values) > 0 and max(values) / min(values) > 30:
             ax.set_yscale("log")
+        elif values and scale == 1.0 and all(float(v).is_integer() for v in values):
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts, such as errors
         ax.legend(frameon=False, fontsize=8)
     fig.suptitle(title or "Learning curves", fontsize=12, fontweight="bold")
     return save(fig, path)
