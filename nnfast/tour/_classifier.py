@@ -9,7 +9,7 @@ KEY = "classifier"
 TITLE = "MLP classifier: overfitting, errors and the hardest images"
 
 _NEEDS = (("metrics", "precision_recall_fscore"), ("metrics", "classification_error"),
-          ("metrics", "classification_report"), ("metrics", "predictive_entropy"),
+          ("metrics", "predictive_entropy"),
           ("plotting", "plot_learning_curves"), ("plotting", "plot_hardest_samples"),
           ("plotting", "overfitting_epoch"))
 
@@ -32,8 +32,7 @@ def n_steps(ctx):
 def run(ctx):
     """Train a deliberately large MLP with a validation set, evaluate it, fill ``ctx.result``."""
     from ..metrics import (
-        classification_error, classification_report, confusion_matrix, precision_recall_fscore,
-        predictive_entropy,
+        classification_error, confusion_matrix, precision_recall_fscore, predictive_entropy,
     )
     from ..models import MLPClassifier
     from ..plotting import (
@@ -75,13 +74,13 @@ def run(ctx):
     plot_confusion_matrix(matrix, class_names=names, path=ctx.figure(
         "classifier_confusion_matrix.png",
         "Test images by true class (rows) and predicted class (columns): counts, and the "
-        "percentage of the row."))
+        "percentage of the row.", wide=True))
     plot_hardest_samples(data.images_test, proba, y, class_names=names, k=24,
                          classes=clf.classes_, path=ctx.figure(
                              "classifier_hardest_samples.png",
                              "The test images the network is least sure about, mistakes first: "
                              "the predicted class with its probability, the true class and the "
-                             "entropy H of the predicted distribution (in nats)."))
+                             "entropy H of the predicted distribution (in nats).", wide=True))
     wilson = classification_error(y, pred, method="wilson")
     normal = classification_error(y, pred, method="normal")
     accuracy = 1.0 - wilson.error
@@ -100,19 +99,19 @@ def run(ctx):
               note="Wilson's interval stays inside [0, 1] and keeps its coverage for few "
                    "errors; the normal approximation is e \u00b1 1.96 \u221a(e(1-e)/n).")
     per_class = precision_recall_fscore(y, pred, labels=np.arange(len(names)))
-    rows = [[names[k], float(per_class.precision[k]), float(per_class.recall[k]),
-             float(per_class.f1[k]), int(per_class.support[k])] for k in range(len(names))]
+    rows = [[names[k], f"{per_class.precision[k]:.3f}", f"{per_class.recall[k]:.3f}",
+             f"{per_class.f1[k]:.3f}", int(per_class.support[k])] for k in range(len(names))]
     for average in ("macro", "weighted"):
         avg = precision_recall_fscore(y, pred, average=average)
-        rows.append([f"{average} average", float(avg.precision), float(avg.recall),
-                     float(avg.f1), int(avg.support)])
+        rows.append([f"{average} average", f"{avg.precision:.3f}", f"{avg.recall:.3f}",
+                     f"{avg.f1:.3f}", int(avg.support)])
     ctx.table("Per-class report on the test images",
               ["class", "precision", "recall", "F1", "test images"], rows)
     published = published_rows(data.name, "mlp")
     if published:
         ctx.table(f"Published MLP test accuracies on {data.title}",
-                  ["published model", "published accuracy", "nnfast here", "source"],
-                  [[m, acc, accuracy, src] for m, acc, src in published],
+                  ["published model", "published accuracy", "nnfast, this run", "source"],
+                  [[m, f"{acc:.1%}", f"{accuracy:.1%}", src] for m, acc, src in published],
                   note="Published figures as their sources print them; nnfast's column is this "
                        f"run ({clf.n_iter_} epochs on {len(data.X_train) - n_val:,} training "
                        "images, no augmentation).")
@@ -128,8 +127,6 @@ def run(ctx):
         f"images). The mean entropy of the predictions is {entropy[wrong].mean():.2f} nats on "
         f"the mistakes and {entropy[~wrong].mean():.2f} on the correct answers: the network is "
         "less sure where it is wrong.")
-    res.texts.append(("The same report as text (nnfast.metrics.classification_report)",
-                      classification_report(y, pred, class_names=names)))
     res.summary = (f"test error {wilson.error:.1%} (95 % interval {wilson.low:.1%} to "
                    f"{wilson.high:.1%}, {len(y):,} images); validation loss lowest at epoch "
                    f"{best_epoch} of {clf.n_iter_}")

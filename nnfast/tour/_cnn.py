@@ -96,7 +96,8 @@ def run(ctx):
     plot_confusion_matrix(confusion_matrix(data.y_test, cnn_row["pred"], len(data.class_names)),
                           class_names=data.class_names, path=ctx.figure(
                               "cnn_confusion_matrix.png",
-                              "The CNN's test predictions: rows are the true classes."),
+                              "The CNN's test predictions: rows are the true classes.",
+                              wide=True),
                           title=f"CNN on the test images: {cnn_row['test_accuracy']:.1%} correct")
     plot_conv_filters(cnn, n_cols=8, path=ctx.figure(
         "cnn_filters.png", "The 32 learned 3x3 kernels of the first convolution."),
@@ -109,14 +110,15 @@ def run(ctx):
                                   "seconds per epoch", "prediction ms per 1,000 images",
                                   "test accuracy"],
               [[r["name"], r["parameters"], r["epochs"], r["seconds"], r["seconds_per_epoch"],
-                r["predict_ms_per_1000"], r["test_accuracy"]] for r in rows])
+                r["predict_ms_per_1000"], f"{r['test_accuracy']:.2%}"] for r in rows])
     published = [(m, "MLP", acc, src) for m, acc, src in published_rows(data.name, "mlp")]
     published += [(m, "CNN", acc, src) for m, acc, src in published_rows(data.name, "cnn")]
     if published:
         ctx.table(f"Published test accuracies on {data.title}",
-                  ["published model", "compare with", "published accuracy", "nnfast here",
-                   "source"],
-                  [[m, kind, acc, (mlp_row if kind == "MLP" else cnn_row)["test_accuracy"], src]
+                  ["published model", "compare with", "published accuracy",
+                   "nnfast, this run", "source"],
+                  [[m, kind, f"{acc:.1%}",
+                    f"{(mlp_row if kind == 'MLP' else cnn_row)['test_accuracy']:.1%}", src]
                    for m, kind, acc, src in published],
                   note="Published figures as their sources print them; nnfast's column is this "
                        f"run ({epochs} epochs on {len(data.X_train):,} training images, no "

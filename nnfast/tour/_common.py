@@ -9,10 +9,16 @@ __all__ = ["FigureRecord", "Table", "SectionResult", "SectionContext", "fmt"]
 
 @dataclass
 class FigureRecord:
-    """One PNG of a section: its file name inside the output folder and a caption."""
+    """One PNG of a section: its file name inside the output folder, a caption, its width.
+
+    ``wide`` True gives the figure the whole width of the page (pictures with
+    small print, such as a confusion matrix of long class names); None lets
+    the report decide from the picture's shape.
+    """
 
     file: str
     caption: str
+    wide: bool = None
 
 
 @dataclass
@@ -41,8 +47,6 @@ class SectionResult:
     tables : list of Table
     notes : list of str
         Paragraphs after the tables: what to look for, caveats.
-    texts : list of (str, str)
-        Titled blocks of preformatted text (such as a classification report).
     files : list of str
         Data files the section wrote besides its figures (such as a CSV table).
     numbers : dict
@@ -58,7 +62,6 @@ class SectionResult:
     figures: list = field(default_factory=list)
     tables: list = field(default_factory=list)
     notes: list = field(default_factory=list)
-    texts: list = field(default_factory=list)
     files: list = field(default_factory=list)
     numbers: dict = field(default_factory=dict)
     seconds: float = 0.0
@@ -120,9 +123,9 @@ class SectionContext:
         self.result.files.append(name)
         return os.path.join(self.out_dir, name)
 
-    def figure(self, name, caption):
+    def figure(self, name, caption, wide=None):
         """Register the PNG ``name`` with its caption; return the path to write it to."""
-        self.result.figures.append(FigureRecord(name, caption))
+        self.result.figures.append(FigureRecord(name, caption, wide))
         return os.path.join(self.out_dir, name)
 
     def table(self, title, columns, rows, note=""):

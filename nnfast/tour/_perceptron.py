@@ -83,8 +83,8 @@ def run(ctx):
                for p, a, f, c, e in zip(result.n_patterns[keep], alpha[keep],
                                         result.fraction_learned[keep], result.theory[keep],
                                         result.mean_epochs[keep])],
-              note=f"N = {n}, {result.n_trials} trials per p, no bias; every {n // 2}th p shown "
-                   f"(the figure has them all).")
+              note=f"N = {n}, {result.n_trials} trials per p, no bias; the rows where p is a "
+                   "multiple of N/2 (the figure has every p).")
     at_2n = int(np.flatnonzero(result.n_patterns == 2 * n)[0])
     measured, cover = float(result.fraction_learned[at_2n]), float(result.theory[at_2n])
     res.notes.append(

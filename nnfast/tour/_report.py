@@ -41,10 +41,8 @@ figure { margin: 0; border: 1px solid var(--line); border-radius: 8px; padding: 
          background: #fff; }
 figure.wide { grid-column: 1 / -1; }
 figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; }
+figure.wide img { max-height: 880px; width: auto; }
 figcaption { color: var(--muted); font-size: 13.5px; margin-top: 8px; }
-pre { background: #f7f9fb; border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px;
-      font: 13px/1.45 ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono",
-            monospace; overflow-x: auto; }
 code { font: 13.5px ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono",
        monospace; background: #eef2f6; padding: 1px 5px; border-radius: 4px; }
 .took { color: var(--muted); font-size: 13px; text-align: right; margin: 8px 0 0; }
@@ -87,6 +85,25 @@ def _figure_is_wide(path):
     return width > 1.9 * height or width > 1000
 
 
+def _layout(figures, out_dir):
+    """Which figures take the page's whole width: the wide ones, and any left alone in a row.
+
+    The others go two to a row; a figure that would sit alone beside an
+    empty half (the last of an odd run) spans the row instead.
+    """
+    wide = [f.wide if f.wide is not None else _figure_is_wide(os.path.join(out_dir, f.file))
+            for f in figures]
+    run = 0
+    for i, full_width in enumerate(wide + [True]):
+        if full_width:
+            if run % 2:
+                wide[i - 1] = True
+            run = 0
+        else:
+            run += 1
+    return wide
+
+
 def _subtitle(tour, data):
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (f"{data.title[0].upper() + data.title[1:]}, {_MODE[tour.quick]}; "
@@ -121,9 +138,9 @@ def _html(tour, data):
         parts.append(f'<p class="summary-line">{_esc(s.summary)}</p>')
         if s.figures:
             parts.append('<div class="figures">')
-            for f in s.figures:
-                wide = _figure_is_wide(os.path.join(tour.out_dir, f.file))
-                parts.append(('<figure class="wide">' if wide else "<figure>")
+            wide = _layout(s.figures, tour.out_dir)
+            for f, full_width in zip(s.figures, wide):
+                parts.append(('<figure class="wide">' if full_width else "<figure>")
                              + f'<img src="{_esc(f.file)}" alt="{_esc(f.caption)}" loading="lazy">'
                              f"<figcaption>{_esc(f.caption)}</figcaption></figure>")
             parts.append("</div>")
@@ -136,8 +153,6 @@ def _html(tour, data):
             parts.append(f'<p class="note">Data: {links}</p>')
         for note in s.notes:
             parts.append(f"<p>{_esc(note)}</p>")
-        for title, text in s.texts:
-            parts.append(f"<h3>{_esc(title)}</h3><pre>{_esc(text)}</pre>")
         parts.append(f'<p class="took">{_esc(s.key)}: {s.seconds:.1f} s</p></section>')
     machine_rows = [[k, v] for k, v in tour.machine.items()]
     command = _command(tour)
@@ -191,8 +206,6 @@ def _markdown(tour, data):
             lines += ["Data: " + ", ".join(f"[{name}]({name})" for name in s.files), ""]
         for note in s.notes:
             lines += [note, ""]
-        for title, text in s.texts:
-            lines += [f"### {title}", "", "```", text.rstrip("\n"), "```", ""]
         for f in s.figures:
             lines += [f"![{_md_cell(f.caption)}]({f.file})", "", f"_{f.caption}_", ""]
     lines += ["## The machine and software", ""]

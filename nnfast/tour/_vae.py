@@ -68,7 +68,7 @@ def run(ctx):
     seconds = time.perf_counter() - start
     ctx.step("figures")
     codes = vae.encode(X_test)
-    pca = PCA(n_components=2).fit(X)
+    pca = PCA(n_components=2).fit(X[:10_000])  # as in the autoencoder section
     plot_vae_vs_pca(codes, pca.transform(X_test), y_test, class_names=data.class_names,
                     title="Test images in two dimensions: VAE latent means and PCA",
                     path=ctx.figure("vae_vs_pca.png",
