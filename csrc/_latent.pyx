@@ -87,14 +87,16 @@ def backprop_gaussian_sample(const floating[:, ::1] dz,  # IN  (n, m)
 cdef class PenaltyNode(Node):
     """A node that adds a penalty to the objective.
 
-    ``io`` is the layer's float64 array (2,): ``io[0]`` the penalty's
+    ``io`` is the layer's float64 array (3,): ``io[0]`` the penalty's
     coefficient in the objective (the layer keeps it current), ``io[1]``
-    where the node writes the value of each forward pass.
+    where the node writes the value of each forward pass, ``io[2]`` set to
+    0 to tell the layer that this value is the newest.
     """
     cdef double* io
 
     cdef void _report(self, double value) noexcept:
         self.io[1] = value
+        self.io[2] = 0
         self.penalty = self.io[0] * value
 
 
@@ -106,7 +108,7 @@ cdef class ActivityNode(PenaltyNode):
     size : int
         Values per sample.
     l1, kl, target : float
-    io : ndarray of shape (2,), float64
+    io : ndarray of shape (3,), float64
     itemsize : int
     """
     cdef double l1, kl, target
@@ -169,7 +171,7 @@ cdef class SamplerNode(PenaltyNode):
     seed : int
     draws : ndarray of shape (1,), uint64
         The layer's count of draws (see ``GaussianNoiseNode``).
-    io : ndarray of shape (2,), float64
+    io : ndarray of shape (3,), float64
     itemsize : int
     """
     cdef uint64_t seed

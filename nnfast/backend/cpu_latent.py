@@ -136,7 +136,7 @@ class CpuLatentOps:
 
 
 def _io_ok(io):
-    return type(io) is np.ndarray and io.dtype == F64 and io.shape == (2,) and io.flags.c_contiguous
+    return type(io) is np.ndarray and io.dtype == F64 and io.shape == (3,) and io.flags.c_contiguous
 
 
 def _activity_node(spec, dtype, fused_output):

@@ -51,17 +51,22 @@ class PenaltyLayer(Layer):
 
     def __init__(self, penalty_scale=1.0, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
-        # [coefficient in the objective, value of the last batch]: shared
-        # with a compiled network, which reads the first and writes the second.
-        self._penalty_io = np.zeros(2)
+        # [coefficient in the objective, value of the last batch, 1 when the
+        # value is rather the layer's own]: shared with a compiled network,
+        # which reads the first and writes the others.  The layer's own value
+        # (a 0-d array of its backend) is read only when asked for.
+        self._penalty_io = np.zeros(3)
+        self._penalty_array = None
         self.penalty_scale = penalty_scale
 
     @property
     def penalty_weight(self):
+        """The penalty's own weight in the objective (1 here)."""
         return 1.0
 
     @property
     def penalty_scale(self):
+        """A factor on the penalty's term in the objective (settable; a compiled network follows)."""
         return self._penalty_scale
 
     @penalty_scale.setter
@@ -79,16 +84,34 @@ class PenaltyLayer(Layer):
 
     @property
     def penalty(self):
-        return float(self._penalty_io[1])
+        """The penalty of the last forward pass: a batch mean, without weight or scale."""
+        return float(self.ops.to_numpy(self.penalty_value) if self._penalty_io[2]
+                     else self._penalty_io[1])
+
+    @property
+    def penalty_value(self):
+        """:attr:`penalty` as the layer holds it: a 0-d array of its backend, or a number.
+
+        Adding it to a loss on a device keeps the sum there.
+        """
+        return self._penalty_array if self._penalty_io[2] else self._penalty_io[1]
 
     @property
     def penalty_term(self):
         """The penalty's term in the objective for the last batch."""
-        return float(self._penalty_io[0] * self._penalty_io[1])
+        return self.penalty_coefficient * self.penalty
 
     def _report(self, value):
-        """Record the batch's penalty (a 0-d array of the backend)."""
-        self._penalty_io[1] = float(value)
+        """Record the batch's penalty (a 0-d array of the backend, not read here)."""
+        self._penalty_array = value
+        self._penalty_io[2] = 1.0
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_penalty_array"] = None
+        state["_penalty_io"] = state["_penalty_io"].copy()
+        state["_penalty_io"][2] = 0.0
+        return state
 
     def get_config(self):
         return {"penalty_scale": self.penalty_scale, **super().get_config()}

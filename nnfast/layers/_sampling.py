@@ -61,6 +61,7 @@ class GaussianSampler(RandomStream, PenaltyLayer):
 
     @property
     def beta(self):
+        """The weight of the KL term (settable; a compiled network follows)."""
         return self._beta
 
     @beta.setter
@@ -70,6 +71,7 @@ class GaussianSampler(RandomStream, PenaltyLayer):
 
     @property
     def penalty_weight(self):
+        """``beta``."""
         return self._beta
 
     def compute_output_shape(self, input_shape):

@@ -322,7 +322,7 @@ class Sequential:
         logits = self.layers[-1].preactivation if self._fused else output
         loss, grad = self.loss(self.ops, logits, targets, grad_out=grad_out)
         for layer in self._penalty_layers():
-            loss += layer.penalty_term
+            loss = loss + layer.penalty_coefficient * layer.penalty_value
         return loss, grad
 
     def _penalty_layers(self):

@@ -296,3 +296,51 @@ def test_compiled_sampler_refuses_bad_shapes():
     with pytest.raises(ValueError, match=r"must be \(n, m\), \(n, m\) and \(m,\)"):
         ops.backprop_activity_penalty(np.zeros((3, 4)), np.zeros((3, 4)), np.zeros(3), 1, 0,
                                       0.1, 1.0)
+
+
+# ------------------------------------------------------------ on a device
+def _strict():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("strict_xp", Path(__file__).with_name("strict_xp.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reference_ops_keep_everything_on_the_device():
+    # A strict stand-in for cupy refuses every implicit transfer and scalar read.
+    strict = _strict()
+    ops = strict.StrictOps()
+    rng = np.random.default_rng(0)
+    x = ops.xp.asarray(rng.uniform(0.1, 0.9, size=(5, 6)).astype(np.float32))
+    strict.transfers.reset()
+    y = ops.gaussian_noise(x, 0.3, 1, 2)
+    y, mask = ops.masking_noise(y, 0.3, 1, 2)
+    value, mean = ops.activity_penalty(y, 0.1, 0.2, 0.1)
+    dx = ops.backprop_activity_penalty(x, y, mean, 0.1, 0.2, 0.1, 1.0)
+    z, eps = ops.gaussian_sample(x, 3, 0)
+    kl = ops.gaussian_kl(x)
+    d = ops.backprop_gaussian_sample(z, x, eps, 0.5)
+    for a in (y, mask, value, mean, dx, z, eps, kl, d):
+        assert type(a) is strict.StrictArray
+    assert strict.transfers.to_host == 0
+
+
+def test_penalty_layers_read_their_value_only_when_asked():
+    from nnfast.layers import ActivityRegularization, GaussianSampler
+
+    strict = _strict()
+    ops = strict.StrictOps()
+    x = ops.xp.asarray(np.random.default_rng(1).uniform(0.1, 0.9, size=(4, 6)))
+    for layer in (GaussianSampler(seed=0), ActivityRegularization(l1=0.1, kl=0.2)):
+        nnfast.Sequential([layer], device=ops, dtype="float64").build(6)
+        strict.transfers.reset()
+        y = layer.forward(x, training=True)
+        layer.backward(ops.xp.ones_like(y))
+        assert strict.transfers.to_host == 0
+        assert type(layer.penalty_value) is strict.StrictArray
+        expected = float(ops.to_numpy(ops.gaussian_kl(x) if isinstance(layer, GaussianSampler)
+                                      else ops.activity_penalty(x, 0.1, 0.2, 0.05)[0]))
+        assert layer.penalty == expected
