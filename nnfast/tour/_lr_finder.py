@@ -1,7 +1,7 @@
 """Tour section: the learning-rate range test, and training with the rate it suggests."""
 import numpy as np
 
-from ._figures import integer_axis, log_axis
+from ._figures import integer_axis
 
 KEY = "lr-finder"
 TITLE = "Learning-rate finder"
@@ -34,10 +34,13 @@ def _rates_figure(curves, path):
                      label=label)
         acc_ax.plot(epochs, 100 * np.asarray(history["val_accuracy"]), color=PALETTE[i],
                     marker="o", markersize=3, label=label)
-    log_axis(loss_ax)
+    # A diverging rate's first losses can be enormous; the scale follows the other two runs.
+    top = max(np.nanmax(np.asarray(h["loss"], dtype=float)) for h in list(curves.values())[:2])
+    loss_ax.set_ylim(0, 1.3 * top)
     integer_axis(loss_ax)
     integer_axis(acc_ax)
-    style_axes(loss_ax, title="Training loss", xlabel="epoch", ylabel="cross-entropy (log scale)")
+    style_axes(loss_ax, title="Training loss (larger values cut off)", xlabel="epoch",
+               ylabel="cross-entropy")
     style_axes(acc_ax, title="Validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
     acc_ax.set_ylim(0, 100)
     for ax in (loss_ax, acc_ax):
