@@ -1,4 +1,9 @@
-"""Tour section: autoencoders, denoising, PCA and the transfer of a stacked encoder."""
+"""Tour section: autoencoders, denoising, PCA and the transfer of a stacked encoder.
+
+The comparison of representations (raw pixels, autoencoder codes, PCA, a
+transferred stacked encoder) is part of the section when
+:func:`nnfast.experiments.compare_representations` exists.
+"""
 import time
 
 import numpy as np
@@ -6,8 +11,7 @@ import numpy as np
 KEY = "autoencoder"
 TITLE = "Autoencoders: reconstruction, denoising, PCA and transfer"
 
-_NEEDS = (("models", "Autoencoder"), ("models", "StackedAutoencoder"), ("models", "PCA"),
-          ("experiments", "compare_representations"), ("plotting", "plot_reconstructions"),
+_NEEDS = (("models", "Autoencoder"), ("models", "PCA"), ("plotting", "plot_reconstructions"),
           ("plotting", "plot_latent_before_after"),
           ("plotting", "plot_reconstruction_error_curve"))
 
@@ -22,9 +26,16 @@ def missing():
     return None
 
 
+def _transfer_available():
+    from .. import experiments, models
+
+    return hasattr(experiments, "compare_representations") and hasattr(models,
+                                                                        "StackedAutoencoder")
+
+
 def n_steps(ctx):
     """Progress steps of :func:`run`."""
-    return 4
+    return 4 if _transfer_available() else 3
 
 
 def _mask(X, rate, seed):
@@ -45,7 +56,6 @@ def _pca_errors(pca, X, widths):
 
 def run(ctx):
     """Train the autoencoders and PCA, compare the representations, fill ``ctx.result``."""
-    from ..experiments import compare_representations
     from ..models import PCA, Autoencoder
     from ..plotting import (
         plot_latent_before_after, plot_reconstruction_error_curve, plot_reconstructions,
@@ -62,10 +72,13 @@ def run(ctx):
         f"squared error, Adam) trains for {epochs} epochs on the training images. A denoising "
         "autoencoder of the same shape sees its inputs with 30 % of the pixels set to zero and "
         "learns to give back the clean image. PCA is the linear baseline: its error for codes "
-        "of the same width is set beside the autoencoders'. Finally one classifier is trained "
-        "on four representations of the images: the raw pixels, the autoencoder's codes, as "
-        "many principal components, and a stacked autoencoder's pretrained encoder, "
-        "transferred and fine-tuned.")
+        "of the same width is set beside the autoencoders'.")
+    transfer = _transfer_available()
+    if transfer:
+        res.intro += (" Finally one classifier is trained on four representations of the "
+                      "images: the raw pixels, the autoencoder's codes, as many principal "
+                      "components, and a stacked autoencoder's pretrained encoder, transferred "
+                      "and fine-tuned.")
 
     def autoencoder(**params):
         settings = dict(epochs=epochs, batch_size=batch, random_state=0)
@@ -134,12 +147,32 @@ def run(ctx):
               [[k, pca_errors[k], ae_errors.get(k, float("nan"))] for k in pca_errors],
               note=f"PCA fitted on {min(len(X), 10_000):,} training images, the autoencoders on "
                    f"{len(X):,}.")
-    ctx.step("transfer")
+    res.summary = (f"test reconstruction error {plain_error:.4f} (PCA, 20 components: "
+                   f"{pca_errors[20]:.4f})")
+    res.numbers = {"reconstruction_error": plain_error, "denoising_error": denoising_error,
+                   "plain_error_on_noisy": plain_on_noisy, "pca_errors": pca_errors,
+                   "autoencoder_errors": ae_errors}
+    if transfer:
+        ctx.step("transfer")
+        _transfer(ctx, batch)
+    res.notes.append(
+        f"On masked inputs the denoising autoencoder's error is {denoising_error:.4f} against "
+        f"{plain_on_noisy:.4f} for the plain one. PCA with {max(sizes)} components reconstructs "
+        f"with error {pca_errors[max(sizes)]:.4f}, the autoencoder with a code as wide "
+        f"{ae_errors[max(sizes)]:.4f}.")
+    ctx.step()
 
+
+def _transfer(ctx, batch):
+    """One classifier on four representations of the images: the comparison's table."""
+    from ..experiments import compare_representations
+
+    data, res = ctx.data, ctx.result
+    X = data.X_train
     n_compare, compare_epochs = ctx.size((len(X), 4), (len(X), 10), (10_000, 5))
-    comparison = compare_representations(X[:n_compare], data.y_train[:n_compare], X_test, y_test,
-                                         width=20, epochs=compare_epochs, batch_size=batch,
-                                         random_state=0)
+    comparison = compare_representations(X[:n_compare], data.y_train[:n_compare], data.X_test,
+                                         data.y_test, width=20, epochs=compare_epochs,
+                                         batch_size=batch, random_state=0)
     ctx.table("One classifier on four representations",
               ["representation", "features", "test accuracy", "training seconds",
                "of which the representation"],
@@ -150,16 +183,6 @@ def run(ctx):
                    "encoder (256-128-20, sigmoid units) is pretrained greedily, layer by layer, "
                    "then fine-tuned with the classifier's head.")
     best = max(comparison.rows, key=lambda r: r["test_accuracy"])
-    res.notes.append(
-        f"On masked inputs the denoising autoencoder's error is {denoising_error:.4f} against "
-        f"{plain_on_noisy:.4f} for the plain one. PCA with {max(sizes)} components reconstructs "
-        f"with error {pca_errors[max(sizes)]:.4f}, the autoencoder with a code as wide "
-        f"{ae_errors[max(sizes)]:.4f}.")
-    res.summary = (f"reconstruction error {plain_error:.4f} (PCA, 20 components: "
-                   f"{pca_errors[20]:.4f}); "
-                   f"best representation for the classifier: {best['method']} "
-                   f"({best['test_accuracy']:.1%})")
-    res.numbers = {"reconstruction_error": plain_error, "denoising_error": denoising_error,
-                   "plain_error_on_noisy": plain_on_noisy, "pca_errors": pca_errors,
-                   "autoencoder_errors": ae_errors, "representations": comparison.rows}
-    ctx.step()
+    res.summary += (f"; best representation for the classifier: {best['method']} "
+                    f"({best['test_accuracy']:.1%})")
+    res.numbers["representations"] = comparison.rows
