@@ -14,7 +14,7 @@ from .._validation import (
 )
 from ..backend.ops_activations import check_activation
 from ..base import BaseEstimator
-from ..callbacks import EarlyStopping
+from ..callbacks import EarlyStopping, LearningRateScheduler
 from ..metrics import accuracy_score
 from ..optimizers import OPTIMIZERS
 from ._sequential import Sequential
@@ -73,6 +73,10 @@ class NetworkEstimator(BaseEstimator):
             self.loss_curve_, self.validation_scores_ = [], []
             self.n_iter_ = 0
             self.best_loss_ = np.inf
+        else:
+            # A fit's schedule may have left the rate low; each later call starts from
+            # learning_rate again (which set_params may have changed).
+            self.model_.optimizer.learning_rate = self.learning_rate
         callbacks, kwargs = [], {}
         if self.early_stopping and first_call and epochs > 1:
             kwargs["validation_split"] = self.validation_fraction
@@ -80,6 +84,9 @@ class NetworkEstimator(BaseEstimator):
                                            patience=self.patience, restore_best_weights=True))
         elif epochs > 1:
             callbacks.append(EarlyStopping(monitor="loss", min_delta=self.tol, patience=self.patience))
+        if getattr(self, "lr_schedule", "constant") == "cosine" and epochs > 1:
+            callbacks.append(LearningRateScheduler("cosine", epochs=epochs,
+                                                   min_lr=self.learning_rate / 100))
         if kwargs.get("validation_split"):
             n_val = int(len(X) * self.validation_fraction)
             if n_val < 1 or n_val >= len(X):

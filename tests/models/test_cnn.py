@@ -181,3 +181,19 @@ def test_pictures_of_filters_and_feature_maps(tmp_path):
         plot_conv_filters(clf, layer=2)
     with pytest.raises(ValueError, match="fitted CNNClassifier or a built Sequential"):
         plot_feature_maps(CNNClassifier(), X[0])
+
+
+def test_the_cosine_schedule_lowers_the_rate_epoch_by_epoch():
+    X, y = bars(60, size=8)
+    params = dict(filters=(3,), dense_units=6, epochs=4, batch_size=16, learning_rate=0.01,
+                  random_state=0)
+    clf = CNNClassifier(**params).fit(X, y)
+    rates = clf.history_["lr"]
+    expected = [0.0001 + 0.5 * (0.01 - 0.0001) * (1 + np.cos(np.pi * e / 4)) for e in range(4)]
+    np.testing.assert_allclose(rates, expected, rtol=1e-12)
+    clf.partial_fit(X, y)  # later calls train at learning_rate again
+    assert clf.model_.optimizer.learning_rate == 0.01
+    flat = CNNClassifier(lr_schedule="constant", **params).fit(X, y)
+    assert flat.history_["lr"] == [0.01] * 4
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        CNNClassifier(lr_schedule="linear").fit(X, y)
