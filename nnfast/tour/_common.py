@@ -1,7 +1,7 @@
 """What every section of the tour shares: its result, its context and its progress bar."""
+import numbers
 import os
 import sys
-import time
 from dataclasses import dataclass, field
 
 __all__ = ["FigureRecord", "Table", "SectionResult", "SectionContext", "fmt"]
@@ -71,9 +71,10 @@ def fmt(value, digits=4):
     """A number as a table shows it: integers plainly, floats to ``digits`` significant digits."""
     if isinstance(value, bool) or value is None:
         return {True: "yes", False: "no", None: "-"}[value]
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if isinstance(value, numbers.Real):
+        value = float(value)
         if value != value:
             return "-"
         if value != 0 and (abs(value) >= 10 ** digits or abs(value) < 10 ** -(digits - 1)):
@@ -105,7 +106,6 @@ class SectionContext:
         self.quick = quick
         self.result = result
         self.bar = bar
-        self._start = time.perf_counter()
 
     @property
     def full(self):
@@ -113,7 +113,7 @@ class SectionContext:
         return self.data.full
 
     def size(self, quick, sample, full):
-        """The setting for this run's size: ``quick`` (on any data), the sample's, or full-size data's."""
+        """This run's setting: ``quick`` (on any data), ``sample`` or ``full`` (full-size data)."""
         if self.quick:
             return quick
         return full if self.full else sample

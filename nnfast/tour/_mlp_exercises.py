@@ -141,8 +141,8 @@ def run(ctx):
                 run["test_mse"][-1], float(run["model"].score(X_test, y_test)),
                 float(np.median(run["epoch_seconds"])), float(np.sum(run["epoch_seconds"]))]
                for label, run in runs.items()],
-              note=f"{n_train:,} training and 500 test samples drawn uniformly from [-\u03c0, \u03c0]\u00b3; "
-                   "plain SGD for both.")
+              note=f"{n_train:,} training and 500 test samples drawn uniformly from "
+                   "[-\u03c0, \u03c0]\u00b3; plain SGD for both.")
     res.notes.append(
         "Per epoch the online rule gets ahead, since it updates the weights after every sample; "
         "per second of computer time mini-batches catch up, because one product over 32 samples "

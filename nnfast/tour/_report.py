@@ -74,7 +74,8 @@ def _html_table(columns, rows):
                    for c, n in zip(columns, numeric))
     body = "".join("<tr>" + "".join(f'<td class="num">{_esc(v)}</td>' if n else f"<td>{_esc(v)}</td>"
                                     for v, n in zip(row, numeric)) + "</tr>" for row in rows)
-    return f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    return (f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>")
 
 
 def _figure_is_wide(path):
