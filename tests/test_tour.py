@@ -189,3 +189,11 @@ def test_quick_mode_trains_on_the_first_images_of_a_full_size_set():
     assert head.X_test is data.X_test and "first 100 training images" in head.source
     assert data.head(len(data.X_train)) is data
     assert data.images_test.shape == (400, 28, 28)
+
+
+def test_each_section_shows_a_progress_bar_on_stderr(tmp_path, capsys):
+    result = tour.run_tour(tmp_path, quick=True, sections="perceptron")
+    captured = capsys.readouterr()
+    assert "perceptron" in captured.err and "2/2" in captured.err
+    assert captured.out.startswith("[perceptron] learned AND-2")
+    assert [s.key for s in result.sections] == ["perceptron"]
