@@ -83,6 +83,12 @@ class BaseEstimator:
         return Tags(estimator_type=None, target_tags=TargetTags(required=False),
                     input_tags=InputTags())
 
+    def _device_ops(self):
+        """The ops of this estimator's ``device`` (the current backend when it has none)."""
+        from .backend import resolve_ops
+
+        return resolve_ops(getattr(self, "device", None))
+
     def save(self, path):
         """Write the model to ``path`` (architecture as JSON, weights as arrays; no pickle).
 

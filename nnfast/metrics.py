@@ -56,9 +56,10 @@ def batch_metric(xp, name, output, targets, loss_name, output_activation):
 
     Returns
     -------
-    float
+    0-d array
         The metric of each sample (its mean over the sample's positions or
-        outputs), summed over the batch.
+        outputs), summed over the batch; left on the backend, so that a
+        training step on a GPU does not wait to read it.
     """
     n = output.shape[0]
     if name == "accuracy":
@@ -70,12 +71,12 @@ def batch_metric(xp, name, output, targets, loss_name, output_activation):
             hits = (output > threshold) == (targets > 0.5)
         else:
             raise ValueError("the 'accuracy' metric needs a cross-entropy loss")
-        return float(hits.reshape(n, -1).mean(axis=1).sum())
+        return hits.reshape(n, -1).mean(axis=1).sum()
     if targets.shape != output.shape:
         raise ValueError(f"the {name!r} metric needs targets with the output's shape")
     diff = output - targets
     per_value = xp.abs(diff) if name == "mae" else diff * diff
-    return float(per_value.reshape(n, -1).mean(axis=1).sum())
+    return per_value.reshape(n, -1).mean(axis=1).sum()
 
 
 # ------------------------------------------------------------------ input checks

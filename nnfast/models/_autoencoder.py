@@ -335,7 +335,7 @@ class Autoencoder(NetworkEstimator):
 
     def _check_fit_X(self, X):
         settings = self._validate_params()
-        X = check_array(X, dtype=self.dtype)
+        X = check_array(X, dtype=self.dtype, ops=self._device_ops())
         if settings["loss"] == BinaryCrossEntropy.name:
             check_unit_range(X)
         self._check_width(X.shape[1])
@@ -344,7 +344,8 @@ class Autoencoder(NetworkEstimator):
     def _check_X(self, X, targets=False):
         """Inputs of a fitted model; ``targets``: they are also compared with reconstructions."""
         check_is_fitted(self, "model_")
-        X = check_array(X, dtype=self.model_.dtype, n_features=self.n_features_in_, model=self)
+        X = check_array(X, dtype=self.model_.dtype, n_features=self.n_features_in_,
+                        model=self, ops=self._device_ops())
         if targets and self.model_.loss.name == BinaryCrossEntropy.name:
             check_unit_range(X)
         return X
@@ -489,7 +490,7 @@ class Autoencoder(NetworkEstimator):
         ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self, "model_")
-        Z = check_array(Z, name="Z", dtype=self.model_.dtype)
+        Z = check_array(Z, name="Z", dtype=self.model_.dtype, ops=self._device_ops())
         if Z.shape[1] != self.latent_dim:
             raise ValueError(f"Z has {Z.shape[1]} columns, but the codes of this model have "
                              f"latent_dim={self.latent_dim}")

@@ -230,7 +230,7 @@ class CNNClassifier(NetworkClassifier):
 
     def _images(self, X):
         X = check_array(X, ndim=(2, 3, 4), dtype=self.dtype if not hasattr(self, "model_")
-                        else self.model_.dtype)
+                        else self.model_.dtype, ops=self._device_ops())
         self._validate_params()
         return to_channels_last(X, self.data_format, self.image_shape)
 
@@ -239,7 +239,7 @@ class CNNClassifier(NetworkClassifier):
 
     def _check_X(self, X):
         check_is_fitted(self, "model_")
-        X = check_array(X, ndim=(2, 3, 4), dtype=self.model_.dtype)
+        X = check_array(X, ndim=(2, 3, 4), dtype=self.model_.dtype, ops=self._device_ops())
         if X.ndim == 2:
             check_n_features(self, X)
         X = self._images(X)

@@ -81,10 +81,11 @@ class _BaseMLP(NetworkEstimator):
 
     def _check_X(self, X):
         check_is_fitted(self, "model_")
-        return check_array(X, dtype=self.model_.dtype, n_features=self.n_features_in_, model=self)
+        return check_array(X, dtype=self.model_.dtype, n_features=self.n_features_in_,
+                           model=self, ops=self._device_ops())
 
     def _check_fit_X(self, X):
-        return check_array(X, dtype=self.dtype)
+        return check_array(X, dtype=self.dtype, ops=self._device_ops())
 
 
 @register_model
@@ -184,7 +185,7 @@ class MLPRegressor(_BaseMLP):
 
     def _targets(self, y, n_samples):
         check_target_given(y)
-        y = check_array(y, name="y", ndim=(1, 2), dtype=self.dtype)
+        y = check_array(y, name="y", ndim=(1, 2), dtype=self.dtype, ops=self._device_ops())
         if len(y) != n_samples:
             raise ValueError(f"X and y have different numbers of samples: {n_samples} and {len(y)}")
         self._y_1d = y.ndim == 1
@@ -197,7 +198,7 @@ class MLPRegressor(_BaseMLP):
         -------
         self
         """
-        X = check_array(X, dtype=self.dtype)
+        X = check_array(X, dtype=self.dtype, ops=self._device_ops())
         y = self._targets(y, len(X))
         self._n_outputs = self.n_outputs_ = y.shape[1]
         return self._fit(X, y, self.epochs, first_call=True)
@@ -209,7 +210,7 @@ class MLPRegressor(_BaseMLP):
         -------
         self
         """
-        X = check_array(X, dtype=self.dtype)
+        X = check_array(X, dtype=self.dtype, ops=self._device_ops())
         first = not hasattr(self, "model_")
         y = self._targets(y, len(X))
         if first:

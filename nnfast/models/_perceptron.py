@@ -140,7 +140,7 @@ class Perceptron(BaseEstimator):
         self
         """
         self._validate_params()
-        X = check_array(X, dtype=np.float64)
+        X = check_array(X, dtype=np.float64, ops=self._device_ops())
         y = check_labels(y, column_warning=True)
         check_consistent_length(X, y)
         classes = np.unique(y)
@@ -181,7 +181,8 @@ class Perceptron(BaseEstimator):
         ndarray of shape (n_samples,)
         """
         check_is_fitted(self, "coef_")
-        X = check_array(X, dtype=np.float64, n_features=self.n_features_in_, model=self)
+        X = check_array(X, dtype=np.float64, n_features=self.n_features_in_,
+                        model=self, ops=self._device_ops())
         return X @ self.coef_ + self.intercept_
 
     def predict(self, X):

@@ -200,7 +200,7 @@ class BernoulliRBM(BaseEstimator):
         """Validate ``X``: 2-D, finite, with the fitted number of features (see :func:`check_unit_interval`)."""
         n_features = None if reset else self.n_features_in_
         X = check_array(X, dtype=self.dtype if reset else self._dtype, allow_nan=True,
-                        n_features=n_features, model=self)
+                        n_features=n_features, model=self, ops=self._device_ops())
         return check_unit_interval(X)
 
     def _fitted(self):

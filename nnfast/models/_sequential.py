@@ -302,8 +302,17 @@ class Sequential:
             raise RuntimeError("the model must be compiled before training or evaluation: call compile()")
 
     # ------------------------------------------------------------------ inputs
+    def _input_ops(self):
+        """The ops inputs are checked against: the model's, or those it will be built with."""
+        ops = getattr(self, "ops", None)
+        return ops if ops is not None else resolve_ops(self.device)
+
+    def _host_float(self, value):
+        """``value`` (a float, or a 0-d array of the backend) as a float: an explicit read."""
+        return value if type(value) is float else float(self.ops.to_numpy(value))
+
     def _prepare(self, x, y=None, name="x"):
-        x = check_array(x, name=name, ndim=(2, 3, 4), dtype=self.dtype)
+        x = check_array(x, name=name, ndim=(2, 3, 4), dtype=self.dtype, ops=self._input_ops())
         self._auto_build(x.shape[1:])
         if y is None:
             return x, None
@@ -335,9 +344,9 @@ class Sequential:
 
     @staticmethod
     def _add_penalties(sums, layers, weight):
-        """Add each layer's last penalty, times ``weight``, to ``sums`` under its name."""
+        """Add each layer's last penalty, times ``weight``, to ``sums`` under its name (no host read)."""
         for layer in layers:
-            sums[layer.penalty_name] += layer.penalty * weight
+            sums[layer.penalty_name] = sums[layer.penalty_name] + layer.penalty_value * weight
 
     def _backprop(self, xb, tb, rows=None):
         """Forward and backward pass on one batch; fills the trained variables' gradients.
@@ -383,7 +392,7 @@ class Sequential:
         self._prepare_training()
         with self.ops.kernel_threads():
             loss, _ = self._backprop(self.ops.asarray(x), self.ops.asarray(targets))
-        return loss, [self.ops.to_numpy(g).copy() for g in self._train_grads]
+        return self._host_float(loss), [self.ops.to_numpy(g).copy() for g in self._train_grads]
 
     def _grad_buffer(self, shape):
         buf = getattr(self, "_grad_buf", None)
@@ -413,7 +422,7 @@ class Sequential:
         self._prepare_training()
         with self.ops.kernel_threads():
             loss, _ = self._train_step(self.ops.asarray(x), self.ops.asarray(targets))
-        return loss
+        return self._host_float(loss)
 
     # ----------------------------------------------------------------- fitting
     def fit(self, x, y, epochs=1, batch_size=32, verbose=0, callbacks=None, validation_split=0.0,
@@ -497,19 +506,28 @@ class Sequential:
         extra = {1: [ProgressBar()], 2: [EpochPrinter()]}.get(verbose, [])
         cbs = CallbackList([history] + extra + list(callbacks or []), self)
         self.history = history
-        self.stop_training, self.stop_reason = False, None
+        self.stop_training, self.stop_reason, self._bad_loss = False, None, False
         self._n_train_samples, self._n_epochs = n, epochs
         ops = self.ops
         network = self._network
         penalty_layers = self._penalty_layers()
-        xbuf = None if network else np.empty((batch_size,) + x.shape[1:], dtype=x.dtype)
-        tbuf = np.empty((batch_size,) + targets.shape[1:], dtype=targets.dtype)
+        # On a device (cupy) the data moves there once per fit, each epoch's order once per
+        # epoch, and the losses stay there until the epoch ends: no batch waits for the host.
+        on_device = ops.xp is not np
+        if on_device:
+            x, targets = ops.asarray(x), ops.asarray(targets)
+            if x_val is not None:
+                x_val, t_val = ops.asarray(x_val), ops.asarray(t_val)
+        xbuf = None if network or on_device else np.empty((batch_size,) + x.shape[1:], dtype=x.dtype)
+        tbuf = None if on_device else np.empty((batch_size,) + targets.shape[1:], dtype=targets.dtype)
         snapshot = self._snapshot()
 
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
             order = self._rng.permutation(n) if shuffle else np.arange(n)
+            if on_device:
+                order = ops.asarray(order)
             loss_sum, metric_sums = 0.0, dict.fromkeys(self.metrics, 0.0)
             penalty_sums = self._penalty_sums()
             for batch, start in enumerate(range(0, n, batch_size)):
@@ -520,22 +538,19 @@ class Sequential:
                     loss, output = self._train_step(x, targets, rows=idx)
                     if self.metrics:
                         tb_dev = np.take(targets, idx, axis=0, out=tbuf[:nb])
+                elif on_device:
+                    tb_dev = ops.xp.take(targets, idx, axis=0)
+                    loss, output = self._train_step(ops.xp.take(x, idx, axis=0), tb_dev)
                 else:
                     tb = np.take(targets, idx, axis=0, out=tbuf[:nb])
                     xb = np.take(x, idx, axis=0, out=xbuf[:nb])
                     xb_dev, tb_dev = ops.asarray(xb), ops.asarray(tb)
                     loss, output = self._train_step(xb_dev, tb_dev)
                 cbs.on_batch_end(batch, {"loss": loss, "size": nb})
-                if not math.isfinite(loss):
-                    self._restore(snapshot)
-                    self.stop_training = True
-                    self.stop_reason = (f"the loss became {loss} at epoch {epoch + 1}, batch {batch + 1}; "
-                                        f"training stopped and the weights from the end of "
-                                        f"{'epoch ' + str(epoch) if epoch > initial_epoch else 'the previous fit'}"
-                                        f" were restored (a lower learning rate may help)")
-                    warnings.warn(self.stop_reason, RuntimeWarning, stacklevel=2)
+                if not on_device and not math.isfinite(loss):
+                    self._stop_on_bad_loss(loss, snapshot, epoch, initial_epoch, batch)
                     break
-                loss_sum += loss * nb
+                loss_sum = loss_sum + loss * nb
                 if penalty_layers:
                     self._add_penalties(penalty_sums, penalty_layers, nb)
                 for m in self.metrics:
@@ -543,12 +558,15 @@ class Sequential:
                                                    self._output_activation)
                 if self.stop_training:
                     break
-            if self.stop_reason is not None and not math.isfinite(loss):
+            if self._bad_loss:
                 break
             seen = max(1, min(n, (batch + 1) * batch_size))
-            logs = {"loss": loss_sum / seen}
-            logs.update({m: s / seen for m, s in metric_sums.items()})
-            logs.update({k: s / seen for k, s in penalty_sums.items()})
+            logs = {"loss": self._host_float(loss_sum) / seen}
+            if not math.isfinite(logs["loss"]):  # on a device, found once the epoch is over
+                self._stop_on_bad_loss(logs["loss"], snapshot, epoch, initial_epoch)
+                break
+            logs.update({m: self._host_float(s) / seen for m, s in metric_sums.items()})
+            logs.update({k: self._host_float(s) / seen for k, s in penalty_sums.items()})
             if x_val is not None:
                 val = self._evaluate_arrays(x_val, t_val, None)
                 logs.update({f"val_{k}": v for k, v in val.items()})
@@ -560,6 +578,16 @@ class Sequential:
         history.stopped_reason = self.stop_reason
         cbs.on_train_end()
         return history
+
+    def _stop_on_bad_loss(self, loss, snapshot, epoch, initial_epoch, batch=None):
+        """Put back the weights of the last complete epoch and stop, with a warning."""
+        self._restore(snapshot)
+        self.stop_training = self._bad_loss = True
+        where = f"epoch {epoch + 1}" + ("" if batch is None else f", batch {batch + 1}")
+        before = f"epoch {epoch}" if epoch > initial_epoch else "the previous fit"
+        self.stop_reason = (f"the loss became {loss} at {where}; training stopped and the weights "
+                            f"from the end of {before} were restored (a lower learning rate may help)")
+        warnings.warn(self.stop_reason, RuntimeWarning, stacklevel=3)
 
     def _snapshot(self):
         """Copies of the parameters, optimizer state and step count, for :meth:`_restore`.
@@ -603,7 +631,7 @@ class Sequential:
         -------
         ndarray of shape (n_samples, n_outputs)
         """
-        x = check_array(x, name="x", ndim=(2, 3, 4), dtype=self.dtype)
+        x = check_array(x, name="x", ndim=(2, 3, 4), dtype=self.dtype, ops=self._input_ops())
         self._auto_build(x.shape[1:])
         out = np.empty((len(x),) + tuple(self.output_shape), dtype=self.dtype)
         with self.ops.kernel_threads():
@@ -623,7 +651,7 @@ class Sequential:
         list of ndarray
             One array per layer, of shape (n_samples, *layer.output_shape).
         """
-        x = check_array(x, name="x", ndim=(2, 3, 4), dtype=self.dtype)
+        x = check_array(x, name="x", ndim=(2, 3, 4), dtype=self.dtype, ops=self._input_ops())
         self._auto_build(x.shape[1:])
         outputs = []
         with self.ops.kernel_threads():
@@ -653,11 +681,12 @@ class Sequential:
             else:
                 output = self._forward(ops.asarray(x[s:e]), training=False)
                 loss, _ = self._loss_of_output(output, tb)
-            sums["loss"] += loss * (e - s)
+            sums["loss"] = sums["loss"] + loss * (e - s)
             self._add_penalties(sums, penalty_layers, e - s)
             for m in self.metrics:
-                sums[m] += batch_metric(ops.xp, m, output, tb, self.loss.name, self._output_activation)
-        return {k: v / len(x) for k, v in sums.items()}
+                sums[m] = sums[m] + batch_metric(ops.xp, m, output, tb, self.loss.name,
+                                                 self._output_activation)
+        return {k: self._host_float(v) / len(x) for k, v in sums.items()}
 
     def evaluate(self, x, y, batch_size=None, return_dict=False):
         """Loss (and metrics) on ``x``, ``y`` in inference mode.

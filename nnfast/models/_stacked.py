@@ -189,7 +189,7 @@ class StackedAutoencoder(BaseEstimator):
         self
         """
         sizes = self._validate_params()
-        X = check_array(X, dtype=self.dtype)
+        X = check_array(X, dtype=self.dtype, ops=self._device_ops())
         if check_reconstruction_loss(self.loss) == BinaryCrossEntropy.name:
             check_unit_range(X)
         self._check_widths(sizes, X.shape[1])
@@ -220,7 +220,8 @@ class StackedAutoencoder(BaseEstimator):
 
     def _check_X(self, X):
         check_is_fitted(self, "autoencoders_")
-        return check_array(X, dtype=self.encoder_.dtype, n_features=self.n_features_in_, model=self)
+        return check_array(X, dtype=self.encoder_.dtype, n_features=self.n_features_in_,
+                           model=self, ops=self._device_ops())
 
     def transform(self, X):
         """The last stage's codes of ``X``.

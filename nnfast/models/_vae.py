@@ -171,7 +171,7 @@ class VAE(NetworkEstimator):
 
     def _check_fit_X(self, X):
         settings = self._validate_params()
-        X = check_array(X, dtype=self.dtype)
+        X = check_array(X, dtype=self.dtype, ops=self._device_ops())
         if settings["loss"] == BinaryCrossEntropy.name:
             check_unit_range(X)
         self._check_width(X.shape[1])
@@ -179,7 +179,8 @@ class VAE(NetworkEstimator):
 
     def _check_X(self, X, targets=False):
         check_is_fitted(self, "model_")
-        X = check_array(X, dtype=self.model_.dtype, n_features=self.n_features_in_, model=self)
+        X = check_array(X, dtype=self.model_.dtype, n_features=self.n_features_in_,
+                        model=self, ops=self._device_ops())
         if targets and self.model_.loss.name == BinaryCrossEntropy.name:
             check_unit_range(X)
         return X
@@ -316,7 +317,7 @@ class VAE(NetworkEstimator):
         ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self, "model_")
-        Z = check_array(Z, name="Z", dtype=self.model_.dtype)
+        Z = check_array(Z, name="Z", dtype=self.model_.dtype, ops=self._device_ops())
         if Z.shape[1] != self.latent_dim:
             raise ValueError(f"Z has {Z.shape[1]} columns, but the codes of this model have "
                              f"latent_dim={self.latent_dim}")

@@ -100,3 +100,101 @@ def test_a_model_loads_on_another_device(tmp_path):
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
     with pytest.raises(ValueError, match="unknown backend"):
         nnfast.load_model(tmp_path / "p.nnf", device="tpu")
+
+
+def _blobs(n=96, d=8, classes=3, seed=4):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, n)
+    X = (rng.normal(size=(n, d)) + 2.0 * np.eye(classes, d)[y]).astype(np.float32)
+    return X, y
+
+
+def test_a_network_trains_without_a_host_read_inside_an_epoch():
+    from nnfast.layers import Dense, Dropout
+
+    X, y = _blobs()
+    epochs, batches = 3, 96 // 16
+
+    def model(device):
+        m = nnfast.Sequential([Dense(16, activation="relu"), Dropout(0.25, seed=1),
+                               Dense(3, activation="softmax")], device=device, random_state=0)
+        m.compile("adam", "cross_entropy", metrics=["accuracy"])
+        return m
+
+    strict = model(OPS)
+    history = strict.fit(X, y, epochs=epochs, batch_size=16, validation_split=0.25)
+    # The data moved once, plus one order per epoch and the initial weights; the
+    # host read a handful of numbers per epoch (loss, accuracy and their validation
+    # twins), never one per batch.
+    assert strict_xp.transfers.to_device <= 2 + 2 + epochs + 4
+    assert strict_xp.transfers.to_host <= 4 * epochs < epochs * batches
+    reference = model("numpy")
+    expected = reference.fit(X, y, epochs=epochs, batch_size=16, validation_split=0.25)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(history.history[key], expected.history[key], rtol=1e-5)
+        assert all(type(v) is float for v in history.history[key])
+    prediction = strict.predict(X)
+    assert type(prediction) is np.ndarray
+    np.testing.assert_allclose(prediction, reference.predict(X), rtol=1e-5, atol=1e-7)
+
+
+def test_estimators_train_on_the_device_and_return_numpy():
+    X, y = _blobs()
+    images = np.random.default_rng(5).random((24, 8, 8)).astype(np.float32)
+    labels = np.arange(24) % 2
+    cases = [
+        (nnfast.MLPClassifier(hidden_layer_sizes=(8,), epochs=3, dropout=0.2, device=OPS,
+                              random_state=0), X, y),
+        (nnfast.CNNClassifier(filters=(3,), dense_units=4, epochs=2, batch_norm=True,
+                              dropout=0.2, batch_size=8, device=OPS, random_state=0), images,
+         labels),
+        (nnfast.Autoencoder(hidden_layer_sizes=(6,), latent_dim=3, epochs=2, noise=0.2,
+                            sparsity=1e-3, device=OPS, random_state=0), images.reshape(24, -1),
+         None),
+        (nnfast.VAE(hidden_layer_sizes=(6,), latent_dim=2, epochs=2, device=OPS, random_state=0),
+         images.reshape(24, -1), None),
+    ]
+    for estimator, data, target in cases:
+        strict_xp.transfers.reset()
+        estimator.fit(data, target) if target is not None else estimator.fit(data)
+        assert strict_xp.transfers.to_host <= 8 * estimator.n_iter_ + 10, type(estimator).__name__
+        out = estimator.predict(data) if target is not None else estimator.transform(data)
+        assert type(out) is np.ndarray, type(estimator).__name__
+
+
+def test_a_bad_loss_on_the_device_stops_training_at_the_end_of_its_epoch():
+    from nnfast.layers import Dense
+
+    X, _ = _blobs()
+    target = X[:, :1] * 3.0
+    model = nnfast.Sequential([Dense(1)], device=OPS, random_state=0)
+    model.compile(nnfast.optimizers.SGD(learning_rate=0.01), "mean_squared_error")
+    model.fit(X, target, epochs=1, batch_size=32)
+    weights = [w.copy() for w in model.get_weights()]
+    model.optimizer.learning_rate = 1e20  # the weights overflow within the first epoch
+    with np.errstate(over="ignore", invalid="ignore"), pytest.warns(
+            RuntimeWarning, match=r"the loss became (nan|inf) at epoch 1;.*restored"):
+        history = model.fit(X, target, epochs=3, batch_size=32, shuffle=False)
+    assert history.history.get("loss", []) == [] and model.stop_training
+    for before, after in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(before, after)
+
+
+def test_a_model_trained_on_the_device_loads_on_the_cpu(tmp_path):
+    from nnfast.layers import Dense, Dropout
+
+    X, y = _blobs()
+    model = nnfast.Sequential([Dense(8, activation="tanh"), Dropout(0.2, seed=3),
+                               Dense(3, activation="softmax")], device=OPS, random_state=0)
+    model.compile("adam", "cross_entropy")
+    model.fit(X, y, epochs=2, batch_size=16)
+    model.save(tmp_path / "m.nnf")
+    on_cpu = nnfast.load_model(tmp_path / "m.nnf", device="cpu")
+    assert on_cpu.ops.name == "cpu"
+    np.testing.assert_allclose(on_cpu.predict(X), model.predict(X), rtol=1e-5, atol=1e-7)
+    back = nnfast.load_model(tmp_path / "m.nnf", device=OPS)
+    assert back.ops is OPS
+    np.testing.assert_allclose(back.predict(X), model.predict(X), rtol=1e-6)
+    # Training goes on where it stopped, on either side.
+    on_cpu.fit(X, y, epochs=1, batch_size=16)
+    back.fit(X, y, epochs=1, batch_size=16)
