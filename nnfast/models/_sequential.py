@@ -624,19 +624,31 @@ class Sequential:
         step = batch_size or INFERENCE_BATCH
         return ((s, min(s + step, n)) for s in range(0, n, step))
 
-    def predict(self, x, batch_size=None):
+    def predict(self, x, batch_size=None, to_numpy=True):
         """Outputs of the model for ``x`` (probabilities after a softmax layer).
+
+        Parameters
+        ----------
+        x : array-like of shape (n_samples, *input_shape)
+            A numpy array, or an array of the model's device.
+        batch_size : int, optional
+            Samples per forward pass (by default large chunks).
+        to_numpy : bool
+            False leaves the result where the model runs (a cupy array on
+            the GPU backend), for code that goes on computing there.
 
         Returns
         -------
-        ndarray of shape (n_samples, n_outputs)
+        ndarray of shape (n_samples, *output_shape)
         """
         x = check_array(x, name="x", ndim=(2, 3, 4), dtype=self.dtype, ops=self._input_ops())
         self._auto_build(x.shape[1:])
-        out = np.empty((len(x),) + tuple(self.output_shape), dtype=self.dtype)
+        shape = (len(x),) + tuple(self.output_shape)
+        out = np.empty(shape, dtype=self.dtype) if to_numpy else self.ops.alloc(shape, self.dtype)
         with self.ops.kernel_threads():
             for s, e in self._batches(len(x), batch_size):
-                out[s:e] = self.ops.to_numpy(self._forward(self.ops.asarray(x[s:e]), training=False))
+                y = self._forward(self.ops.asarray(x[s:e]), training=False)
+                out[s:e] = self.ops.to_numpy(y) if to_numpy else y
         return out
 
     def layer_outputs(self, x):

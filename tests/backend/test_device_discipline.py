@@ -135,6 +135,9 @@ def test_a_network_trains_without_a_host_read_inside_an_epoch():
         assert all(type(v) is float for v in history.history[key])
     prediction = strict.predict(X)
     assert type(prediction) is np.ndarray
+    on_device = strict.predict(X, to_numpy=False)
+    assert type(on_device) is StrictArray
+    np.testing.assert_array_equal(OPS.to_numpy(on_device), prediction)
     np.testing.assert_allclose(prediction, reference.predict(X), rtol=1e-5, atol=1e-7)
 
 
