@@ -74,7 +74,8 @@ def run_tour_command(args, echo=print):
         tour = run_tour(args.out, dataset=args.dataset, quick=args.quick, sections=args.sections,
                         echo=echo, data_dir=args.data_dir, progress=not args.no_progress)
     except DatasetNotFoundError as exc:
-        print(f"nnfast tour: error: {exc}\n(`--dataset sample` needs no files.)", file=sys.stderr)
+        print(f"nnfast tour: error: {exc}\nHere --data-dir FOLDER gives the folder (path=FOLDER "
+              "above); `--dataset sample` needs no files.", file=sys.stderr)
         return 2
     except (ValueError, OSError) as exc:
         print(f"nnfast tour: error: {exc}", file=sys.stderr)
