@@ -2,7 +2,8 @@
 
 The comparison of representations (raw pixels, autoencoder codes, PCA, a
 transferred stacked encoder) is part of the section when
-:func:`nnfast.experiments.compare_representations` exists.
+``compare_representations`` (``nnfast/experiments/_representations.py``)
+and the stacked autoencoder exist.
 """
 import time
 
@@ -27,10 +28,12 @@ def missing():
 
 
 def _transfer_available():
-    from .. import experiments, models
+    import importlib.util
 
-    return hasattr(experiments, "compare_representations") and hasattr(models,
-                                                                        "StackedAutoencoder")
+    from .. import models
+
+    return (hasattr(models, "StackedAutoencoder")
+            and importlib.util.find_spec("nnfast.experiments._representations") is not None)
 
 
 def n_steps(ctx):
@@ -165,7 +168,8 @@ def run(ctx):
 
 def _transfer(ctx, batch):
     """One classifier on four representations of the images: the comparison's table."""
-    from ..experiments import compare_representations
+    # The module itself: nnfast.experiments may not list the function among its exports.
+    from ..experiments._representations import compare_representations
 
     data, res = ctx.data, ctx.result
     X = data.X_train
