@@ -109,7 +109,8 @@ def _subtitle(tour, data):
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (f"{data.title[0].upper() + data.title[1:]}, {_MODE[tour.quick]}; "
             f"{tour.seconds:.0f} s on {tour.machine['cpu']} ({tour.machine['cores']} cores, "
-            f"{tour.machine['nnfast threads']} nnfast threads); {stamp}")
+            f"{tour.machine['nnfast threads']} nnfast threads, load average "
+            f"{tour.machine['load average'].split()[0]}); {stamp}")
 
 
 def _html(tour, data):
