@@ -22,14 +22,15 @@ __all__ = [
     "Perceptron", "logic_gate_exercise", "GateExercise", "perceptron_capacity", "CapacityResult",
     "cover_fraction", "BernoulliRBM", "CNNClassifier", "PCA", "Autoencoder", "StackedAutoencoder", "VAE",
     "save_model", "load_model", "ModelFileError", "NotFittedError", "DataConversionWarning",
-    "callbacks", "datasets", "layers", "losses", "metrics", "optimizers", "plotting",
+    "callbacks", "datasets", "layers", "losses", "metrics", "optimizers", "plotting", "experiments",
 ]
 
 
 def __getattr__(name):
-    # plotting pulls in matplotlib (about half a second), so it loads on first use.
-    if name == "plotting":
+    # plotting pulls in matplotlib (about half a second) and experiments joblib, so they
+    # load on first use.
+    if name in ("plotting", "experiments"):
         import importlib
 
-        return importlib.import_module(".plotting", __name__)
+        return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -51,3 +51,10 @@ def test_unknown_attribute_still_raises():
 
     with pytest.raises(AttributeError, match="no attribute 'plotter'"):
         nnfast.plotter
+
+
+def test_the_heavier_modules_load_on_first_use():
+    import nnfast
+
+    assert nnfast.experiments.sweep is not None
+    assert nnfast.plotting.plot_history is not None
