@@ -1,6 +1,7 @@
 """The ``nnfast`` command line (also ``python -m nnfast``).
 
-Subcommands: ``demo`` (train each model on the bundled sample and write
+Subcommands: ``tour`` (every exercise of the course, written up as an HTML
+report), ``demo`` (train each model on the bundled sample and write
 figures), ``info`` (versions, threads, OpenMP, BLAS), ``train`` (fit a model
 on a dataset and save it), ``evaluate`` (test a saved model, with a
 confidence interval and a per-class report), ``datasets`` (where each
@@ -27,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from .tour._cli import add_tour_command
 
 DEMOS = ("mlp", "perceptron", "rbm", "cnn")
 
@@ -576,8 +579,8 @@ def _load_report(checkout):
 
 # ------------------------------------------------------------------- main
 #: One registration function per subcommand, in the order ``--help`` lists them.
-COMMANDS = [add_demo_command, add_train_command, add_evaluate_command, add_datasets_command,
-            add_bench_command, add_info_command]
+COMMANDS = [add_tour_command, add_demo_command, add_train_command, add_evaluate_command,
+            add_datasets_command, add_bench_command, add_info_command]
 
 
 def build_parser():

@@ -22,3 +22,10 @@ def test_info_describes_the_installation(capsys):
     assert cli.main(["info"]) == 0
     out = capsys.readouterr().out
     assert "OpenMP compiled in" in out and "threads" in out
+
+
+def test_the_tour_is_the_first_command(capsys):
+    assert cli.COMMANDS[0].__name__ == "add_tour_command"
+    assert "tour" in cli.build_parser().format_help()
+    assert cli.main(["tour", "--dataset", "nowhere"]) == 2
+    assert "unknown dataset 'nowhere'" in capsys.readouterr().err
