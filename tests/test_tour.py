@@ -147,10 +147,10 @@ def test_bad_arguments_fail_before_anything_is_written(args, message, tmp_path, 
 def test_unwritable_output_folder_fails_clearly(tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    assert _cli.main(["--out", str(blocker / "report"), "--sections", "perceptron"]) == 2
+    assert _cli.main(["--out", str(blocker / "report"), "--sections", "perceptron"]) == 1
     err = capsys.readouterr().err
     assert "cannot write into the output folder" in err and "a-file" in err
-    assert _cli.main(["--out", str(blocker), "--sections", "perceptron"]) == 2
+    assert _cli.main(["--out", str(blocker), "--sections", "perceptron"]) == 1
     assert "exists and is not a folder" in capsys.readouterr().err
 
 
@@ -164,7 +164,7 @@ def test_missing_data_fails_clearly(tmp_path, monkeypatch, capsys):
     out = tmp_path / "report"
     code = _cli.main(["--out", str(out), "--dataset", "fashion-mnist", "--data-dir", str(empty),
                       "--sections", "classifier"])
-    assert code == 2
+    assert code == 1
     err = capsys.readouterr().err
     assert "nnfast tour: error:" in err and "train-images-idx3-ubyte" in err
     assert "--dataset sample" in err

@@ -64,8 +64,10 @@ def run_tour_command(args, echo=print):
     Returns
     -------
     int
-        0 on success, 2 for bad arguments, a missing data set or an
-        unwritable output folder.
+        0 on success, 2 for a wrong command line (an unknown section or
+        dataset), 1 when the tour cannot be carried out (a missing data set,
+        an output folder that cannot be written), as for every ``nnfast``
+        subcommand.
     """
     from ..datasets import DatasetNotFoundError
     from . import available_sections, run_tour
@@ -76,8 +78,11 @@ def run_tour_command(args, echo=print):
     except DatasetNotFoundError as exc:
         print(f"nnfast tour: error: {exc}\nHere --data-dir FOLDER gives the folder (path=FOLDER "
               "above); `--dataset sample` needs no files.", file=sys.stderr)
-        return 2
-    except (ValueError, OSError) as exc:
+        return 1
+    except OSError as exc:
+        print(f"nnfast tour: error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
         print(f"nnfast tour: error: {exc}", file=sys.stderr)
         return 2
     _, left_out = available_sections()
