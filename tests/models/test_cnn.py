@@ -50,7 +50,7 @@ def test_batch_norm_and_dropout_variants():
     X, y = bars(40, size=12)
     clf.fit(X, y)
     kinds = [type(layer).__name__ for layer in clf.model_.layers]
-    assert kinds == ["Conv2D", "BatchNormalization", "Activation", "MaxPool2D", "Dropout",
+    assert kinds == ["Conv2D", "BatchNormalization", "Activation", "MaxPool2D",
                      "Conv2D", "BatchNormalization", "Activation", "MaxPool2D", "Dropout",
                      "Flatten", "Dense", "BatchNormalization", "Activation", "Dropout", "Dense"]
     assert not clf.model_.layers[0].use_bias
