@@ -313,6 +313,12 @@ cdef class Network:
     cdef int n_updates
     cdef readonly object bound_state
     cdef readonly double penalty
+    # The last step's logits, for output(): a fused softmax or sigmoid is applied
+    # only when somebody asks for the probabilities (metrics do; training does not).
+    cdef char* last_z
+    cdef Py_ssize_t last_n
+    cdef int last_threads
+    cdef bint probs_fresh
 
     def __cinit__(self, list nodes, *args, **kwargs):
         self.out_ptr = <char**> PyMem_Malloc(max(1, len(nodes)) * sizeof(char*))
@@ -375,11 +381,25 @@ cdef class Network:
     def output(self, Py_ssize_t n):
         """The output of the last step's ``n`` rows: ndarray of shape (n, out_size).
 
-        Probabilities after a fused softmax or sigmoid; a view, valid until
-        the next step.
+        Probabilities after a fused softmax or sigmoid (worked out from the
+        logits at the first call after a step); a view, valid until the next
+        step.
         """
         cdef int i = self.n_nodes - 1
+        cdef Py_ssize_t m
+        cdef char* probs
         if self.probs is not None:
+            if n > self.last_n:
+                raise ValueError(f"output: the last step had {self.last_n} rows, not {n}")
+            if not self.probs_fresh:
+                probs = address(self.probs)
+                m = self.last_n
+                with nogil:
+                    if self.itemsize == 4:
+                        self._probabilities(<float*> self.last_z, <float*> probs, m)
+                    else:
+                        self._probabilities(<double*> self.last_z, <double*> probs, m)
+                self.probs_fresh = True
             return self.probs[:n]
         while self.outputs[i] is None:
             i -= 1
@@ -490,6 +510,14 @@ cdef class Network:
         return self._step(<double*> xp, n, loss_code, tp, &plan, train, rule, hyper,
                           weight_decay)
 
+    cdef void _probabilities(self, floating* z, floating* probs, Py_ssize_t n) noexcept nogil:
+        """The fused output activation of ``n`` rows of logits ``z`` into ``probs``."""
+        if self.fused_act == ACT_SOFTMAX:
+            activation(z, probs, n * (self.out_size // self.classes), self.classes, ACT_SOFTMAX,
+                       self.last_threads)
+        else:
+            activation(z, probs, n, self.out_size, self.fused_act, self.last_threads)
+
     cdef double _step(self, floating* x, Py_ssize_t n, int loss_code, char* targets,
                       const thread_plan* plan, bint train, int rule, cnp.ndarray hyper,
                       double weight_decay) except? -1:
@@ -498,7 +526,6 @@ cdef class Network:
         cdef char* inp = <char*> x
         cdef floating* z
         cdef floating* g
-        cdef floating* probs
         cdef double loss = 0
         cdef Py_ssize_t size = n * self.out_size
         cdef Py_ssize_t positions = self.out_size // self.classes
@@ -521,12 +548,9 @@ cdef class Network:
         # The loss and its gradient.
         z = <floating*> inp
         g = <floating*> self.grad_ptr[self.n_nodes - 1]
-        probs = <floating*> address(self.probs)
+        self.last_z, self.last_n, self.last_threads = inp, n, t_loss
+        self.probs_fresh = False
         with nogil:
-            if self.fused_act == ACT_SOFTMAX:
-                activation(z, probs, n * positions, self.classes, ACT_SOFTMAX, t_loss)
-            elif self.fused_act != -1:
-                activation(z, probs, n, self.out_size, self.fused_act, t_loss)
             if loss_code == LOSS_XENT:
                 loss = xent_labels(z, <const Py_ssize_t*> targets, g, n * positions, self.classes,
                                    t_loss)

@@ -220,7 +220,8 @@ class CpuNetwork:
                              f"shape ({n_targets}, {', '.join(map(str, self.out_shape))})")
         return n
 
-    def _step(self, x, targets, rows, n, train, rule=None, hyper=None, weight_decay=0.0):
+    def _step(self, x, targets, rows, n, train, rule=None, hyper=None, weight_decay=0.0,
+              want_output=True):
         self._net.reserve(n)
         with own_threads():
             total = self._net.step(
@@ -230,9 +231,12 @@ class CpuNetwork:
                 0 if rule is None else RULES[rule][0], hyper, weight_decay)
         terms = n * self._positions
         # The nodes' penalties are means over the batch already.
-        return total / terms + self._net.penalty, self._net.output(n).reshape((n,) + self.out_shape)
+        loss = total / terms + self._net.penalty
+        if not want_output:
+            return loss, None
+        return loss, self._net.output(n).reshape((n,) + self.out_shape)
 
-    def train_step(self, x, targets, rows=None, update=None):
+    def train_step(self, x, targets, rows=None, update=None, want_output=True):
         """Forward pass, loss, backward pass and (optionally) the update on one batch.
 
         Parameters
@@ -251,6 +255,10 @@ class CpuNetwork:
             :meth:`nnfast.optimizers.Optimizer.fused_rule` returns them,
             ``weight_decay`` for the parameters it applies to, ``state`` the
             optimizer's state arrays, one list per trained parameter.
+        want_output : bool
+            False skips the output (None is returned in its place), which
+            saves a fused softmax or sigmoid over the whole output when
+            nothing reads it.
 
         Returns
         -------
@@ -264,14 +272,14 @@ class CpuNetwork:
         """
         n = self._check_batch(x, targets, rows)
         if update is None:
-            return self._step(x, targets, rows, n, True)
+            return self._step(x, targets, rows, n, True, want_output=want_output)
         rule, hyper, weight_decay, state = update
         if rule not in RULES:
             raise ValueError(f"train_step: unknown update rule {rule!r}")
         if rule != self._bound[0] or state is not self._bound[1]:
             self._bind_state(rule, state)
         return self._step(x, targets, rows, n, True, rule, np.asarray(hyper, dtype=np.float64),
-                          weight_decay)
+                          weight_decay, want_output)
 
     def evaluate(self, x, targets):
         """Loss and output on a batch in inference mode (dropout off), nothing learned."""

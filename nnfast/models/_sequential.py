@@ -365,13 +365,14 @@ class Sequential:
             grad = layer.backward(grad, from_logits=self._fused and layer is last)
         return loss, output
 
-    def _train_step(self, xb, tb, rows=None):
+    def _train_step(self, xb, tb, rows=None, want_output=True):
         optimizer = self.optimizer
         rule = optimizer.fused_rule(optimizer.iterations + 1) if self._network is not None else None
         if rule is not None and self._network.supports(rule[0]):
             optimizer.iterations += 1
             return self._network.train_step(xb, tb, rows,
-                                          update=(*rule, optimizer.weight_decay, optimizer._state))
+                                          update=(*rule, optimizer.weight_decay, optimizer._state),
+                                          want_output=want_output)
         loss, output = self._backprop(xb, tb, rows)
         optimizer.step(self._train_params, self._train_grads, self._train_decay)
         return loss, output
@@ -535,7 +536,8 @@ class Sequential:
                 nb = len(idx)
                 if network:
                     # The network gathers the batch's rows of x and targets itself.
-                    loss, output = self._train_step(x, targets, rows=idx)
+                    loss, output = self._train_step(x, targets, rows=idx,
+                                                    want_output=bool(self.metrics))
                     if self.metrics:
                         tb_dev = np.take(targets, idx, axis=0, out=tbuf[:nb])
                 elif on_device:

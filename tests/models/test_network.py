@@ -412,3 +412,20 @@ def test_copies_of_a_model_train_their_own_arrays_on_their_own_network(copier):
     m.fit(x, y, epochs=1, batch_size=16, shuffle=False)
     for a, b in zip(twin.get_weights(), m.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", [n for n in CONFIGS if "dropout" not in n])
+def test_a_training_step_gives_its_output_on_request_only(name):
+    # A fused softmax or sigmoid is applied only when the output is asked for,
+    # after the backward pass and the update: it must still be the step's.
+    x, y = data(CONFIGS[name][2], n=16)
+    compiled = model(name, optimizer=SGD(learning_rate=0.1))
+    plain = layer_by_layer(copy.deepcopy(compiled))
+    targets = compiled.loss.prepare_targets(y, compiled.output_shape, compiled.dtype)
+    loss, out = compiled._train_step(np.ascontiguousarray(x), targets)
+    expected_loss, expected = plain._train_step(x, targets)
+    np.testing.assert_allclose(loss, expected_loss, rtol=1e-12)
+    np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-14)
+    loss_only, nothing = compiled._train_step(np.ascontiguousarray(x), targets, want_output=False)
+    assert nothing is None
+    assert np.isfinite(loss_only)
