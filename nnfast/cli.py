@@ -546,11 +546,15 @@ def run_bench_command(args):
     env = dict(os.environ)
     if args.quick:
         env["NNFAST_BENCH_QUICK"] = "1"
-    command = [sys.executable, "-m", "pytest", "benchmarks", "--benchmark-only",
-               f"--benchmark-json={json_path}", "-q", "-p", "no:cacheprovider"]
+    pytest_args = ["benchmarks", "--benchmark-only", f"--benchmark-json={json_path}", "-q",
+                   "-p", "no:cacheprovider"]
     if args.select:
-        command += ["-k", args.select]
-    print(f"Running {' '.join(command[1:])} in {checkout}", flush=True)
+        pytest_args += ["-k", args.select]
+    # Not `python -m pytest`, which puts the checkout first on sys.path: its
+    # nnfast/ (without compiled modules unless built in place) would then
+    # shadow the installed package that the suite is meant to measure.
+    command = [sys.executable, "-c", _RUN_PYTEST, *pytest_args]
+    print(f"Running pytest {' '.join(pytest_args)} in {checkout}", flush=True)
     try:
         done = subprocess.run(command, cwd=checkout, env=env)
         if done.returncode == 5:
@@ -566,6 +570,9 @@ def run_bench_command(args):
     if args.json:
         print(f"\nResults kept in {json_path}")
     return 0
+
+
+_RUN_PYTEST = "import sys, pytest; sys.path.remove(''); sys.exit(pytest.main(sys.argv[1:]))"
 
 
 def _load_report(checkout):
