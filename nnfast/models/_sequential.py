@@ -589,7 +589,7 @@ class Sequential:
         before = f"epoch {epoch}" if epoch > initial_epoch else "the previous fit"
         self.stop_reason = (f"the loss became {loss} at {where}; training stopped and the weights "
                             f"from the end of {before} were restored (a lower learning rate may help)")
-        warnings.warn(self.stop_reason, RuntimeWarning, stacklevel=3)
+        warnings.warn(self.stop_reason, RuntimeWarning, stacklevel=4)  # at fit()'s caller
 
     def _snapshot(self):
         """Copies of the parameters, optimizer state and step count, for :meth:`_restore`.
