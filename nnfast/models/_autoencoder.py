@@ -149,8 +149,167 @@ def read_history(config, n_iter, key="history"):
 # The estimator
 # --------------------------------------------------------------------------
 
+class ReconstructionEstimator(NetworkEstimator):
+    """What the autoencoder and the VAE share: a network trained to give back its input.
+
+    A subclass defines ``_validate_params`` (a dict with at least ``loss``),
+    ``_check_width(n_features)`` and ``_make_layers(n_features)``, which
+    returns the unbuilt layers and the slices of them that are the encoder
+    (input to code) and the decoder (code to output); ``encoder_`` and
+    ``decoder_`` are models of their own made of those layers.
+    """
+
+    def _check_fit_X(self, X):
+        settings = self._validate_params()
+        X = check_array(X, dtype=self.dtype, ops=self._device_ops())
+        if settings["loss"] == BinaryCrossEntropy.name:
+            check_unit_range(X)
+        self._check_width(X.shape[1])
+        return X
+
+    def _check_X(self, X, targets=False):
+        """Inputs of a fitted model; ``targets``: they are also compared with reconstructions."""
+        check_is_fitted(self, "model_")
+        X = check_array(X, dtype=self.model_.dtype, n_features=self.n_features_in_,
+                        model=self, ops=self._device_ops())
+        if targets and self.model_.loss.name == BinaryCrossEntropy.name:
+            check_unit_range(X)
+        return X
+
+    def _build_model(self, sample_shape, n_outputs):
+        n_features = int(np.prod(sample_shape))
+        layers, _, _ = self._make_layers(n_features)
+        model = Sequential(layers, device=self.device, dtype=self.dtype,
+                           random_state=self.random_state)
+        model.build((n_features,))
+        model.compile(optimizer=get_optimizer(self.optimizer, learning_rate=self.learning_rate),
+                      loss=self._validate_params()["loss"])
+        return model
+
+    def _share_layers(self):
+        """Make ``encoder_`` and ``decoder_`` from the layers of ``model_``."""
+        _, encoder, decoder = self._make_layers(self.n_features_in_)
+        layers = self.model_.layers
+        self.encoder_ = submodel(self.model_, layers[encoder], name="encoder")
+        self.decoder_ = submodel(self.model_, layers[decoder], name="decoder")
+
+    # -------------------------------------------------------------- fitting
+    def fit(self, X, y=None):
+        """Train from scratch to reconstruct ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Finite; in [0, 1] with binary cross-entropy.
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        X = self._check_fit_X(X)
+        self._n_outputs = X.shape[1]
+        self._fit(X, X, self.epochs, first_call=True)
+        self._share_layers()
+        return self
+
+    def partial_fit(self, X, y=None):
+        """One epoch over ``X`` (building the network on the first call).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        first = not hasattr(self, "model_")
+        X = self._check_fit_X(X) if first else self._check_X(X, targets=True)
+        if first:
+            self._n_outputs = X.shape[1]
+        self._fit(X, X, 1, first_call=first)
+        if first:
+            self._share_layers()
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit to ``X`` and return its codes.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, latent_dim)
+        """
+        return self.fit(X).transform(X)
+
+    # ------------------------------------------------------------ inference
+    def transform(self, X):
+        """The codes of ``X`` (as :meth:`encode`): ndarray of shape (n_samples, latent_dim)."""
+        return self.encode(X)
+
+    def decode(self, Z):
+        """Reconstructions from codes.
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, latent_dim)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self, "model_")
+        Z = check_array(Z, name="Z", dtype=self.model_.dtype, ops=self._device_ops())
+        if Z.shape[1] != self.latent_dim:
+            raise ValueError(f"Z has {Z.shape[1]} columns, but the codes of this model have "
+                             f"latent_dim={self.latent_dim}")
+        return self.decoder_.predict(Z)
+
+    def reconstruct(self, X):
+        """``decode(encode(X))``: ndarray of shape (n_samples, n_features)."""
+        X = self._check_X(X)
+        return self.model_.predict(X)
+
+    def score(self, X, y=None):
+        """Minus the mean of :meth:`score_samples` over ``X`` (higher is better)."""
+        return -float(np.mean(self.score_samples(X)))
+
+    # --------------------------------------------------------------- saving
+    def _extra_state(self):
+        return {"history": getattr(self, "history_", {})}
+
+    _EXTRA_KEYS = ("history",)
+
+    def _read_extra_state(self, config):
+        n_features = read_int(config, "n_features_in", "config", low=1)
+        n_iter = read_int(config, "n_iter", "config")
+        self._check_width(n_features)
+        layers, _, _ = self._make_layers(n_features)
+        check_saved_layers(config["model"], layers, self._validate_params()["loss"])
+        return {"n_outputs": n_features, "history": read_history(config, n_iter)}
+
+    def _load_extra_state(self, extra):
+        self._n_outputs = extra["n_outputs"]
+        self.history_ = extra["history"]
+
+    @classmethod
+    def _from_state(cls, config, arrays):
+        est = super()._from_state(config, arrays)
+        est._share_layers()
+        return est
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import TransformerTags
+
+        tags = super().__sklearn_tags__()
+        # transform returns the model's dtype, whatever the dtype of X.
+        tags.transformer_tags = TransformerTags(preserves_dtype=[np.dtype(self.dtype).name])
+        return tags
+
+
 @register_model
-class Autoencoder(NetworkEstimator):
+class Autoencoder(ReconstructionEstimator):
     """Autoencoder: an encoder to a code of ``latent_dim`` values and a decoder back.
 
     The encoder is a dense layer per entry of ``hidden_layer_sizes`` and the
@@ -333,23 +492,6 @@ class Autoencoder(NetworkEstimator):
                 f"feature(s), and a code wider than its input can learn to copy it; use a "
                 f"latent_dim of at most {n_features}, or add noise or sparsity")
 
-    def _check_fit_X(self, X):
-        settings = self._validate_params()
-        X = check_array(X, dtype=self.dtype, ops=self._device_ops())
-        if settings["loss"] == BinaryCrossEntropy.name:
-            check_unit_range(X)
-        self._check_width(X.shape[1])
-        return X
-
-    def _check_X(self, X, targets=False):
-        """Inputs of a fitted model; ``targets``: they are also compared with reconstructions."""
-        check_is_fitted(self, "model_")
-        X = check_array(X, dtype=self.model_.dtype, n_features=self.n_features_in_,
-                        model=self, ops=self._device_ops())
-        if targets and self.model_.loss.name == BinaryCrossEntropy.name:
-            check_unit_range(X)
-        return X
-
     # -------------------------------------------------------------- network
     def _make_layers(self, n_features):
         """The unbuilt layers and where the encoder and decoder sit among them.
@@ -391,73 +533,6 @@ class Autoencoder(NetworkEstimator):
         start = len(noise) + len(encoder) + len(sparsity)
         return layers, slice(len(noise), len(noise) + len(encoder)), slice(start, len(layers))
 
-    def _build_model(self, sample_shape, n_outputs):
-        n_features = int(np.prod(sample_shape))
-        layers, _, _ = self._make_layers(n_features)
-        model = Sequential(layers, device=self.device, dtype=self.dtype,
-                           random_state=self.random_state)
-        model.build((n_features,))
-        model.compile(optimizer=get_optimizer(self.optimizer, learning_rate=self.learning_rate),
-                      loss=self._validate_params()["loss"])
-        return model
-
-    def _share_layers(self):
-        """Make ``encoder_`` and ``decoder_`` from the layers of ``model_``."""
-        _, encoder, decoder = self._make_layers(self.n_features_in_)
-        layers = self.model_.layers
-        self.encoder_ = submodel(self.model_, layers[encoder], name="encoder")
-        self.decoder_ = submodel(self.model_, layers[decoder], name="decoder")
-
-    # -------------------------------------------------------------- fitting
-    def fit(self, X, y=None):
-        """Train from scratch to reconstruct ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Finite; in [0, 1] with binary cross-entropy.
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
-        X = self._check_fit_X(X)
-        self._n_outputs = X.shape[1]
-        self._fit(X, X, self.epochs, first_call=True)
-        self._share_layers()
-        return self
-
-    def partial_fit(self, X, y=None):
-        """One epoch over ``X`` (building the network on the first call).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
-        first = not hasattr(self, "model_")
-        X = self._check_fit_X(X) if first else self._check_X(X, targets=True)
-        if first:
-            self._n_outputs = X.shape[1]
-        self._fit(X, X, 1, first_call=first)
-        if first:
-            self._share_layers()
-        return self
-
-    def fit_transform(self, X, y=None):
-        """Fit to ``X`` and return its codes.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, latent_dim)
-        """
-        return self.fit(X).transform(X)
-
     # ------------------------------------------------------------ inference
     def encode(self, X):
         """The codes of ``X``.
@@ -473,33 +548,6 @@ class Autoencoder(NetworkEstimator):
         """
         X = self._check_X(X)
         return self.encoder_.predict(X)
-
-    def transform(self, X):
-        """The codes of ``X`` (as :meth:`encode`): ndarray of shape (n_samples, latent_dim)."""
-        return self.encode(X)
-
-    def decode(self, Z):
-        """Reconstructions from codes.
-
-        Parameters
-        ----------
-        Z : array-like of shape (n_samples, latent_dim)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_features)
-        """
-        check_is_fitted(self, "model_")
-        Z = check_array(Z, name="Z", dtype=self.model_.dtype, ops=self._device_ops())
-        if Z.shape[1] != self.latent_dim:
-            raise ValueError(f"Z has {Z.shape[1]} columns, but the codes of this model have "
-                             f"latent_dim={self.latent_dim}")
-        return self.decoder_.predict(Z)
-
-    def reconstruct(self, X):
-        """``decode(encode(X))``: ndarray of shape (n_samples, n_features)."""
-        X = self._check_X(X)
-        return self.model_.predict(X)
 
     def score_samples(self, X):
         """Reconstruction error of each sample: the loss averaged over its features.
@@ -520,41 +568,6 @@ class Autoencoder(NetworkEstimator):
         X = self._check_X(X, targets=True)
         return reconstruction_error(self.model_, X, X, self.model_.loss.name)
 
-    def score(self, X, y=None):
-        """Minus the mean reconstruction error of ``X`` (higher is better)."""
-        return -float(np.mean(self.score_samples(X)))
-
-    # --------------------------------------------------------------- saving
-    def _extra_state(self):
-        return {"history": getattr(self, "history_", {})}
-
-    _EXTRA_KEYS = ("history",)
-
-    def _read_extra_state(self, config):
-        n_features = read_int(config, "n_features_in", "config", low=1)
-        n_iter = read_int(config, "n_iter", "config")
-        self._check_width(n_features)
-        layers, _, _ = self._make_layers(n_features)
-        check_saved_layers(config["model"], layers, self._validate_params()["loss"])
-        return {"n_outputs": n_features, "history": read_history(config, n_iter)}
-
-    def _load_extra_state(self, extra):
-        self._n_outputs = extra["n_outputs"]
-        self.history_ = extra["history"]
-
-    @classmethod
-    def _from_state(cls, config, arrays):
-        est = super()._from_state(config, arrays)
-        est._share_layers()
-        return est
-
-    def __sklearn_tags__(self):
-        from sklearn.utils import TransformerTags
-
-        tags = super().__sklearn_tags__()
-        # transform returns the model's dtype, whatever the dtype of X.
-        tags.transformer_tags = TransformerTags(preserves_dtype=[np.dtype(self.dtype).name])
-        return tags
 
 
 def reconstruction_error(net, inputs, X, loss):

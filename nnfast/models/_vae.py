@@ -1,22 +1,17 @@
 """The variational autoencoder: a Gaussian code, sampled by reparameterisation."""
 import numpy as np
 
-from .._state_checks import read_int
-from .._validation import check_array, check_is_fitted, check_positive, check_random_state
+from .._validation import check_is_fitted, check_positive, check_random_state
 from ..io import register_model
 from ..layers import Dense, GaussianSampler
-from ..losses import BinaryCrossEntropy
-from ..optimizers import get_optimizer
 from ._autoencoder import (
-    check_output_activation, check_reconstruction_loss, check_saved_layers, check_sizes,
-    check_unit_range, read_history, reconstruction_error, submodel,
+    ReconstructionEstimator, check_output_activation, check_reconstruction_loss, check_sizes,
+    reconstruction_error,
 )
-from ._estimator import NetworkEstimator
-from ._sequential import Sequential
 
 
 @register_model
-class VAE(NetworkEstimator):
+class VAE(ReconstructionEstimator):
     """Variational autoencoder with a Gaussian code and a Bernoulli (or Gaussian) decoder.
 
     The encoder (a dense layer per entry of ``hidden_layer_sizes``) ends in a
@@ -169,25 +164,10 @@ class VAE(NetworkEstimator):
             raise ValueError(f"latent_dim={self.latent_dim} is larger than the layer before it: "
                              f"X has {n_features} feature(s) and no hidden layer comes between")
 
-    def _check_fit_X(self, X):
-        settings = self._validate_params()
-        X = check_array(X, dtype=self.dtype, ops=self._device_ops())
-        if settings["loss"] == BinaryCrossEntropy.name:
-            check_unit_range(X)
-        self._check_width(X.shape[1])
-        return X
-
-    def _check_X(self, X, targets=False):
-        check_is_fitted(self, "model_")
-        X = check_array(X, dtype=self.model_.dtype, n_features=self.n_features_in_,
-                        model=self, ops=self._device_ops())
-        if targets and self.model_.loss.name == BinaryCrossEntropy.name:
-            check_unit_range(X)
-        return X
-
     # -------------------------------------------------------------- network
     def _make_layers(self, n_features):
-        """The unbuilt layers, and the number of the encoder's (through ``[mu, log_var]``)."""
+        """The unbuilt layers, and the slices of them that are the encoder (through
+        ``[mu, log_var]``) and the decoder (after the sampler)."""
         s = self._validate_params()
         encoder = [Dense(units, activation=s["act"], name=f"encoder_{i}")
                    for i, units in enumerate(s["sizes"])]
@@ -197,60 +177,10 @@ class VAE(NetworkEstimator):
         decoder = [Dense(units, activation=s["act"], name=f"decoder_{i}")
                    for i, units in enumerate(s["decoder"], start=1)]
         decoder.append(Dense(n_features, activation=s["out_act"], name="reconstruction"))
-        return encoder + [sampler] + decoder, len(encoder)
-
-    def _build_model(self, sample_shape, n_outputs):
-        n_features = int(np.prod(sample_shape))
-        layers, _ = self._make_layers(n_features)
-        model = Sequential(layers, device=self.device, dtype=self.dtype,
-                           random_state=self.random_state)
-        model.build((n_features,))
-        model.compile(optimizer=get_optimizer(self.optimizer, learning_rate=self.learning_rate),
-                      loss=self._validate_params()["loss"])
-        return model
-
-    def _share_layers(self):
-        _, n_encoder = self._make_layers(self.n_features_in_)
-        layers = self.model_.layers
-        self.encoder_ = submodel(self.model_, layers[:n_encoder], name="encoder")
-        self.decoder_ = submodel(self.model_, layers[n_encoder + 1:], name="decoder")
+        layers = encoder + [sampler] + decoder
+        return layers, slice(0, len(encoder)), slice(len(encoder) + 1, len(layers))
 
     # -------------------------------------------------------------- fitting
-    def fit(self, X, y=None):
-        """Train from scratch on ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Finite; in [0, 1] with binary cross-entropy.
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
-        X = self._check_fit_X(X)
-        self._n_outputs = X.shape[1]
-        self._fit(X, X, self.epochs, first_call=True)
-        self._share_layers()
-        return self
-
-    def partial_fit(self, X, y=None):
-        """One epoch over ``X`` (building the network on the first call).
-
-        Returns
-        -------
-        self
-        """
-        first = not hasattr(self, "model_")
-        X = self._check_fit_X(X) if first else self._check_X(X, targets=True)
-        if first:
-            self._n_outputs = X.shape[1]
-        self._fit(X, X, 1, first_call=first)
-        if first:
-            self._share_layers()
-        return self
-
     def _fit(self, X, targets, epochs, first_call):
         curve = 0 if first_call else len(self.loss_curve_)
         scores = 0 if first_call else len(self.validation_scores_)
@@ -275,10 +205,6 @@ class VAE(NetworkEstimator):
                 out[prefix + "reconstruction"] = [a - beta * b for a, b in zip(loss, kl)]
         return out
 
-    def fit_transform(self, X, y=None):
-        """Fit to ``X`` and return the means of its codes: ndarray of shape (n_samples, latent_dim)."""
-        return self.fit(X).transform(X)
-
     # ------------------------------------------------------------ inference
     def encode(self, X, return_log_var=False):
         """The means (and log-variances) of the codes of ``X``.
@@ -300,33 +226,6 @@ class VAE(NetworkEstimator):
         if not return_log_var:
             return mu
         return mu, np.ascontiguousarray(out[:, self.latent_dim:])
-
-    def transform(self, X):
-        """The means of the codes of ``X`` (as :meth:`encode`): ndarray of shape (n_samples, latent_dim)."""
-        return self.encode(X)
-
-    def decode(self, Z):
-        """The decoder's output for codes ``Z`` (pixel probabilities with a sigmoid output).
-
-        Parameters
-        ----------
-        Z : array-like of shape (n_samples, latent_dim)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_features)
-        """
-        check_is_fitted(self, "model_")
-        Z = check_array(Z, name="Z", dtype=self.model_.dtype, ops=self._device_ops())
-        if Z.shape[1] != self.latent_dim:
-            raise ValueError(f"Z has {Z.shape[1]} columns, but the codes of this model have "
-                             f"latent_dim={self.latent_dim}")
-        return self.decoder_.predict(Z)
-
-    def reconstruct(self, X):
-        """``decode(encode(X))``, the code being its mean: ndarray of shape (n_samples, n_features)."""
-        X = self._check_X(X)
-        return self.model_.predict(X)
 
     def sample(self, n=16, random_state=None):
         """New data: codes drawn from the prior N(0, I), decoded.
@@ -402,40 +301,6 @@ class VAE(NetworkEstimator):
                                          self.model_.loss.name)
         return per_value * X.shape[1] + float(self.beta) * kl
 
-    def score(self, X, y=None):
-        """Minus the mean of :meth:`score_samples` (higher is better)."""
-        return -float(np.mean(self.score_samples(X)))
-
-    def __sklearn_tags__(self):
-        from sklearn.utils import TransformerTags
-
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags = TransformerTags(preserves_dtype=[np.dtype(self.dtype).name])
-        return tags
-
-    # --------------------------------------------------------------- saving
-    def _extra_state(self):
-        return {"history": getattr(self, "history_", {})}
-
-    _EXTRA_KEYS = ("history",)
-
-    def _read_extra_state(self, config):
-        n_features = read_int(config, "n_features_in", "config", low=1)
-        n_iter = read_int(config, "n_iter", "config")
-        self._check_width(n_features)
-        layers, _ = self._make_layers(n_features)
-        check_saved_layers(config["model"], layers, self._validate_params()["loss"])
-        return {"n_outputs": n_features, "history": read_history(config, n_iter)}
-
-    def _load_extra_state(self, extra):
-        self._n_outputs = extra["n_outputs"]
-        self.history_ = extra["history"]
-
-    @classmethod
-    def _from_state(cls, config, arrays):
-        est = super()._from_state(config, arrays)
-        est._share_layers()
-        return est
 
 
 __all__ = ["VAE"]
