@@ -601,7 +601,8 @@ SEQUENTIAL_CASES = [
     Case(sequential, adding_array("optimizer/99/m", np.zeros(10**4, np.float32)),
          "optimizer's state arrays"),
     Case(sequential, setting(("rng_states", "9"), {"seed": 1, "draws": 0}), "rng_states"),
-    Case(sequential, setting(("rng_states", "2"), {"seed": -1, "draws": 0}), "dropout stream"),
+    Case(sequential, setting(("rng_states", "2"), {"seed": -1, "draws": 0}),
+         "Dropout's random stream"),
 ]
 
 MLP_CASES = [

@@ -1,5 +1,5 @@
 """The Gaussian sampler of a variational autoencoder (the reparameterisation)."""
-from ._noise import RandomStream, check_seed
+from ._random import RandomStream, check_seed
 from ._regularization import PenaltyLayer, check_weight
 
 
