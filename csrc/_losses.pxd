@@ -6,8 +6,9 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport log, logf
 
-from _activations cimport BLOCK, LANES, exp_negabs, exp_shift, lane_max, lane_sum
+from _activations cimport LANES, exp_shift, lane_max, lane_sum
 from _parallel cimport chunk_size, n_chunks
+from _simd cimport nnf_simd
 
 cdef enum:
     LOSS_XENT = 0          # cross-entropy against integer labels
@@ -23,26 +24,6 @@ cdef inline floating flog(floating x) noexcept nogil:
         return logf(x)
     else:
         return log(x)
-
-
-cdef inline floating log1p_unit(floating y) noexcept nogil:
-    """``log(1 + y)`` for ``0 <= y <= 1`` as ``2 atanh(s)``, ``s = y / (2 + y) <= 1/3``.
-
-    Plain arithmetic (libm's calls keep a loop scalar): the series
-    ``atanh(s) = s + s^3/3 + s^5/5 + ...`` truncated below half an ulp,
-    8 terms in float32, 17 in float64.
-    """
-    cdef floating s = y / (<floating> 2 + y)
-    cdef floating q = s * s
-    if floating is float:
-        return <float> 2 * s * (<float> 1.0 + q * (<float> (1.0 / 3) + q * (<float> (1.0 / 5) + q * (
-            <float> (1.0 / 7) + q * (<float> (1.0 / 9) + q * (<float> (1.0 / 11) + q * (
-                <float> (1.0 / 13) + q * <float> (1.0 / 15))))))))
-    else:
-        return 2 * s * (1.0 + q * (1.0 / 3 + q * (1.0 / 5 + q * (1.0 / 7 + q * (1.0 / 9 + q * (
-            1.0 / 11 + q * (1.0 / 13 + q * (1.0 / 15 + q * (1.0 / 17 + q * (1.0 / 19 + q * (
-                1.0 / 21 + q * (1.0 / 23 + q * (1.0 / 25 + q * (1.0 / 27 + q * (
-                    1.0 / 29 + q * (1.0 / 31 + q * (1.0 / 33)))))))))))))))))
 
 
 cdef inline Py_ssize_t label_outside(const Py_ssize_t* labels, Py_ssize_t n_rows,
@@ -133,54 +114,16 @@ cdef inline double xent_probs(const floating* zp, const floating* tp, floating* 
     return loss
 
 
-cdef inline double sum_double(const floating* x, Py_ssize_t n) noexcept nogil:
-    """``sum(x[0:n])`` accumulated in double, in ``LANES`` partial sums."""
-    cdef double acc[LANES]
-    cdef double total = 0
-    cdef Py_ssize_t i, j, b
-    cdef Py_ssize_t n_main = n - n % LANES
-    for j in range(LANES):
-        acc[j] = 0
-    for b in range(n_main // LANES):
-        i = b * LANES
-        for j in range(LANES):
-            acc[j] += x[i + j]
-    for j in range(LANES):
-        total += acc[j]
-    for i in range(n_main, n):
-        total += x[i]
-    return total
-
-
 cdef inline double bce_range(const floating* z, const floating* t, floating* g,
                              Py_ssize_t n, floating size) noexcept nogil:
     """Summed ``max(z, 0) - z t + log1p(exp(-|z|))``; ``g = (sigmoid(z) - t) / size``.
 
-    Works through blocks: the exponentials, then one loop (which vectorises)
-    writing the gradient and each element's loss term, then the terms' sum.
-    ``g`` may be ``z`` or ``t``.
+    The instruction-set specific kernel of ``nnf_simd_kernels.h``; ``g`` may
+    be ``z`` or ``t``.
     """
-    cdef floating e[BLOCK]
-    cdef floating pos[BLOCK]
-    cdef floating terms[BLOCK]
-    cdef floating zero = 0
-    cdef floating one = 1
-    cdef floating zi, ti
-    cdef double total = 0
-    cdef Py_ssize_t i, blk, start, m
-    for blk in range((n + BLOCK - 1) // BLOCK):
-        start = blk * BLOCK
-        m = min(<Py_ssize_t> BLOCK, n - start)
-        exp_negabs(z + start, e, m)
-        for i in range(m):
-            pos[i] = zero if z[start + i] < zero else z[start + i]
-        for i in range(m):
-            zi = z[start + i]
-            ti = t[start + i]
-            g[start + i] = ((one if zi >= zero else e[i]) / (one + e[i]) - ti) / size
-            terms[i] = pos[i] - zi * ti + log1p_unit(e[i])
-        total += sum_double(terms, m)
-    return total
+    if floating is float:
+        return nnf_simd.bce_f32(z, t, g, n, size)
+    return nnf_simd.bce_f64(z, t, g, n, size)
 
 
 cdef inline double mse_range(const floating* p, const floating* t, floating* g,

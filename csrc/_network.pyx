@@ -476,6 +476,7 @@ cdef class Network:
         cdef Py_ssize_t bad = -1
         cdef size_t target_row
         cdef char* target_rows
+        cdef bint same_rows
         if n > self.capacity:
             raise ValueError(f"the batch has {n} rows, more than the {self.capacity} reserved")
         plan.max_threads, plan.min_work = max_threads, min_work
@@ -488,15 +489,20 @@ cdef class Network:
                 bad = label_outside(row_ptr, n, n_source)
             if bad != -1:
                 raise ValueError(f"row index {row_ptr[bad]} is outside [0, {n_source})")
-            target_rows = address(self.label_rows if labels else self.value_rows)
-            target_row = (positions * sizeof(Py_ssize_t) if labels
-                          else <size_t> self.out_size * self.itemsize)
-            gather_rows(tp, row_ptr, n, target_row, target_rows,
-                        elementwise_threads(&plan, n * self.out_size))
-            tp = target_rows
+            # An autoencoder's targets are its inputs: their rows are gathered once.
+            same_rows = not labels and tp == xp and self.out_size == self.in_size
+            if not same_rows:
+                target_rows = address(self.label_rows if labels else self.value_rows)
+                target_row = (positions * sizeof(Py_ssize_t) if labels
+                              else <size_t> self.out_size * self.itemsize)
+                gather_rows(tp, row_ptr, n, target_row, target_rows,
+                            elementwise_threads(&plan, n * self.out_size))
+                tp = target_rows
             gather_rows(xp, row_ptr, n, <size_t> self.in_size * self.itemsize,
                         address(self.x_rows), elementwise_threads(&plan, n * self.in_size))
             xp = address(self.x_rows)
+            if same_rows:
+                tp = xp
         if labels:
             with nogil:
                 bad = label_outside(<const Py_ssize_t*> tp, n * positions, self.classes)

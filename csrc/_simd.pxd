@@ -54,6 +54,9 @@ cdef extern from "nnf_simd.h":
                              double*) noexcept nogil
         Py_ssize_t (*union_idx)(const uint8_t*, const uint8_t*, Py_ssize_t,
                                 int32_t*) noexcept nogil
+        double (*bce_f32)(const float*, const float*, float*, Py_ssize_t, float) noexcept nogil
+        double (*bce_f64)(const double*, const double*, double*, Py_ssize_t,
+                          double) noexcept nogil
 
     const nnf_simd_t* nnf_simd
     int nnf_simd_attach() except -1

@@ -26,6 +26,7 @@
     Py_ssize_t n, T lr, T rho, T omrho, T eps, T wd)
 
 #define NNF_SIGMOID_ARGS(T) (const T* x, const T* bias, T* y, Py_ssize_t n)
+#define NNF_BCE_ARGS(T) (const T* z, const T* t, T* g, Py_ssize_t n, T size)
 #define NNF_UNIFORM_ROW_ARGS (uint64_t key, uint64_t stream, float* out, Py_ssize_t n)
 #define NNF_UNION_ARGS                                                   \
     (const uint8_t* f0, const uint8_t* f1, Py_ssize_t n, int32_t* __restrict idx)
@@ -73,6 +74,8 @@ typedef struct {
     void (*add_rows_f32) NNF_ADD_ROWS_ARGS(float);
     void (*add_rows_f64) NNF_ADD_ROWS_ARGS(double);
     Py_ssize_t (*union_idx) NNF_UNION_ARGS;
+    double (*bce_f32) NNF_BCE_ARGS(float);
+    double (*bce_f64) NNF_BCE_ARGS(double);
 } nnf_simd_t;
 
 

@@ -131,7 +131,6 @@ static inline double nnf_exp_core_f64(double x) {
 #define NNF_EXP_LO_f32 (-175.0f)
 #define NNF_EXP_LO_f64 (-1416.0)
 
-/* y = exp(x - shift) where x - shift <= 0 (y may be x). */
 /* y = sigmoid(x + bias) (x alone when bias is NULL; y may be x): 1 / (1 + e)
  * where x + bias >= 0 and e / (1 + e) below, e = exp(-|x + bias|), in blocks. */
 #define NNF_SIGMOID(T, SUF, FABS) {                                      \
@@ -186,6 +185,47 @@ static inline double nnf_exp_core_f64(double x) {
             memcpy(y + s + i, &xb, sizeof xb);                           \
         }                                                                \
     }                                                                    \
+}
+
+/* The binary cross-entropy of sigmoid(z) against t, summed in double:
+ * max(z, 0) - z t + log(1 + e), e = exp(-|z|); and its gradient
+ * g = (sigmoid(z) - t) / size (g may be z or t).  log(1 + e) for e in
+ * [0, 1] is 2 atanh(s), s = e / (2 + e) <= 1/3, its series cut below half
+ * an ulp.  In blocks: the exponentials, then one loop writing the gradient
+ * and each element's term, then the terms added into 16 partial sums (the
+ * same order for every instruction set). */
+#define NNF_LOG1P_SERIES_f32(q) (1.0f + q * ((1.0f / 3) + q * ((1.0f / 5) + q * ((1.0f / 7)    \
+    + q * ((1.0f / 9) + q * ((1.0f / 11) + q * ((1.0f / 13) + q * (1.0f / 15))))))))
+#define NNF_LOG1P_SERIES_f64(q) (1.0 + q * (1.0 / 3 + q * (1.0 / 5 + q * (1.0 / 7             \
+    + q * (1.0 / 9 + q * (1.0 / 11 + q * (1.0 / 13 + q * (1.0 / 15 + q * (1.0 / 17       \
+    + q * (1.0 / 19 + q * (1.0 / 21 + q * (1.0 / 23 + q * (1.0 / 25 + q * (1.0 / 27      \
+    + q * (1.0 / 29 + q * (1.0 / 31 + q * (1.0 / 33)))))))))))))))))
+#define NNF_BCE(T, SUF, FABS) {                                          \
+    T e[512], term[512];                                                 \
+    double acc[16], total = 0;                                           \
+    Py_ssize_t s, i, j, m;                                               \
+    for (j = 0; j < 16; j++) acc[j] = 0;                                 \
+    for (s = 0; s < n; s += 512) {                                       \
+        m = n - s < 512 ? n - s : 512;                                   \
+        for (i = 0; i < m; i++) {                                        \
+            T a = -FABS(z[s + i]);                                       \
+            e[i] = a < NNF_EXP_LO_##SUF ? NNF_EXP_LO_##SUF : a;          \
+        }                                                                \
+        for (i = 0; i < m; i++) e[i] = nnf_exp_core_##SUF(e[i]);         \
+        for (i = 0; i < m; i++) {                                        \
+            T zi = z[s + i], ti = t[s + i], ei = e[i];                   \
+            T pos = zi < 0 ? (T) 0 : zi;                                 \
+            T p = (zi >= 0 ? (T) 1 : ei) / (1 + ei);                     \
+            T h = ei / (2 + ei), q = h * h;                              \
+            g[s + i] = (p - ti) / size;                                  \
+            term[i] = pos - zi * ti + 2 * h * NNF_LOG1P_SERIES_##SUF(q); \
+        }                                                                \
+        for (i = 0; i + 16 <= m; i += 16)                                \
+            for (j = 0; j < 16; j++) acc[j] += (double) term[i + j];     \
+        for (; i < m; i++) total += (double) term[i];                    \
+    }                                                                    \
+    for (j = 0; j < 16; j++) total += acc[j];                            \
+    return total;                                                        \
 }
 
 /* y = exp(x - shift) where x - shift <= 0 (y may be x). */
@@ -555,7 +595,11 @@ typedef double nnf_vd8 __attribute__((vector_size(64)));
         { NNF_ADD_ROWS(float, uint32_t, 0x3F800000u) }                   \
     ATTR static void nnf_add_rows_f64_##TAG NNF_ADD_ROWS_ARGS(double)    \
         { NNF_ADD_ROWS(double, uint64_t, 0x3FF0000000000000ull) }        \
-    ATTR static Py_ssize_t nnf_union_##TAG NNF_UNION_ARGS { NNF_UNION }
+    ATTR static Py_ssize_t nnf_union_##TAG NNF_UNION_ARGS { NNF_UNION }  \
+    ATTR static double nnf_bce_f32_##TAG NNF_BCE_ARGS(float)             \
+        NNF_BCE(float, f32, fabsf)                                       \
+    ATTR static double nnf_bce_f64_##TAG NNF_BCE_ARGS(double)            \
+        NNF_BCE(double, f64, fabs)
 
 /* The table of the kernels of TAG, with the float searches (nonzero
  * entries, Bernoulli samples, union of flags) of SEARCH. */
@@ -574,7 +618,8 @@ typedef double nnf_vd8 __attribute__((vector_size(64)));
     nnf_bernoulli_f32_##SEARCH, nnf_bernoulli_f64_##TAG,                 \
     nnf_sum_rows_f32_##TAG, nnf_sum_rows_f64_##TAG,                      \
     nnf_add_rows_f32_##TAG, nnf_add_rows_f64_##TAG,                      \
-    nnf_union_##SEARCH }
+    nnf_union_##SEARCH,                                                  \
+    nnf_bce_f32_##TAG, nnf_bce_f64_##TAG }
 
 #ifdef NNF_VECTORS
 NNF_KERNELS(base, , nnf_vf4, nnf_vd2)

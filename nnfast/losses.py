@@ -13,6 +13,8 @@ elementwise losses average over every output value.
 """
 import numpy as np
 
+from ._validation import value_range
+
 
 class Loss:
     """Base class.
@@ -68,7 +70,7 @@ class Loss:
     def _target_rows(self, targets, rows):
         return rows
 
-    def prepare_targets(self, y, output_shape, dtype):
+    def prepare_targets(self, y, output_shape, dtype, check_values=True):
         """Validate targets and convert them to the form the loss consumes.
 
         Parameters
@@ -79,6 +81,9 @@ class Loss:
         output_shape : tuple of int or int
             The shape of one sample of the model's output.
         dtype : numpy dtype
+        check_values : bool
+            False skips the pass over the values (finite, and in the range
+            the loss needs), for targets an estimator has checked already.
         """
         output_shape = _shape(output_shape)
         size = int(np.prod(output_shape))
@@ -93,9 +98,14 @@ class Loss:
         if y.dtype.kind not in "biuf":
             raise TypeError(f"{self.name} expects numeric targets, got dtype {y.dtype}")
         y = np.ascontiguousarray(y, dtype=dtype)
-        if not np.isfinite(y).all():
-            raise ValueError("targets contain NaN or infinite values")
+        if check_values and y.size:
+            self._check_target_range(*value_range(y))
         return y
+
+    def _check_target_range(self, low, high):
+        """Raise unless targets whose values run from ``low`` to ``high`` suit the loss."""
+        if not (np.isfinite(low) and np.isfinite(high)):
+            raise ValueError("targets contain NaN or infinite values")
 
     def check_output_activation(self, activation):
         """Raise when the model's output activation does not suit this loss."""
@@ -134,7 +144,7 @@ class CrossEntropy(Loss):
     def _target_rows(self, targets, rows):
         return rows if targets.dtype.kind == "f" else (-1,)
 
-    def prepare_targets(self, y, output_shape, dtype):
+    def prepare_targets(self, y, output_shape, dtype, check_values=True):
         output_shape = _shape(output_shape)
         n_classes, label_shape = output_shape[-1], output_shape[:-1]
         y = np.asarray(y)
@@ -154,8 +164,10 @@ class CrossEntropy(Loss):
             if y.dtype.kind not in "biuf":
                 raise TypeError(f"cross-entropy expects numeric target probabilities, got dtype {y.dtype}")
             y = np.ascontiguousarray(y, dtype=dtype)
-            if not np.isfinite(y).all() or (y.size and y.min() < 0):
-                raise ValueError("target probabilities must be finite and non-negative")
+            if check_values and y.size:
+                low, high = value_range(y)
+                if not (np.isfinite(low) and np.isfinite(high)) or low < 0:
+                    raise ValueError("target probabilities must be finite and non-negative")
             return y
         labels = ", ".join(map(str, ("n_samples",) + label_shape))
         probs = ", ".join(map(str, ("n_samples",) + output_shape))
@@ -178,11 +190,10 @@ class BinaryCrossEntropy(Loss):
     def _compute(self, ops, logits, targets, grad_out=None):
         return ops.sigmoid_binary_cross_entropy(logits, targets, grad_out=grad_out)
 
-    def prepare_targets(self, y, output_shape, dtype):
-        y = super().prepare_targets(y, output_shape, dtype)
-        if y.size and (y.min() < 0 or y.max() > 1):
+    def _check_target_range(self, low, high):
+        super()._check_target_range(low, high)
+        if low < 0 or high > 1:
             raise ValueError("binary cross-entropy targets must lie in [0, 1]")
-        return y
 
 
 class MeanSquaredError(Loss):

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import nnfast
 from nnfast import _validation
 from nnfast._validation import NotFittedError, check_array, check_labels
 
@@ -42,8 +43,46 @@ def test_infinities_of_both_signs_are_refused_although_their_sum_is_nan():
 @settings(max_examples=60, deadline=None)
 @given(hnp.arrays(st.sampled_from([np.float32, np.float64]), st.integers(1, 200),
                   elements=st.floats(allow_nan=True, allow_infinity=True, width=32)))
-def test_the_sum_first_check_agrees_with_isfinite_on_any_array(x):
+def test_the_finite_check_agrees_with_isfinite_on_any_array(x):
     assert _validation._all_finite(x) == bool(np.isfinite(x).all())
+
+
+def _numpy_range(x):
+    with np.errstate(invalid="ignore"):
+        return float(np.min(x)), float(np.max(x))
+
+
+@settings(max_examples=80, deadline=None)
+@given(hnp.arrays(st.sampled_from([np.float32, np.float64]), st.integers(1, 300),
+                  elements=st.floats(allow_nan=True, allow_infinity=True, width=32)))
+def test_value_range_is_numpys_min_and_max(x):
+    low, high = _validation.value_range(x)
+    np.testing.assert_array_equal([low, high], _numpy_range(x))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("special", [None, np.nan, -np.nan, np.inf, -np.inf, -0.0])
+@pytest.mark.parametrize("where", [0, 777_777, -1])
+def test_value_range_of_large_arrays_on_every_thread_count(dtype, threads, special, where):
+    # 1,000,003 values: chunks of unequal size for two threads, a tail after the lanes.
+    x = np.random.default_rng(where % 7).normal(size=1_000_003).astype(dtype)
+    if special is not None:
+        x[where] = special
+    previous = nnfast.get_num_threads()
+    nnfast.set_num_threads(threads)
+    try:
+        got = _validation.value_range(x.reshape(1, -1))
+    finally:
+        nnfast.set_num_threads(previous)
+    np.testing.assert_array_equal(got, _numpy_range(x))
+
+
+def test_value_range_of_other_arrays_goes_through_numpy():
+    assert _validation.value_range(np.array([[3, -2], [7, 1]])) == (-2, 7)
+    strided = np.arange(10.0, dtype=np.float32)[::3]
+    assert _validation.value_range(strided) == (0.0, 9.0)
+    assert _validation.value_range(np.array([2.5])) == (2.5, 2.5)
 
 
 # ------------------------------------------------------------ messages

@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 
 from .._state_checks import describe, read_int, read_list
-from .._validation import check_array, check_is_fitted, check_positive
+from .._validation import check_array, check_is_fitted, check_positive, value_range
 from ..io import register_model
 from ..layers import ActivityRegularization, Dense, GaussianNoise, MaskingNoise
 from ..layers._activation import normalize_activation
@@ -64,12 +64,28 @@ def check_output_activation(activation, loss):
 
 
 def check_unit_range(X, name="X", why="loss='binary_cross_entropy'"):
-    """Raise unless every value of the finite array ``X`` lies in [0, 1]."""
-    if X.size and (X.min() < 0 or X.max() > 1):
+    """Raise unless every value of ``X`` is finite and lies in [0, 1] (one pass over ``X``)."""
+    if not X.size:
+        return X
+    low, high = value_range(X)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if low < 0 or high > 1:
         raise ValueError(f"{name} must hold values in [0, 1] for {why} (binary data, or grey "
-                         f"levels divided by 255), got values from {X.min():g} to {X.max():g}; "
+                         f"levels divided by 255), got values from {low:g} to {high:g}; "
                          f"scale it, or use loss='mse'")
     return X
+
+
+def check_inputs(X, loss, **kwargs):
+    """``check_array(X, **kwargs)``, and for binary cross-entropy values in [0, 1].
+
+    With binary cross-entropy the range check's pass over ``X`` finds
+    non-finite values too, so ``check_array`` does not make its own.
+    """
+    bce = loss == BinaryCrossEntropy.name
+    X = check_array(X, allow_nan=bce, **kwargs)
+    return check_unit_range(X) if bce else X
 
 
 def submodel(model, layers, name=None):
@@ -161,20 +177,16 @@ class ReconstructionEstimator(NetworkEstimator):
 
     def _check_fit_X(self, X):
         settings = self._validate_params()
-        X = check_array(X, dtype=self.dtype, ops=self._device_ops())
-        if settings["loss"] == BinaryCrossEntropy.name:
-            check_unit_range(X)
+        X = check_inputs(X, settings["loss"], dtype=self.dtype, ops=self._device_ops())
         self._check_width(X.shape[1])
         return X
 
     def _check_X(self, X, targets=False):
         """Inputs of a fitted model; ``targets``: they are also compared with reconstructions."""
         check_is_fitted(self, "model_")
-        X = check_array(X, dtype=self.model_.dtype, n_features=self.n_features_in_,
-                        model=self, ops=self._device_ops())
-        if targets and self.model_.loss.name == BinaryCrossEntropy.name:
-            check_unit_range(X)
-        return X
+        return check_inputs(X, self.model_.loss.name if targets else None,
+                            dtype=self.model_.dtype, n_features=self.n_features_in_, model=self,
+                            ops=self._device_ops())
 
     def _build_model(self, sample_shape, n_outputs):
         n_features = int(np.prod(sample_shape))

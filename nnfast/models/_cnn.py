@@ -17,6 +17,7 @@ from ._sequential import Sequential
 
 ARCHITECTURES = ("classic", "tinyvgg")
 LR_SCHEDULES = ("cosine", "constant")
+PADDINGS = ("same", "valid")
 
 #: Channels per block when ``filters`` is None.
 _DEFAULT_FILTERS = {"classic": (32, 64), "tinyvgg": (10, 10)}
@@ -78,21 +79,21 @@ class CNNClassifier(NetworkClassifier):
     pooling window of one pixel is left out):
 
     - ``'classic'``: per entry of ``filters`` a ``kernel_size`` convolution
-      (valid padding) and a 2x2 max pool, then a dense layer of
-      ``dense_units`` and the softmax output.  With the defaults on 28x28
-      images: conv 32 -> pool -> conv 64 -> pool -> dense 128 -> classes.
-    - ``'tinyvgg'``: per entry of ``filters`` a block of two ``same``-padded
-      convolutions and a 2x2 max pool, then the linear classifier (10
-      channels per block by default).
+      and a 2x2 max pool, then a dense layer of ``dense_units`` and the
+      softmax output.  With the defaults on 28x28 images: conv 32 -> pool ->
+      conv 64 -> pool -> dense 128 -> classes.
+    - ``'tinyvgg'``: per entry of ``filters`` a block of two convolutions
+      and a 2x2 max pool, then the linear classifier (10 channels per block
+      by default).
 
     The flattened width between the convolutions and the dense layers is
     inferred.  With ``batch_norm`` each convolution (and the hidden dense
     layer) is followed by batch normalisation before its activation; with
     ``dropout`` the last block and the hidden dense layer are followed by
     dropout.  (Dropout after every block leaves this small network
-    underfitting: with batch normalisation, dropout 0.25 and 15 epochs on
-    Fashion-MNIST it reached 0.916 test accuracy, against 0.924 with dropout
-    after the last block and the dense layer only.)
+    underfitting: with batch normalisation, dropout 0.25, valid padding and
+    15 epochs on Fashion-MNIST it reached 0.916 test accuracy, against 0.924
+    with dropout after the last block and the dense layer only.)
 
     Parameters
     ----------
@@ -101,6 +102,15 @@ class CNNClassifier(NetworkClassifier):
         Channels of the convolutions of each block (None: (32, 64) for
         'classic', (10, 10) for 'tinyvgg').
     kernel_size : int or (int, int)
+    padding : {'same', 'valid'}
+        Padding of every convolution.  'same' (the default) keeps each
+        block's input size, so the border pixels count as much as the
+        others and the dense layer sees 7x7 maps instead of 5x5 for 28x28
+        images: on Fashion-MNIST it raised the test accuracy of the classic
+        network after 10 epochs from 0.917 to 0.927, and of its batch-norm
+        variant (dropout 0.25, 15 epochs) from 0.924 to 0.937, for about
+        1.5 times the time of an epoch.  'valid' gives the course's
+        original shapes (26x26 and 11x11 maps).
     dense_units : int, optional
         Units of the hidden dense layer; 0 for none (None: 128 for
         'classic', 0 for 'tinyvgg').
@@ -113,8 +123,9 @@ class CNNClassifier(NetworkClassifier):
         'cosine' (the default) lowers the rate along half a cosine from
         ``learning_rate`` in the first epoch of a ``fit`` to a hundredth of
         it in the last, which lets the last epochs settle (0.917 against
-        0.908 test accuracy for the classic network after 10 epochs on
-        Fashion-MNIST); 'constant' keeps ``learning_rate`` throughout.
+        0.908 test accuracy for the classic network with valid padding after
+        10 epochs on Fashion-MNIST); 'constant' keeps ``learning_rate``
+        throughout.
         ``partial_fit`` trains at ``learning_rate``.
     batch_size : int, 'auto' or None
     epochs : int
@@ -163,22 +174,23 @@ class CNNClassifier(NetworkClassifier):
     ...                     random_state=0).fit(X, y)
     >>> clf.score(X, y) > 0.9
     True
-    >>> clf.model_.layers[0].output_shape
-    (6, 6, 8)
+    >>> clf.model_.layers[0].output_shape   # 'same' padding keeps the 8x8 size
+    (8, 8, 8)
     """
 
     _TUPLE_PARAMS = ("filters", "kernel_size", "image_shape")
 
-    def __init__(self, architecture="classic", filters=None, kernel_size=3, dense_units=None,
-                 activation="relu", dropout=0.0, batch_norm=False, optimizer="adam",
-                 learning_rate=0.001, lr_schedule="cosine", batch_size=64, epochs=10,
-                 weight_decay=0.0,
+    def __init__(self, architecture="classic", filters=None, kernel_size=3, padding="same",
+                 dense_units=None, activation="relu", dropout=0.0, batch_norm=False,
+                 optimizer="adam", learning_rate=0.001, lr_schedule="cosine", batch_size=64,
+                 epochs=10, weight_decay=0.0,
                  early_stopping=False, validation_fraction=0.1, patience=5, tol=1e-4,
                  shuffle=True, data_format="channels_last", image_shape=None, random_state=None,
                  verbose=0, device=None, dtype="float32"):
         self.architecture = architecture
         self.filters = filters
         self.kernel_size = kernel_size
+        self.padding = padding
         self.dense_units = dense_units
         self.activation = activation
         self.dropout = dropout
@@ -214,6 +226,8 @@ class CNNClassifier(NetworkClassifier):
             raise ValueError(f"filters must be a positive integer or a non-empty tuple of them, "
                              f"got {self.filters!r}")
         kernel = pair(self.kernel_size, "kernel_size")
+        if self.padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {PADDINGS}, got {self.padding!r}")
         dense = _DEFAULT_DENSE[self.architecture] if self.dense_units is None else self.dense_units
         if isinstance(dense, bool) or not isinstance(dense, numbers.Integral) or dense < 0:
             raise ValueError(f"dense_units must be a non-negative integer or None, got "
@@ -258,7 +272,7 @@ class CNNClassifier(NetworkClassifier):
         self.input_shape_ = tuple(int(s) for s in sample_shape)
         h, w = self.input_shape_[:2]
         convs_per_block = 2 if self.architecture == "tinyvgg" else 1
-        padding = "same" if self.architecture == "tinyvgg" else "valid"
+        padding = self.padding
         layers = []
         for block, f in enumerate(filters):
             for _ in range(convs_per_block):

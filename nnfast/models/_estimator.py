@@ -95,8 +95,9 @@ class NetworkEstimator(BaseEstimator):
             # Hold out a random subset (fit() holds out the last rows).
             perm = np.random.default_rng(self.random_state).permutation(len(X))
             X, targets = X[perm], targets[perm]
-        history = self.model_.fit(X, targets, epochs=epochs, batch_size=self._batch(len(X)),
-                                  shuffle=self.shuffle, callbacks=callbacks, verbose=self.verbose, **kwargs)
+        history = self.model_._fit_checked(X, targets, epochs=epochs,
+                                           batch_size=self._batch(len(X)), shuffle=self.shuffle,
+                                           callbacks=callbacks, verbose=self.verbose, **kwargs)
         self.history_ = {k: list(v) for k, v in history.history.items()}
         self.loss_curve_ += history.history.get("loss", [])
         self.validation_scores_ += [-v for v in history.history.get("val_loss", [])]

@@ -311,12 +311,19 @@ class Sequential:
         """``value`` (a float, or a 0-d array of the backend) as a float: an explicit read."""
         return value if type(value) is float else float(self.ops.to_numpy(value))
 
-    def _prepare(self, x, y=None, name="x"):
-        x = check_array(x, name=name, ndim=(2, 3, 4), dtype=self.dtype, ops=self._input_ops())
+    def _prepare(self, x, y=None, name="x", checked=False):
+        """``x`` checked (unless ``checked``: an estimator has) and ``y`` as the loss needs it.
+
+        When ``checked`` and ``y`` is ``x`` (an autoencoder's targets), the
+        estimator has checked the values for the loss as well.
+        """
+        if not checked:
+            x = check_array(x, name=name, ndim=(2, 3, 4), dtype=self.dtype, ops=self._input_ops())
         self._auto_build(x.shape[1:])
         if y is None:
             return x, None
-        targets = self.loss.prepare_targets(y, self.output_shape, self.dtype)
+        targets = self.loss.prepare_targets(y, self.output_shape, self.dtype,
+                                            check_values=not (checked and y is x))
         check_consistent_length(x, targets, names=(name, "y"))
         return x, targets
 
@@ -476,6 +483,21 @@ class Sequential:
         with self.ops.kernel_threads():
             return self._fit(x, targets, epochs, batch_size, verbose, callbacks, validation_split,
                              validation_data, shuffle, initial_epoch)
+
+    def _fit_checked(self, x, y, epochs, batch_size, verbose, callbacks, validation_split=0.0,
+                     shuffle=True):
+        """:meth:`fit` on inputs an estimator has checked for this model already.
+
+        ``x`` is a C-contiguous array of the model's dtype, finite; when ``y``
+        is ``x`` its values also suit the loss.  Skipping the checks saves
+        passes over the whole data, which a one-epoch ``fit`` of a small
+        network would notice.
+        """
+        self._check_compiled()
+        x, targets = self._prepare(x, y, checked=True)
+        with self.ops.kernel_threads():
+            return self._fit(x, targets, epochs, batch_size, verbose, callbacks, validation_split,
+                             None, shuffle, 0)
 
     def _fit(self, x, targets, epochs, batch_size, verbose, callbacks, validation_split,
              validation_data, shuffle, initial_epoch):

@@ -12,7 +12,7 @@ from ..layers._activation import normalize_activation
 from ..losses import BinaryCrossEntropy
 from ..optimizers import get_optimizer
 from ._autoencoder import (
-    Autoencoder, check_output_activation, check_reconstruction_loss, check_sizes, check_unit_range,
+    Autoencoder, check_inputs, check_output_activation, check_reconstruction_loss, check_sizes,
     submodel,
 )
 from ._estimator import _jsonable_params
@@ -189,9 +189,8 @@ class StackedAutoencoder(BaseEstimator):
         self
         """
         sizes = self._validate_params()
-        X = check_array(X, dtype=self.dtype, ops=self._device_ops())
-        if check_reconstruction_loss(self.loss) == BinaryCrossEntropy.name:
-            check_unit_range(X)
+        X = check_inputs(X, check_reconstruction_loss(self.loss), dtype=self.dtype,
+                         ops=self._device_ops())
         self._check_widths(sizes, X.shape[1])
         stages, codes = [], X
         for i in range(len(sizes)):

@@ -810,6 +810,31 @@ def test_sigmoid_binary_cross_entropy_extremes(simd, dtype):
     assert loss == pytest.approx(truth, rel=4 * float(np.finfo(dtype).eps))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_binary_cross_entropy_same_bits_at_every_simd_level(rng, dtype):
+    # 1,100 values: two full blocks of the kernel and a tail that is not a
+    # multiple of the 16 partial sums.
+    logits = normal(rng, (1, 1100), dtype, scale=6.0)
+    targets = rng.random((1, 1100)).astype(dtype)
+    results = []
+    for level in range(3):
+        if _simd.select_simd_kernels(level) != level:
+            continue
+        try:
+            results.append(CPU.sigmoid_binary_cross_entropy(logits, targets))
+        finally:
+            _simd.select_simd_kernels()
+    for loss, grad in results[1:]:
+        assert loss == results[0][0]
+        np.testing.assert_array_equal(grad, results[0][1])
+
+
+def test_sigmoid_binary_cross_entropy_propagates_nan(simd):
+    logits = np.array([[0.5, np.nan, -2.0]], np.float32)
+    loss, grad = CPU.sigmoid_binary_cross_entropy(logits, np.full((1, 3), 0.5, np.float32))
+    assert np.isnan(loss) and np.isnan(grad[0, 1]) and np.isfinite(grad[0, [0, 2]]).all()
+
+
 def test_sigmoid_binary_cross_entropy_errors_and_fallbacks(kernels, rng):
     with pytest.raises(ValueError, match=r"targets has shape \(4,\) but logits has shape \(4, 1\)"):
         CPU.sigmoid_binary_cross_entropy(np.zeros((4, 1)), np.zeros(4))

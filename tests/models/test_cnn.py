@@ -22,14 +22,20 @@ def bars(n=240, size=10, seed=0):
     return X, np.array(["h", "v"])[labels]
 
 
-def test_the_classic_architecture_for_28x28_images():
-    clf = CNNClassifier(epochs=1, random_state=0)
+@pytest.mark.parametrize("padding, maps", [
+    ("same", [(28, 28, 32), (14, 14, 32), (14, 14, 64), (7, 7, 64)]),
+    ("valid", [(26, 26, 32), (13, 13, 32), (11, 11, 64), (5, 5, 64)]),
+])
+def test_the_classic_architecture_for_28x28_images(padding, maps):
+    kwargs = {} if padding == "same" else {"padding": padding}  # 'same' is the default
+    clf = CNNClassifier(epochs=1, random_state=0, **kwargs)
     X = np.random.default_rng(0).random((20, 28, 28)).astype(np.float32)
     clf.partial_fit(X, np.arange(20) % 10, classes=np.arange(10))
     shapes = [(type(layer).__name__, layer.output_shape) for layer in clf.model_.layers]
-    assert shapes == [("Conv2D", (26, 26, 32)), ("MaxPool2D", (13, 13, 32)),
-                      ("Conv2D", (11, 11, 64)), ("MaxPool2D", (5, 5, 64)), ("Flatten", (1600,)),
+    assert shapes == [("Conv2D", maps[0]), ("MaxPool2D", maps[1]), ("Conv2D", maps[2]),
+                      ("MaxPool2D", maps[3]), ("Flatten", (int(np.prod(maps[3])),)),
                       ("Dense", (128,)), ("Dense", (10,))]
+    assert all(layer.padding == padding for layer in clf.model_.layers[::2][:2])
     assert clf.input_shape_ == (28, 28, 1) and clf.n_features_in_ == 784
     assert isinstance(clf.model_._network, CpuNetwork)
 
@@ -115,6 +121,7 @@ def test_bad_input_is_refused_with_a_clear_message():
     for params, message in [({"architecture": "resnet"}, "architecture must be one of"),
                             ({"filters": (4, 0)}, "filters must be a positive integer"),
                             ({"kernel_size": 0}, "kernel_size must be a positive integer"),
+                            ({"padding": "full"}, r"padding must be one of \('same', 'valid'\)"),
                             ({"dense_units": -1}, "dense_units must be a non-negative"),
                             ({"dropout": 1.0}, "dropout"),
                             ({"data_format": "NCHW"}, "data_format must be one of"),
@@ -173,8 +180,8 @@ def test_pictures_of_filters_and_feature_maps(tmp_path):
     # The input, then both convolutions and both poolings: four maps at most per row.
     assert len(fig.axes) == 1 + 4 + 4 + 3 + 3
     labels = [ax.get_title(loc="left") for ax in fig.axes if ax.get_title(loc="left")]
-    assert labels == ["input", "0: Conv2D (8, 8, 5)", "1: MaxPool2D (4, 4, 5)",
-                      "2: Conv2D (2, 2, 3)", "3: MaxPool2D (1, 1, 3)"]
+    assert labels == ["input", "0: Conv2D (10, 10, 5)", "1: MaxPool2D (5, 5, 5)",
+                      "2: Conv2D (5, 5, 3)", "3: MaxPool2D (2, 2, 3)"]
     outputs = clf.model_.layer_outputs(X[:3, :, :, None])
     np.testing.assert_allclose(outputs[-1], clf.predict_proba(X[:3]), rtol=1e-6)
     with pytest.raises(ValueError, match="must be in \\[0, 2\\)"):

@@ -271,6 +271,22 @@ def test_the_network_gathers_rows_like_taking_them_first(name):
         np.testing.assert_array_equal(g, saved)
 
 
+@pytest.mark.parametrize("loss", ["mean_squared_error", "binary_cross_entropy"])
+def test_targets_that_are_the_inputs_train_like_a_copy_of_them(loss):
+    # An autoencoder's step gathers the rows once for input and target.
+    x = np.random.default_rng(3).random((37, N_FEATURES))
+    weights = []
+    for targets in (x, x.copy()):
+        m = nnfast.Sequential([Dense(5, activation="relu"), Dense(N_FEATURES, activation="sigmoid")],
+                              dtype="float64", random_state=0)
+        m.compile(optimizer=Adam(learning_rate=0.01), loss=loss)
+        history = m.fit(x, targets, epochs=3, batch_size=8)
+        assert m._network is not None
+        weights.append([w.copy() for w in m.get_weights()] + [history.history["loss"]])
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("name", ["dropout", "reshaped-classes", "mse-linear"])
 def test_evaluation_runs_the_network_in_inference_mode(name):
     x, y = data(CONFIGS[name][2])
