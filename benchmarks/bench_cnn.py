@@ -4,6 +4,9 @@ The model is :class:`nnfast.CNNClassifier`'s default ("classic") on 28x28
 grey images: Conv2D(32, 3, ReLU) -> MaxPool2D(2) -> Conv2D(64, 3, ReLU) ->
 MaxPool2D(2) -> Flatten -> Dense(128, ReLU) -> Dense(10, softmax), trained by
 Adam (learning rate 1e-3) on softmax cross-entropy in batches of 64, float32.
+Its convolutions are 'same'-padded, the estimator's default (maps of 28x28
+and 14x14); ``NNFAST_BENCH_CNN_PADDING=valid`` times the course's original
+'valid' ones instead (26x26 and 11x11).
 Images are Fashion-MNIST when ``NNFAST_DATA`` points at it, random images of
 the same shape otherwise.  All implementations run on the same number of
 threads (``nnfast.get_num_threads()``).
@@ -30,6 +33,7 @@ in turn and scales the op timings to an epoch.  Run this file with
 ``pytest benchmarks/bench_cnn.py --benchmark-only``.
 """
 import math
+import os
 import time
 
 import numpy as np
@@ -51,10 +55,18 @@ LAYER_SLICE = 100
 #: Images per call of prediction, nnfast's default.
 PREDICT_BLOCK = 4096
 
+#: Padding of both convolutions, and the pixels it adds on each side.
+PADDING = os.environ.get("NNFAST_BENCH_CNN_PADDING", "same")
+if PADDING not in ("same", "valid"):
+    raise ValueError(f"NNFAST_BENCH_CNN_PADDING must be 'same' or 'valid', got {PADDING!r}")
+PAD = 1 if PADDING == "same" else 0
+
 # Per-sample shapes along the classic network, channels last.
-CONV1_OUT, POOL1_OUT = (26, 26, 32), (13, 13, 32)
-CONV2_OUT, POOL2_OUT = (11, 11, 64), (5, 5, 64)
-FLAT, HIDDEN = 5 * 5 * 64, 128
+CONV1_OUT = (28 - 2 + 2 * PAD, 28 - 2 + 2 * PAD, 32)
+POOL1_OUT = (CONV1_OUT[0] // 2, CONV1_OUT[1] // 2, 32)
+CONV2_OUT = (POOL1_OUT[0] - 2 + 2 * PAD, POOL1_OUT[1] - 2 + 2 * PAD, 64)
+POOL2_OUT = (CONV2_OUT[0] // 2, CONV2_OUT[1] // 2, 64)
+FLAT, HIDDEN = POOL2_OUT[0] * POOL2_OUT[1] * 64, 128
 
 #: The ops of one training step, in the order a step runs them.
 LAYER_OPS = ("conv1.forward", "pool1.forward", "conv2.forward", "pool2.forward", "dense.forward",
@@ -86,8 +98,8 @@ def load_images(n_train, n_test):
 def make_nnfast(device=None):
     """The classic CNN as a :class:`nnfast.Sequential`; ``device="numpy"`` gives the reference."""
     model = nnfast.Sequential([
-        Conv2D(32, 3, activation="relu", input_shape=IMAGE), MaxPool2D(2),
-        Conv2D(64, 3, activation="relu"), MaxPool2D(2), Flatten(),
+        Conv2D(32, 3, padding=PADDING, activation="relu", input_shape=IMAGE), MaxPool2D(2),
+        Conv2D(64, 3, padding=PADDING, activation="relu"), MaxPool2D(2), Flatten(),
         Dense(HIDDEN, activation="relu"), Dense(N_CLASSES, activation="softmax"),
     ], device=device, random_state=0)
     model.compile(optimizer="adam", loss="cross_entropy")
@@ -104,8 +116,8 @@ def make_torch(torch):
     nn = torch.nn
     torch.manual_seed(0)
     net = nn.Sequential(
-        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Conv2d(1, 32, 3, padding=PAD), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=PAD), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
         nn.Linear(FLAT, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, N_CLASSES))
     for layer in net:
         if isinstance(layer, (nn.Conv2d, nn.Linear)):
@@ -288,14 +300,14 @@ def nnfast_layer_steps(seed=0):
     step = [0]
 
     def conv1_forward():
-        ops.conv2d(x, p["k1"], p["b1"], out=z1)
+        ops.conv2d(x, p["k1"], p["b1"], padding=(PAD,) * 4, out=z1)
         ops.activation(z1, "relu", out=z1)
 
     def pool1_forward():
         ops.max_pool2d(z1, (2, 2), (2, 2), out=p1, argmax=i1)
 
     def conv2_forward():
-        ops.conv2d(p1, p["k2"], p["b2"], out=z2)
+        ops.conv2d(p1, p["k2"], p["b2"], padding=(PAD,) * 4, out=z2)
         ops.activation(z2, "relu", out=z2)
 
     def pool2_forward():
@@ -319,14 +331,16 @@ def nnfast_layer_steps(seed=0):
 
     def conv2_backward():
         ops.backprop_activation(dy2, z2, "relu", out=dz2)
-        ops.conv2d_backward(dz2, p1, p["k2"], dkernel=grads["k2"], dbias=grads["b2"], dx=dp1)
+        ops.conv2d_backward(dz2, p1, p["k2"], padding=(PAD,) * 4, dkernel=grads["k2"],
+                            dbias=grads["b2"], dx=dp1)
 
     def pool1_backward():
         ops.max_pool2d_backward(dp1, i1, CONV1_OUT, dx=dy1)
 
     def conv1_backward():
         ops.backprop_activation(dy1, z1, "relu", out=dz1)
-        ops.conv2d_backward(dz1, x, p["k1"], dkernel=grads["k1"], dbias=grads["b1"], dx=False)
+        ops.conv2d_backward(dz1, x, p["k1"], padding=(PAD,) * 4, dkernel=grads["k1"],
+                            dbias=grads["b1"], dx=False)
 
     def adam_update():
         step[0] += 1
@@ -368,12 +382,12 @@ def torch_layer_steps(torch, seed=0):
         t.grad = torch.randn(t.shape, generator=gen) * 1e-3
     x = torch.rand((BATCH, 1, 28, 28), generator=gen)
     targets = torch.randint(0, N_CLASSES, (BATCH,), generator=gen)
-    window, none, one = [2, 2], [0, 0], [1, 1]
+    window, none, one, pad = [2, 2], [0, 0], [1, 1], [PAD, PAD]
     s = {}
 
     @torch.no_grad()
     def conv1_forward():
-        s["a1"] = F.relu(F.conv2d(x, conv1.weight, conv1.bias))
+        s["a1"] = F.relu(F.conv2d(x, conv1.weight, conv1.bias, padding=PAD))
 
     @torch.no_grad()
     def pool1_forward():
@@ -381,7 +395,7 @@ def torch_layer_steps(torch, seed=0):
 
     @torch.no_grad()
     def conv2_forward():
-        s["a2"] = F.relu(F.conv2d(s["p1"], conv2.weight, conv2.bias))
+        s["a2"] = F.relu(F.conv2d(s["p1"], conv2.weight, conv2.bias, padding=PAD))
 
     @torch.no_grad()
     def pool2_forward():
@@ -417,7 +431,7 @@ def torch_layer_steps(torch, seed=0):
     def conv2_backward():
         dz = aten.threshold_backward(s["da2"], s["a2"], 0)
         s["dp1"], conv2.weight.grad, conv2.bias.grad = aten.convolution_backward(
-            dz, s["p1"], conv2.weight, [conv2.out_channels], one, none, one, False, none, 1,
+            dz, s["p1"], conv2.weight, [conv2.out_channels], one, pad, one, False, none, 1,
             [True, True, True])
 
     @torch.no_grad()
@@ -429,7 +443,7 @@ def torch_layer_steps(torch, seed=0):
     def conv1_backward():
         dz = aten.threshold_backward(s["da1"], s["a1"], 0)
         _, conv1.weight.grad, conv1.bias.grad = aten.convolution_backward(
-            dz, x, conv1.weight, [conv1.out_channels], one, none, one, False, none, 1,
+            dz, x, conv1.weight, [conv1.out_channels], one, pad, one, False, none, 1,
             [False, True, True])
 
     steps = dict(zip(LAYER_OPS, (conv1_forward, pool1_forward, conv2_forward, pool2_forward,

@@ -25,6 +25,8 @@ prediction on 10,000 images, and each op of the training step on its own
 (nnfast's ops, PyTorch's operators and the op's products alone) for
 ``--layer-batches`` batches.  Partial workloads are scaled to the 938
 batches of an epoch; the per-op table sets them beside the epochs.
+``--padding valid`` times the course's unpadded convolutions instead of
+``CNNClassifier``'s default 'same' ones.
 
     python benchmarks/interleaved.py --ae --rounds 7
 
@@ -430,6 +432,9 @@ def main():
     parser.add_argument("--json", help="write every time to this file")
     parser.add_argument("--cnn", action="store_true",
                         help="the classic CNN's epochs, prediction and ops instead")
+    parser.add_argument("--padding", choices=("same", "valid"), default="same",
+                        help="padding of the CNN's convolutions (same: CNNClassifier's default; "
+                             "valid: the course's original shapes)")
     parser.add_argument("--ae", action="store_true",
                         help="the deep autoencoder's and the VAE's epochs instead")
     parser.add_argument("--numpy-batches", type=int, default=100,
@@ -453,6 +458,7 @@ def main():
         options = [f"--numpy-batches={args.numpy_batches}",
                    f"--layer-batches={args.layer_batches}"]
     if args.cnn:
+        os.environ["NNFAST_BENCH_CNN_PADDING"] = args.padding  # read by bench_cnn, in the worker too
         sys.path.insert(0, HERE)
         ours = [name for name in cnn_plan()
                 if not (name == "cnn:numpy" and args.numpy_batches <= 0)
