@@ -325,5 +325,14 @@ class CNNClassifier(NetworkClassifier):
     def _model_input_shape(self):
         return self.input_shape_
 
+    @classmethod
+    def _from_state(cls, config, arrays):
+        params = config.get("params") if type(config) is dict else None
+        if type(params) is dict and "padding" not in params:
+            # Saved before `padding` existed, when the classic network was unpadded.
+            padding = "valid" if params.get("architecture") == "classic" else "same"
+            config = {**config, "params": {**params, "padding": padding}}
+        return super()._from_state(config, arrays)
+
 
 __all__ = ["CNNClassifier"]

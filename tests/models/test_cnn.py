@@ -149,6 +149,19 @@ def test_saving_and_loading_predicts_identically(tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
 
 
+@pytest.mark.parametrize("architecture, padding", [("classic", "valid"), ("tinyvgg", "same")])
+def test_files_saved_before_padding_existed_load_with_the_padding_they_had(architecture,
+                                                                            padding):
+    X, y = bars(30, size=8)
+    clf = CNNClassifier(architecture=architecture, padding=padding, filters=(3,),
+                        dense_units=4, epochs=1, random_state=0).fit(X, y)
+    config, arrays = clf._get_state()
+    del config["params"]["padding"]
+    loaded = CNNClassifier._from_state(config, arrays)
+    assert loaded.padding == padding
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
 def test_early_stopping_restores_the_best_weights():
     X, y = bars(120, size=8)
     clf = CNNClassifier(filters=(4,), dense_units=8, epochs=40, early_stopping=True, patience=2,
