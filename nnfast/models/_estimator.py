@@ -94,7 +94,8 @@ class NetworkEstimator(BaseEstimator):
                                  f"samples out of {len(X)}")
             # Hold out a random subset (fit() holds out the last rows).
             perm = np.random.default_rng(self.random_state).permutation(len(X))
-            X, targets = X[perm], targets[perm]
+            # An autoencoder's targets stay its inputs (one copy, checked once, gathered once).
+            X, targets = (X[perm],) * 2 if targets is X else (X[perm], targets[perm])
         history = self.model_._fit_checked(X, targets, epochs=epochs,
                                            batch_size=self._batch(len(X)), shuffle=self.shuffle,
                                            callbacks=callbacks, verbose=self.verbose, **kwargs)
