@@ -109,7 +109,7 @@ class CNNClassifier(NetworkClassifier):
         images: on Fashion-MNIST it raised the test accuracy of the classic
         network after 10 epochs from 0.917 to 0.927, and of its batch-norm
         variant (dropout 0.25, 15 epochs) from 0.924 to 0.937, for about
-        1.5 times the time of an epoch.  'valid' gives the course's
+        1.4 times the time of an epoch.  'valid' gives the course's
         original shapes (26x26 and 11x11 maps).
     dense_units : int, optional
         Units of the hidden dense layer; 0 for none (None: 128 for
