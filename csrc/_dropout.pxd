@@ -26,14 +26,16 @@ cdef inline void dropout_block(const floating* x, floating* y, floating* mask, P
 
 
 cdef inline void dropout(const floating* x, floating* y, floating* mask, Py_ssize_t n,
-                         double rate, uint64_t key, uint64_t draw,
+                         double rate, bint rescale, uint64_t key, uint64_t draw,
                          int num_threads) noexcept nogil:
-    """Inverted dropout of ``x[0:n]`` into ``y`` (may be ``x``), its mask into ``mask``.
+    """Dropout of ``x[0:n]`` into ``y`` (may be ``x``), its mask into ``mask``.
 
-    Kept values are scaled by ``1 / (1 - rate)``.  Draw number ``draw`` of
-    the layer seeded ``key`` uses the streams ``(draw << 32) ^ block``.
+    Each value is dropped with probability ``rate``; kept values are scaled
+    by ``1 / (1 - rate)`` when ``rescale`` (inverted dropout), else kept as
+    they are (masking noise).  Draw number ``draw`` of the layer seeded
+    ``key`` uses the streams ``(draw << 32) ^ block``.
     """
-    cdef floating scale = <floating> (1.0 / (1.0 - rate))
+    cdef floating scale = <floating> (1.0 / (1.0 - rate)) if rescale else 1
     cdef float r = <float> rate
     cdef Py_ssize_t b, start, n_blocks = (n + BLOCK - 1) // BLOCK
     if num_threads <= 1:

@@ -192,7 +192,7 @@ cdef class ActivationNode(Node):
 
 
 cdef class DropoutNode(Node):
-    """Inverted dropout while training, the identity otherwise.
+    """Dropout while training, the identity otherwise: inverted dropout, or masking noise.
 
     Parameters
     ----------
@@ -203,16 +203,20 @@ cdef class DropoutNode(Node):
         The layer's count of masks drawn, shared with it (and so saved with
         the model); each training pass draws the next mask.
     itemsize : int
+    rescale : bool
+        Scale kept values by ``1 / (1 - rate)`` (``Dropout``), or keep them
+        as they are (``MaskingNoise``).
     """
     cdef double rate
+    cdef bint rescale
     cdef uint64_t seed
     cdef uint64_t* draws
     cdef object mask
 
     def __init__(self, Py_ssize_t size, double rate, uint64_t seed, cnp.ndarray draws,
-                 int itemsize):
+                 int itemsize, bint rescale=True):
         self.in_size = self.out_size = size
-        self.rate, self.seed, self.itemsize = rate, seed, itemsize
+        self.rate, self.seed, self.itemsize, self.rescale = rate, seed, itemsize, rescale
         self.keep = [draws]
         self.draws = <uint64_t*> cnp.PyArray_DATA(draws)
         self.mask = None
@@ -234,11 +238,11 @@ cdef class DropoutNode(Node):
         mask = self._mask(n)
         with nogil:
             if self.itemsize == 4:
-                dropout(<const float*> x, <float*> y, <float*> mask, size, self.rate, self.seed,
-                        self.draws[0], t)
+                dropout(<const float*> x, <float*> y, <float*> mask, size, self.rate,
+                        self.rescale, self.seed, self.draws[0], t)
             else:
                 dropout(<const double*> x, <double*> y, <double*> mask, size, self.rate,
-                        self.seed, self.draws[0], t)
+                        self.rescale, self.seed, self.draws[0], t)
         self.draws[0] += 1
         return 0
 

@@ -1,5 +1,5 @@
-# Noise for the inputs of a layer: Gaussian noise added, and masking noise
-# (values set to 0, none rescaled).  Like dropout, each draw is cut into
+# Gaussian noise for the inputs of a layer (masking noise is dropout without
+# the rescaling: ``_dropout.pxd``).  Like dropout, each draw is cut into
 # blocks of BLOCK values with one stream per block, ``(draw << 32) ^ block``
 # of the layer's seed, so that the noise depends on the seed, the draw's
 # number and each value's position, never on how threads split the work.
@@ -9,7 +9,6 @@ from libc.math cimport exp, fabs, log
 from libc.stdint cimport uint64_t
 
 from _activations cimport BLOCK
-from _dropout cimport dropout_block
 from _rng cimport rng_next, rng_seed, rng_t, rng_uniform
 
 
@@ -103,25 +102,3 @@ cdef inline void normals(floating* e, Py_ssize_t n, uint64_t key, uint64_t draw)
         normal_row(key, (draw << 32) ^ <uint64_t> b, buf, m)
         for i in range(m):
             e[start + i] = <floating> buf[i]
-
-
-cdef inline void masking_noise(const floating* x, floating* y, floating* mask, Py_ssize_t n,
-                               double rate, uint64_t key, uint64_t draw,
-                               int num_threads) noexcept nogil:
-    """Masking noise of ``x[0:n]`` into ``y`` (may be ``x``): ``mask`` 0 with probability ``rate``, else 1.
-
-    Dropout's masks without the rescaling, from the same uniform rows.
-    """
-    cdef floating one = 1
-    cdef float r = <float> rate
-    cdef Py_ssize_t b, start, n_blocks = (n + BLOCK - 1) // BLOCK
-    if num_threads <= 1:
-        for b in range(n_blocks):
-            start = b * BLOCK
-            dropout_block(x + start, y + start, mask + start, min(<Py_ssize_t> BLOCK, n - start),
-                          r, one, key, (draw << 32) ^ <uint64_t> b)
-    else:
-        for b in prange(n_blocks, num_threads=num_threads, schedule="static"):
-            start = b * BLOCK
-            dropout_block(x + start, y + start, mask + start, min(<Py_ssize_t> BLOCK, n - start),
-                          r, one, key, (draw << 32) ^ <uint64_t> b)

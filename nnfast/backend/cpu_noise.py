@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .. import _noise
+from .. import _dropout, _network, _noise
 from ._threads import elementwise_threads
 from .cpu_arrays import c_order, float_dtype, is_out, shares
 from .cpu_network import register_node_maker
@@ -96,8 +96,9 @@ class CpuNoiseOps:
                       *(a for a in (x, out) if a is not None))
         out = np.empty_like(x) if out is None else out
         mask = np.empty_like(x) if mask_out is None else mask_out
-        _noise.masking_noise(x.reshape(-1), out.reshape(-1), mask.reshape(-1), float(rate),
-                             *_key(seed, draw), elementwise_threads(x.size))
+        # Dropout's kernel, without the rescaling of kept values.
+        _dropout.dropout(x.reshape(-1), out.reshape(-1), mask.reshape(-1), float(rate),
+                         *_key(seed, draw), elementwise_threads(x.size), rescale=False)
         return out, mask
 
 
@@ -115,8 +116,9 @@ def _gaussian_noise_node(spec, dtype, fused_output):
 def _masking_noise_node(spec, dtype, fused_output):
     if not _draws_ok(spec["draws"]) or not 0 <= spec["rate"] < 1:
         return None
-    return _noise.MaskingNoiseNode(math.prod(spec["out_shape"]), spec["rate"],
-                                   spec["seed"] % 2**64, spec["draws"], dtype.itemsize)
+    return _network.DropoutNode(math.prod(spec["out_shape"]), spec["rate"],
+                                spec["seed"] % 2**64, spec["draws"], dtype.itemsize,
+                                rescale=False)
 
 
 register_node_maker("gaussian_noise", _gaussian_noise_node)
