@@ -225,10 +225,11 @@ def value_range(arr):
         from ._checks import ordered_range
         from .backend._threads import threads_for
         ints = np.int32 if arr.dtype == np.float32 else np.int64
-        # The least and greatest values as their bits (NaNs lie beyond the infinities).
+        # The least and greatest values, as their bits: a NaN, which lies beyond the
+        # infinities, comes out as one of them.
         low, high = np.array(ordered_range(arr.reshape(-1).view(ints),
                                            threads_for(arr.size)), ints).view(arr.dtype)
-        if low < -np.inf or high > np.inf or np.isnan(low) or np.isnan(high):
+        if np.isnan(low) or np.isnan(high):
             return float("nan"), float("nan")
         return float(low), float(high)
     with np.errstate(invalid="ignore"):
