@@ -41,6 +41,7 @@ Adam) with the products of the forward and backward parts alone, on
 """
 import argparse
 import contextlib
+import functools
 import json
 import os
 import subprocess
@@ -257,16 +258,22 @@ def ae_plan(numpy_batches, layer_batches):
     return plan
 
 
+def median_of(times, name):
+    """The median of a workload's times (s)."""
+    return float(np.median(times[name]))
+
+
+def ratio_of(times, a, b):
+    """The median of the per-round ratios ``a / b`` and their range, as text."""
+    r = np.array(times[a]) / np.array(times[b])
+    return f"{np.median(r):.3f} ({r.min():.2f}-{r.max():.2f})"
+
+
 def ae_report(times):
     """Print the autoencoder mode's medians, ratios and per-op tables (times in s per epoch)."""
     from bench_autoencoder import STEP_OPS
 
-    def median(name):
-        return float(np.median(times[name]))
-
-    def ratio(a, b):
-        r = np.array(times[a]) / np.array(times[b])
-        return f"{np.median(r):.3f} ({r.min():.2f}-{r.max():.2f})"
+    median, ratio = functools.partial(median_of, times), functools.partial(ratio_of, times)
 
     for name in times:
         if "op:" not in name:
@@ -322,12 +329,7 @@ def cnn_report(times):
     """Print the CNN mode's medians, ratios and per-op table (times in s per epoch)."""
     from bench_cnn import LAYER_OPS
 
-    def median(name):
-        return float(np.median(times[name]))
-
-    def ratio(a, b):
-        r = np.array(times[a]) / np.array(times[b])
-        return f"{np.median(r):.3f} ({r.min():.2f}-{r.max():.2f})"
+    median, ratio = functools.partial(median_of, times), functools.partial(ratio_of, times)
 
     for name in times:
         if not name.startswith("cnnop"):
@@ -495,17 +497,16 @@ def main():
         return cnn_report({name.split(" ", 1)[1]: values for name, values in times.items()})
     if args.ae:
         return ae_report({name.split(" ", 1)[1]: values for name, values in times.items()})
-    for key, values in times.items():
-        print(f"{key:20s} median {np.median(values):.3f} s")
-    pairs = [(f"now {a}", f"now {b}") for a, b in (AE_RATIOS if args.ae else RATIOS)
+    for key in times:
+        print(f"{key:20s} median {median_of(times, key):.3f} s")
+    pairs = [(f"now {a}", f"now {b}") for a, b in RATIOS
              if f"now {a}" in times and f"now {b}" in times]
     if args.against:
         pairs = [("now mlp:relu", "before mlp:relu"), ("now rbm:nnfast", "before rbm:nnfast"),
                  ("before mlp:relu", "before mlp:products"), ("before mlp:relu", "now torch:relu"),
                  ("before rbm:nnfast", "now rbm:torch")] + pairs
     for a, b in pairs:
-        ratios = np.array(times[a]) / np.array(times[b])
-        print(f"{a:20s} / {b:20s} {np.median(ratios):.3f} ({ratios.min():.2f}-{ratios.max():.2f})")
+        print(f"{a:20s} / {b:20s} {ratio_of(times, a, b)}")
 
 
 if __name__ == "__main__":
