@@ -118,10 +118,10 @@ def test_markdown_report_has_numbers_timings_and_machine(quick_tour):
 
 def test_a_section_whose_model_is_missing_is_left_out(monkeypatch, tmp_path):
     module = tour._module("cnn")
-    monkeypatch.setattr(module, "missing", lambda: "nnfast.models.CNNClassifier")
+    monkeypatch.setattr(module, "NEEDS", module.NEEDS + (("models", "NoSuchModel"),))
     available, left_out = tour.available_sections()
-    assert "cnn" not in available and left_out["cnn"] == "nnfast.models.CNNClassifier"
-    with pytest.raises(ValueError, match="section 'cnn' needs nnfast.models.CNNClassifier"):
+    assert "cnn" not in available and left_out["cnn"] == "nnfast.models.NoSuchModel"
+    with pytest.raises(ValueError, match="section 'cnn' needs nnfast.models.NoSuchModel"):
         tour.run_tour(tmp_path / "out", sections=["cnn"], echo=lambda line: None)
     assert not (tmp_path / "out").exists()
 

@@ -4,9 +4,9 @@
 perceptron, MLPs, the RBM, the CNN, autoencoders) on its exercise or on an
 image data set, and writes PNG figures, ``index.html`` (one page that works
 offline), ``report.md`` and ``summary.json`` into one folder.  Each section
-of the tour is a module of this package with ``KEY``, ``TITLE``,
-``missing()``, ``n_steps(ctx)`` and ``run(ctx)``; a section whose models are
-missing from the installation is left out.
+of the tour is a module of this package with ``KEY``, ``TITLE``, ``NEEDS``
+(what it uses of nnfast, as (module, name) pairs), ``n_steps(ctx)`` and
+``run(ctx)``; a section that needs what the installation lacks is left out.
 """
 import importlib
 import os
@@ -40,6 +40,14 @@ def _module(key):
     return importlib.import_module(f".{SECTIONS[key]}", __name__)
 
 
+def _lacks(section):
+    """The first of a section module's ``NEEDS`` that nnfast lacks, as a dotted name, or None."""
+    for module, name in section.NEEDS:
+        if not hasattr(importlib.import_module(f"nnfast.{module}"), name):
+            return f"nnfast.{module}.{name}"
+    return None
+
+
 def available_sections():
     """The sections this installation can run, and what the others lack.
 
@@ -52,7 +60,7 @@ def available_sections():
     """
     available, missing = [], {}
     for key in SECTIONS:
-        lack = _module(key).missing()
+        lack = _lacks(_module(key))
         if lack:
             missing[key] = lack
         else:

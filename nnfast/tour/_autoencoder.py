@@ -12,19 +12,10 @@ import numpy as np
 KEY = "autoencoder"
 TITLE = "Autoencoders: reconstruction, denoising, PCA and transfer"
 
-_NEEDS = (("models", "Autoencoder"), ("models", "PCA"), ("plotting", "plot_reconstructions"),
-          ("plotting", "plot_latent_before_after"),
-          ("plotting", "plot_reconstruction_error_curve"))
-
-
-def missing():
-    """What this section needs that the installation lacks (None: nothing)."""
-    import importlib
-
-    for module, name in _NEEDS:
-        if not hasattr(importlib.import_module(f"nnfast.{module}"), name):
-            return f"nnfast.{module}.{name}"
-    return None
+#: What this section needs of the installation: (module of nnfast, name).
+NEEDS = (("models", "Autoencoder"), ("models", "PCA"), ("plotting", "plot_reconstructions"),
+         ("plotting", "plot_latent_before_after"),
+         ("plotting", "plot_reconstruction_error_curve"))
 
 
 def _transfer_available():

@@ -8,20 +8,11 @@ from ._published import published_rows
 KEY = "classifier"
 TITLE = "MLP classifier: overfitting, errors and the hardest images"
 
-_NEEDS = (("metrics", "precision_recall_fscore"), ("metrics", "classification_error"),
-          ("metrics", "predictive_entropy"),
-          ("plotting", "plot_learning_curves"), ("plotting", "plot_hardest_samples"),
-          ("plotting", "overfitting_epoch"))
-
-
-def missing():
-    """What this section needs that the installation lacks (None: nothing)."""
-    import importlib
-
-    for module, name in _NEEDS:
-        if not hasattr(importlib.import_module(f"nnfast.{module}"), name):
-            return f"nnfast.{module}.{name}"
-    return None
+#: What this section needs of the installation: (module of nnfast, name).
+NEEDS = (("metrics", "precision_recall_fscore"), ("metrics", "classification_error"),
+         ("metrics", "predictive_entropy"),
+         ("plotting", "plot_learning_curves"), ("plotting", "plot_hardest_samples"),
+         ("plotting", "overfitting_epoch"))
 
 
 def n_steps(ctx):

@@ -8,12 +8,8 @@ from ._published import published_rows
 KEY = "cnn"
 TITLE = "CNN against MLP: accuracy and time"
 
-
-def missing():
-    """What this section needs that the installation lacks (None: nothing)."""
-    from .. import models
-
-    return None if hasattr(models, "CNNClassifier") else "nnfast.models.CNNClassifier"
+#: What this section needs of the installation: (module of nnfast, name).
+NEEDS = (("models", "CNNClassifier"),)
 
 
 def n_steps(ctx):

@@ -6,16 +6,8 @@ from ._figures import integer_axis
 KEY = "lr-finder"
 TITLE = "Learning-rate finder"
 
-
-def missing():
-    """What this section needs that the installation lacks (None: nothing)."""
-    from .. import experiments, plotting
-
-    if not hasattr(experiments, "find_learning_rate"):
-        return "nnfast.experiments.find_learning_rate"
-    if not hasattr(plotting, "plot_lr_finder"):
-        return "nnfast.plotting.plot_lr_finder"
-    return None
+#: What this section needs of the installation: (module of nnfast, name).
+NEEDS = (("experiments", "find_learning_rate"), ("plotting", "plot_lr_finder"))
 
 
 def n_steps(ctx):

@@ -8,17 +8,10 @@ from ._figures import integer_axis, log_axis
 KEY = "mlp"
 TITLE = "MLP: XOR, parity and a regression, online against mini-batch"
 
+#: What this section needs of the installation: (module of nnfast, name).
+NEEDS = (("plotting", "plot_decision_regions"), ("plotting", "plot_regression"))
+
 _PARITY_BITS = (2, 3, 4, 5)
-
-
-def missing():
-    """What this section needs that the installation lacks (None: nothing)."""
-    from .. import plotting
-
-    for name in ("plot_decision_regions", "plot_regression"):
-        if not hasattr(plotting, name):
-            return f"nnfast.plotting.{name}"
-    return None
 
 
 def n_steps(ctx):

@@ -4,13 +4,11 @@ import numpy as np
 KEY = "perceptron"
 TITLE = "Perceptron: logic gates and capacity"
 
+#: What this section needs of the installation: (module of nnfast, name).
+NEEDS = ()
+
 _GATES_2 = ("and", "or", "xor")
 _GATES_4 = ("and", "or", "xor")
-
-
-def missing():
-    """What this section needs that the installation lacks (None: nothing)."""
-    return None
 
 
 def n_steps(ctx):

@@ -6,10 +6,8 @@ import numpy as np
 KEY = "rbm"
 TITLE = "Restricted Boltzmann machine: filters, reconstructions and samples"
 
-
-def missing():
-    """What this section needs that the installation lacks (None: nothing)."""
-    return None
+#: What this section needs of the installation: (module of nnfast, name).
+NEEDS = ()
 
 
 def n_steps(ctx):

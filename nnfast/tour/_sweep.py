@@ -4,20 +4,12 @@ import numpy as np
 KEY = "sweep"
 TITLE = "Sweep: optimizer x activation x depth x width"
 
+#: What this section needs of the installation: (module of nnfast, name).
+NEEDS = (("experiments", "sweep"), ("plotting", "plot_sweep"))
+
 _SIZES = ((32,), (128,), (32, 32), (128, 128))
 #: Each optimizer with a learning rate that suits it (plain SGD needs a far larger one).
 _OPTIMIZERS = (("sgd", 0.05), ("adam", 1e-3))
-
-
-def missing():
-    """What this section needs that the installation lacks (None: nothing)."""
-    from .. import experiments, plotting
-
-    if not hasattr(experiments, "sweep"):
-        return "nnfast.experiments.sweep"
-    if not hasattr(plotting, "plot_sweep"):
-        return "nnfast.plotting.plot_sweep"
-    return None
 
 
 def n_steps(ctx):

@@ -6,19 +6,10 @@ import numpy as np
 KEY = "vae"
 TITLE = "Variational autoencoder: a 2-D latent plane against PCA"
 
-_NEEDS = (("models", "VAE"), ("models", "PCA"), ("plotting", "plot_vae_vs_pca"),
-          ("plotting", "plot_latent_grid"), ("plotting", "plot_reconstructions"),
-          ("plotting", "plot_image_grid"))
-
-
-def missing():
-    """What this section needs that the installation lacks (None: nothing)."""
-    import importlib
-
-    for module, name in _NEEDS:
-        if not hasattr(importlib.import_module(f"nnfast.{module}"), name):
-            return f"nnfast.{module}.{name}"
-    return None
+#: What this section needs of the installation: (module of nnfast, name).
+NEEDS = (("models", "VAE"), ("models", "PCA"), ("plotting", "plot_vae_vs_pca"),
+         ("plotting", "plot_latent_grid"), ("plotting", "plot_reconstructions"),
+         ("plotting", "plot_image_grid"))
 
 
 def n_steps(ctx):
