@@ -26,8 +26,12 @@ from threadpoolctl import ThreadpoolController, threadpool_limits
 _state = {"n_threads": None, "limiter": None}
 
 #: Loops over fewer elements than this run on one thread: waking a team of
-#: threads costs more than it saves on small layers.
-PARALLEL_MIN_WORK = 1 << 16
+#: threads costs more than it saves on small layers.  The team's threads
+#: spin between the regions of a training step, so an elementwise pass over
+#: a batch of 64 rows of 784 values already pays for two (an autoencoder's
+#: epoch 0.91x and a VAE's 0.79x of what a limit of 65,536 gave; see
+#: ``benchmarks/RESULTS.md``).
+PARALLEL_MIN_WORK = 1 << 14
 
 
 def _default_threads():
@@ -80,13 +84,13 @@ def threads_for(work):
 #: divided by this factor, going parallel only where one thread would need
 #: tens of milliseconds: an OpenMP team woken between two products of BLAS's
 #: own pool makes each wait for the other's spinning threads.
-PARALLEL_WORK_DIVISOR = 1024
+PARALLEL_WORK_DIVISOR = 4096
 
 #: A multiply-add of a matrix product weighs this much less than an element
 #: of an elementwise loop when asking :func:`threads_for` for threads (see
 #: ``benchmarks/RESULTS.md``: sharing a float32 product between two threads
 #: pays from about 2 million multiply-adds and costs below 1 million).
-PRODUCT_WORK_DIVISOR = 32
+PRODUCT_WORK_DIVISOR = 128
 
 
 def elementwise_threads(work):

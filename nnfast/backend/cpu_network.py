@@ -20,10 +20,7 @@ import numpy as np
 
 from .. import _network
 from . import _threads
-from ._threads import (
-    PARALLEL_WORK_DIVISOR, PRODUCT_WORK_DIVISOR, get_num_threads, own_threads,
-    products_on_own_threads,
-)
+from ._threads import get_num_threads, own_threads, products_on_own_threads
 from .cpu_activations import ACTIVATION_CODES
 from .cpu_arrays import is_out
 
@@ -226,8 +223,8 @@ class CpuNetwork:
         with own_threads():
             total = self._net.step(
                 x, rows, n, targets, get_num_threads(), _threads.PARALLEL_MIN_WORK,
-                1 if products_on_own_threads() else PARALLEL_WORK_DIVISOR,
-                PRODUCT_WORK_DIVISOR, products_on_own_threads(), train,
+                1 if products_on_own_threads() else _threads.PARALLEL_WORK_DIVISOR,
+                _threads.PRODUCT_WORK_DIVISOR, products_on_own_threads(), train,
                 0 if rule is None else RULES[rule][0], hyper, weight_decay)
         terms = n * self._positions
         # The nodes' penalties are means over the batch already.

@@ -47,7 +47,7 @@ def _row_threads(n_rows, n_visible, n_hidden):
     """
     if not products_on_own_threads():
         return 1
-    return max(1, min(64, threads_for(n_rows * n_visible * n_hidden // 2), n_rows,
+    return max(1, min(64, threads_for(n_rows * n_visible * n_hidden // 8), n_rows,
                       get_num_threads()))
 
 

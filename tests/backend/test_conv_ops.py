@@ -68,6 +68,7 @@ def threads(request, monkeypatch):
     """One thread, or two forced onto the small products of these tests."""
     if request.param == "parallel":
         monkeypatch.setattr(threads_module, "PARALLEL_MIN_WORK", 2)
+        monkeypatch.setattr(threads_module, "PRODUCT_WORK_DIVISOR", 1)
         monkeypatch.setitem(threads_module._state, "n_threads", 2)
         with threads_module.own_threads() as held:
             if held:
@@ -159,6 +160,7 @@ def test_compiled_equals_reference_across_threads(case, monkeypatch):
     dk1, db1 = np.empty_like(kernel), np.empty_like(bias)
     dx1 = CPU.conv2d_backward(dy, x, kernel, strides, padding, dk1, db1)
     monkeypatch.setattr(threads_module, "PARALLEL_MIN_WORK", 2)
+    monkeypatch.setattr(threads_module, "PRODUCT_WORK_DIVISOR", 1)
     monkeypatch.setitem(threads_module._state, "n_threads", 2)
     dk2, db2 = np.empty_like(kernel), np.empty_like(bias)
     dx2 = CPU.conv2d_backward(dy, x, kernel, strides, padding, dk2, db2)

@@ -176,6 +176,7 @@ def threads(request, monkeypatch):
         # threads_for divides by PARALLEL_MIN_WORK // 2, so 2 is the smallest
         # threshold it accepts.
         monkeypatch.setattr(threads_module, "PARALLEL_MIN_WORK", 2)
+        monkeypatch.setattr(threads_module, "PRODUCT_WORK_DIVISOR", 1)
         monkeypatch.setitem(threads_module._state, "n_threads", 2)
         monkeypatch.setattr(threads_module, "PARALLEL_WORK_DIVISOR", 1)
         assert threads_module.elementwise_threads(64) == 2

@@ -42,6 +42,7 @@ def threads(request, monkeypatch):
     nnfast.set_num_threads(request.param)
     if request.param > 1:
         monkeypatch.setattr(nnfast.backend._threads, "PARALLEL_MIN_WORK", 1)
+        monkeypatch.setattr(nnfast.backend._threads, "PRODUCT_WORK_DIVISOR", 1)
     yield request.param
     nnfast.set_num_threads(previous)
 
@@ -358,6 +359,7 @@ def test_results_do_not_depend_on_the_threads(dtype, monkeypatch):
         previous = nnfast.get_num_threads()
         nnfast.set_num_threads(n_threads)
         monkeypatch.setattr(nnfast.backend._threads, "PARALLEL_MIN_WORK", 1)
+        monkeypatch.setattr(nnfast.backend._threads, "PRODUCT_WORK_DIVISOR", 1)
         try:
             mean, invstd = np.empty(7, dtype), np.empty(7, dtype)
             mm, mv = moving_mean.copy(), moving_variance.copy()

@@ -28,6 +28,7 @@ def threads(request, monkeypatch):
     nnfast.set_num_threads(request.param)
     if request.param > 1:
         monkeypatch.setattr(nnfast.backend._threads, "PARALLEL_MIN_WORK", 1)
+        monkeypatch.setattr(nnfast.backend._threads, "PRODUCT_WORK_DIVISOR", 1)
     yield request.param
     nnfast.set_num_threads(previous)
 
