@@ -174,24 +174,19 @@ cdef inline void activation(const floating* zp, floating* op, Py_ssize_t n_rows,
 
 cdef inline void bp_act_range(const floating* dy, const floating* y, floating* dz,
                               Py_ssize_t n, int kind) noexcept nogil:
-    """Elementwise ``dz = dy * f'(.)`` written in terms of the output ``y`` (``dz`` may be ``dy``)."""
-    cdef Py_ssize_t i
-    cdef floating zero = 0
-    cdef floating one = 1
+    """Elementwise ``dz = dy * f'(.)`` written in terms of the output ``y`` (``dz`` may be ``dy``).
+
+    The sigmoid, tanh and ReLU run the instruction-set specific kernel of
+    ``nnf_simd_kernels.h`` (whose ReLU factor is a product, as in the
+    reference: NaN and infinite gradients behind a dead unit still give NaN).
+    """
     if kind == ACT_IDENTITY:
         if dz != dy:
             memcpy(dz, dy, n * sizeof(floating))
-    elif kind == ACT_SIGMOID:
-        for i in range(n):
-            dz[i] = dy[i] * y[i] * (one - y[i])
-    elif kind == ACT_TANH:
-        for i in range(n):
-            dz[i] = dy[i] * (one - y[i] * y[i])
-    elif kind == ACT_RELU:
-        for i in range(n):
-            # A product rather than a select, as in the reference: NaN and
-            # infinite gradients behind a dead unit still give NaN.
-            dz[i] = dy[i] * (one if y[i] > zero else zero)
+    elif floating is float:
+        nnf_simd.bp_act_f32(dy, y, dz, n, kind)
+    else:
+        nnf_simd.bp_act_f64(dy, y, dz, n, kind)
 
 
 cdef inline void bp_softmax_row(const floating* dy, const floating* y, floating* dz,

@@ -6,7 +6,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport log, logf
 
-from _activations cimport LANES, exp_shift, lane_max, lane_sum
+from _activations cimport exp_shift, lane_max, lane_sum
 from _parallel cimport chunk_size, n_chunks
 from _simd cimport nnf_simd
 
@@ -128,27 +128,14 @@ cdef inline double bce_range(const floating* z, const floating* t, floating* g,
 
 cdef inline double mse_range(const floating* p, const floating* t, floating* g,
                              Py_ssize_t n, floating scale) noexcept nogil:
-    """Summed ``(p - t)^2``; ``g = (p - t) * scale`` (partial sums as in ``bce_range``)."""
-    cdef double acc[LANES]
-    cdef double total = 0
-    cdef floating d
-    cdef Py_ssize_t i, j, b
-    cdef Py_ssize_t n_main = n - n % LANES
-    for j in range(LANES):
-        acc[j] = 0
-    for b in range(n_main // LANES):
-        i = b * LANES
-        for j in range(LANES):
-            d = p[i + j] - t[i + j]
-            g[i + j] = d * scale
-            acc[j] += d * d
-    for j in range(LANES):
-        total += acc[j]
-    for i in range(n_main, n):
-        d = p[i] - t[i]
-        g[i] = d * scale
-        total += d * d
-    return total
+    """Summed ``(p - t)^2``; ``g = (p - t) * scale`` (``g`` may be ``p`` or ``t``).
+
+    The instruction-set specific kernel of ``nnf_simd_kernels.h``: sixteen
+    partial sums in double.
+    """
+    if floating is float:
+        return nnf_simd.mse_f32(p, t, g, n, scale)
+    return nnf_simd.mse_f64(p, t, g, n, scale)
 
 
 cdef inline double pointwise_range(int loss, const floating* z, const floating* t,

@@ -57,6 +57,12 @@ cdef extern from "nnf_simd.h":
         double (*bce_f32)(const float*, const float*, float*, Py_ssize_t, float) noexcept nogil
         double (*bce_f64)(const double*, const double*, double*, Py_ssize_t,
                           double) noexcept nogil
+        double (*mse_f32)(const float*, const float*, float*, Py_ssize_t, float) noexcept nogil
+        double (*mse_f64)(const double*, const double*, double*, Py_ssize_t,
+                          double) noexcept nogil
+        void (*bp_act_f32)(const float*, const float*, float*, Py_ssize_t, int) noexcept nogil
+        void (*bp_act_f64)(const double*, const double*, double*, Py_ssize_t,
+                           int) noexcept nogil
 
     const nnf_simd_t* nnf_simd
     int nnf_simd_attach() except -1

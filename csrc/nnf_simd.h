@@ -27,6 +27,8 @@
 
 #define NNF_SIGMOID_ARGS(T) (const T* x, const T* bias, T* y, Py_ssize_t n)
 #define NNF_BCE_ARGS(T) (const T* z, const T* t, T* g, Py_ssize_t n, T size)
+#define NNF_MSE_ARGS(T) (const T* p, const T* t, T* g, Py_ssize_t n, T scale)
+#define NNF_BP_ACT_ARGS(T) (const T* dy, const T* y, T* dz, Py_ssize_t n, int kind)
 #define NNF_UNIFORM_ROW_ARGS (uint64_t key, uint64_t stream, float* out, Py_ssize_t n)
 #define NNF_UNION_ARGS                                                   \
     (const uint8_t* f0, const uint8_t* f1, Py_ssize_t n, int32_t* __restrict idx)
@@ -76,6 +78,10 @@ typedef struct {
     Py_ssize_t (*union_idx) NNF_UNION_ARGS;
     double (*bce_f32) NNF_BCE_ARGS(float);
     double (*bce_f64) NNF_BCE_ARGS(double);
+    double (*mse_f32) NNF_MSE_ARGS(float);
+    double (*mse_f64) NNF_MSE_ARGS(double);
+    void (*bp_act_f32) NNF_BP_ACT_ARGS(float);
+    void (*bp_act_f64) NNF_BP_ACT_ARGS(double);
 } nnf_simd_t;
 
 

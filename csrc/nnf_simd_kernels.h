@@ -5,7 +5,9 @@
  * Some elementwise work runs at the speed of the vector unit rather than
  * of memory, so it gains from wider vectors: the exponential (softmax,
  * cross-entropy, sigmoid), tanh, the optimizer updates with a square root and a
- * division per element (Adam, AdamW, RMSprop, Adagrad, Adadelta) and the
+ * division per element (Adam, AdamW, RMSprop, Adagrad, Adadelta), the
+ * squared error and the activations' derivatives (whose baseline loops
+ * were scalar: a float reduction, a float select), and the
  * rows of uniform random numbers (dropout masks, RBM samples), and the
  * RBM's sparse row kernels (below).  Each kernel is written
  * once below as a C macro and compiled as a baseline function and, with GCC
@@ -226,6 +228,52 @@ static inline double nnf_exp_core_f64(double x) {
     }                                                                    \
     for (j = 0; j < 16; j++) total += acc[j];                            \
     return total;                                                        \
+}
+
+/* Summed (p - t)^2 and g = (p - t) * scale (g may be p or t): sixteen
+ * partial sums in double over the whole blocks of sixteen, then the rest. */
+#define NNF_MSE(T) {                                                     \
+    double acc[16], total = 0;                                           \
+    Py_ssize_t i, j;                                                     \
+    for (j = 0; j < 16; j++) acc[j] = 0;                                 \
+    for (i = 0; i + 16 <= n; i += 16)                                    \
+        for (j = 0; j < 16; j++) {                                       \
+            T d = p[i + j] - t[i + j];                                   \
+            g[i + j] = d * scale;                                        \
+            acc[j] += (double) (d * d);                                  \
+        }                                                                \
+    for (j = 0; j < 16; j++) total += acc[j];                            \
+    for (; i < n; i++) {                                                 \
+        T d = p[i] - t[i];                                               \
+        g[i] = d * scale;                                                \
+        total += (double) (d * d);                                       \
+    }                                                                    \
+    return total;                                                        \
+}
+
+/* dz = dy * f'(.) written in terms of the output y, for the sigmoid (kind
+ * 1), tanh (2) and ReLU (3); dz may be dy or y.  The ReLU's factor is a
+ * product by 1 or 0, not a select, so that NaN and infinite gradients
+ * behind a dead unit still give NaN; it is picked on the bits of y (y > 0:
+ * positive bits up to those of +inf, which leaves out -0 and NaN), an
+ * integer select that vectorises where a float compare does not under the
+ * default -ftrapping-math. */
+#define NNF_BP_ACT(T, S, ONE_BITS, INF_BITS) {                           \
+    Py_ssize_t i;                                                        \
+    if (kind == 1) {                                                     \
+        for (i = 0; i < n; i++) dz[i] = dy[i] * y[i] * (1 - y[i]);       \
+    } else if (kind == 2) {                                              \
+        for (i = 0; i < n; i++) dz[i] = dy[i] * (1 - y[i] * y[i]);       \
+    } else {                                                             \
+        for (i = 0; i < n; i++) {                                        \
+            S b;                                                         \
+            T one;                                                       \
+            memcpy(&b, &y[i], sizeof b);                                 \
+            b = (b > 0 && b <= INF_BITS) ? ONE_BITS : 0;                 \
+            memcpy(&one, &b, sizeof one);                                \
+            dz[i] = dy[i] * one;                                         \
+        }                                                                \
+    }                                                                    \
 }
 
 /* y = exp(x - shift) where x - shift <= 0 (y may be x). */
@@ -599,7 +647,15 @@ typedef double nnf_vd8 __attribute__((vector_size(64)));
     ATTR static double nnf_bce_f32_##TAG NNF_BCE_ARGS(float)             \
         NNF_BCE(float, f32, fabsf)                                       \
     ATTR static double nnf_bce_f64_##TAG NNF_BCE_ARGS(double)            \
-        NNF_BCE(double, f64, fabs)
+        NNF_BCE(double, f64, fabs)                                       \
+    ATTR static double nnf_mse_f32_##TAG NNF_MSE_ARGS(float)             \
+        NNF_MSE(float)                                                   \
+    ATTR static double nnf_mse_f64_##TAG NNF_MSE_ARGS(double)            \
+        NNF_MSE(double)                                                  \
+    ATTR static void nnf_bp_act_f32_##TAG NNF_BP_ACT_ARGS(float)         \
+        NNF_BP_ACT(float, int32_t, 0x3F800000, 0x7F800000)               \
+    ATTR static void nnf_bp_act_f64_##TAG NNF_BP_ACT_ARGS(double)        \
+        NNF_BP_ACT(double, int64_t, 0x3FF0000000000000LL, 0x7FF0000000000000LL)
 
 /* The table of the kernels of TAG, with the float searches (nonzero
  * entries, Bernoulli samples, union of flags) of SEARCH. */
@@ -619,7 +675,9 @@ typedef double nnf_vd8 __attribute__((vector_size(64)));
     nnf_sum_rows_f32_##TAG, nnf_sum_rows_f64_##TAG,                      \
     nnf_add_rows_f32_##TAG, nnf_add_rows_f64_##TAG,                      \
     nnf_union_##SEARCH,                                                  \
-    nnf_bce_f32_##TAG, nnf_bce_f64_##TAG }
+    nnf_bce_f32_##TAG, nnf_bce_f64_##TAG,                               \
+    nnf_mse_f32_##TAG, nnf_mse_f64_##TAG,                               \
+    nnf_bp_act_f32_##TAG, nnf_bp_act_f64_##TAG }
 
 #ifdef NNF_VECTORS
 NNF_KERNELS(base, , nnf_vf4, nnf_vd2)

@@ -594,8 +594,8 @@ def test_activation_errors_and_fallbacks(kernels, rng):
 
 
 @cover(full={"name": ACTIVATIONS, "shape": SHAPES, "threads": ["serial", "parallel"]},
-       pairwise={"out_mode": ["new", "dy", "y", "out"], "dtype": DTYPES})
-def test_backprop_activation(kernels, threads, rng, dtype, shape, name, out_mode):
+       pairwise={"out_mode": ["new", "dy", "y", "out"], "simd": [0, 1, 2], "dtype": DTYPES})
+def test_backprop_activation(kernels, threads, simd, rng, dtype, shape, name, out_mode):
     y = REF.activation(normal(rng, shape, dtype, scale=2.0), name)
     if name == "relu":
         y[0, 0] = 0.0  # a unit sitting exactly at the kink
@@ -610,14 +610,31 @@ def test_backprop_activation(kernels, threads, rng, dtype, shape, name, out_mode
     assert_close(got, expected)
 
 
-def test_backprop_relu_keeps_nan_behind_dead_units():
-    dy = np.array([[np.nan, np.inf, 1.0, np.nan]], np.float32)
-    y = np.array([[0.0, 0.0, 0.0, 2.0]], np.float32)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backprop_relu_keeps_nan_behind_dead_units(simd, dtype):
+    # 20 values: a whole vector of the widest kernel and a tail.
+    dy = np.array([[np.nan, np.inf, 1.0, np.nan] * 5], dtype)
+    y = np.array([[0.0, 0.0, 0.0, 2.0] * 5], dtype)
     got = CPU.backprop_activation(dy, y, "relu")
     with np.errstate(invalid="ignore"):  # inf * 0 is meant to be NaN here
         expected = REF.backprop_activation(dy, y, "relu")
     np.testing.assert_array_equal(got, expected)
     assert np.isnan(got[0, [0, 1, 3]]).all() and got[0, 2] == 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backprop_relu_at_the_edges_of_positive(simd, dtype):
+    # The factor is chosen on the bits of y: -0, NaN of either sign and
+    # negative values are not above 0; the least subnormal, the largest
+    # finite value and +inf are.
+    info = np.finfo(dtype)
+    y = np.array([-0.0, 0.0, np.nan, -np.nan, -1.0, -np.inf, info.smallest_subnormal, info.max,
+                  np.inf, 1.0, 0.5, -info.smallest_subnormal] * 2, dtype)[None]
+    dy = np.full_like(y, 3.0)
+    got = CPU.backprop_activation(dy, y, "relu")
+    with np.errstate(invalid="ignore"):
+        expected = dy * (y > 0)
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_backprop_activation_errors_and_fallbacks(kernels, rng):
@@ -848,8 +865,8 @@ def test_sigmoid_binary_cross_entropy_errors_and_fallbacks(kernels, rng):
 
 
 @cover(full={"shape": SHAPES + [(17,), (3, 4, 5)], "threads": ["serial", "parallel"]},
-       pairwise={"grad_mode": ["new", "out", "pred"], "dtype": DTYPES})
-def test_mean_squared_error(kernels, threads, rng, dtype, shape, grad_mode):
+       pairwise={"grad_mode": ["new", "out", "pred"], "simd": [0, 1, 2], "dtype": DTYPES})
+def test_mean_squared_error(kernels, threads, simd, rng, dtype, shape, grad_mode):
     pred = normal(rng, shape, dtype)
     targets = normal(rng, shape, dtype)
     ref_loss, ref_grad = REF.mean_squared_error(pred, targets)
@@ -976,6 +993,12 @@ def _run_kernel(name, dtype):
     if name == "binary cross-entropy":
         loss, grad = CPU.sigmoid_binary_cross_entropy(z, rng.random(z.shape).astype(dtype))
         return [np.array(loss), grad]
+    if name == "squared error":
+        loss, grad = CPU.mean_squared_error(z, normal(rng, z.shape, dtype))
+        return [np.array(loss), grad]
+    if name.startswith("derivative of "):
+        act = name[len("derivative of "):]
+        return [CPU.backprop_activation(normal(rng, z.shape, dtype), CPU.activation(z, act), act)]
     p, grads = _update_steps(rng, z.shape, dtype)
     state = [np.zeros_like(p), np.zeros_like(p)]
     for step, g in enumerate(grads, start=1):
@@ -992,19 +1015,24 @@ def _run_kernel(name, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", ["sigmoid", "softmax", "cross-entropy", "binary cross-entropy",
-                                  "adam", "rmsprop", "adagrad", "adadelta"])
-def test_baseline_and_avx2_kernels_are_bit_identical(dtype, name):
+                                  "squared error", "derivative of sigmoid", "derivative of tanh",
+                                  "derivative of relu", "adam", "rmsprop", "adagrad",
+                                  "adadelta"])
+def test_kernels_are_bit_identical_at_every_simd_level(dtype, name):
     results = []
     try:
-        for level in (0, 1):
+        for level in (0, 1, 2):
             if _simd.select_simd_kernels(level) != level:
-                pytest.skip("the CPU lacks AVX2")
+                break
             results.append(_run_kernel(name, dtype))
     finally:
         _simd.select_simd_kernels()
-    assert len(results[0]) == len(results[1]) > 0
-    for a, b in zip(*results):
-        np.testing.assert_array_equal(a, b)
+    if len(results) < 2:
+        pytest.skip("the CPU lacks AVX2")
+    for other in results[1:]:
+        assert len(other) == len(results[0]) > 0
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_select_simd_kernels_rejects_unknown_levels():
