@@ -81,6 +81,28 @@ cdef class ReshapeNode(Node):
         self.alias = True
 
 
+cdef struct DenseBackward:
+    # A dense node's backward pass, as data: its arrays, shapes and threads.
+    char* x
+    char* y
+    char* dy
+    char* dx
+    char* w
+    char* dw
+    char* db
+    int act, n_in, n_out, t_prod, t_elem
+    bint transposed, add_w, add_b
+
+
+cdef void dense_backward(const DenseBackward* d, Py_ssize_t n, floating* dy) noexcept nogil:
+    """The activation's derivative (into ``dy``), then the weight, bias and input gradients."""
+    if d.act != ACT_IDENTITY:
+        backprop_activation(dy, <const floating*> d.y, dy, n, d.n_out, d.act, d.t_elem)
+    backprop_affine(dy, <const floating*> d.x, <const floating*> d.w, <floating*> d.dw,
+                    <floating*> d.db, <floating*> d.dx, d.transposed, d.add_w, d.add_b,
+                    <int> n, d.n_in, d.n_out, d.t_prod)
+
+
 cdef class DenseNode(Node):
     """``y = act(x @ op(W) + b)``: its forward pass in one call, its backward pass in another.
 
@@ -134,23 +156,25 @@ cdef class DenseNode(Node):
 
     cdef int backward(self, char* x, char* y, char* dy, char* dx, Py_ssize_t n,
                       const thread_plan* plan) except -1:
-        if self.itemsize == 4:
-            self._backward(<const float*> x, <const float*> y, <float*> dy, <float*> dx, n, plan)
-        else:
-            self._backward(<const double*> x, <const double*> y, <double*> dy, <double*> dx, n,
-                           plan)
+        cdef DenseBackward d
+        self.describe(x, y, dy, dx, n, plan, &d)
+        with nogil:
+            if self.itemsize == 4:
+                dense_backward(&d, n, <float*> dy)
+            else:
+                dense_backward(&d, n, <double*> dy)
         return 0
 
-    cdef void _backward(self, const floating* x, const floating* y, floating* dy, floating* dx,
-                        Py_ssize_t n, const thread_plan* plan) noexcept:
-        cdef int t_prod = product_threads(plan, n, self.n_in, self.n_out)
-        cdef int t_elem = elementwise_threads(plan, n * self.n_out)
-        with nogil:
-            if self.act != ACT_IDENTITY:
-                backprop_activation(dy, y, dy, n, self.n_out, self.act, t_elem)
-            backprop_affine(dy, x, <const floating*> self.w, <floating*> self.dw,
-                            <floating*> self.db, dx, self.transposed, self.add_w, self.add_b,
-                            <int> n, self.n_in, self.n_out, t_prod)
+    cdef bint describe(self, char* x, char* y, char* dy, char* dx, Py_ssize_t n,
+                       const thread_plan* plan, DenseBackward* d) noexcept:
+        """Fill ``d`` for the backward pass; True when it runs on one thread throughout."""
+        d.x, d.y, d.dy, d.dx = x, y, dy, dx
+        d.w, d.dw, d.db = self.w, self.dw, self.db
+        d.act, d.n_in, d.n_out = self.act, self.n_in, self.n_out
+        d.transposed, d.add_w, d.add_b = self.transposed, self.add_w, self.add_b
+        d.t_prod = product_threads(plan, n, self.n_in, self.n_out)
+        d.t_elem = elementwise_threads(plan, n * self.n_out) if self.act != ACT_IDENTITY else 1
+        return d.t_prod == 1 and d.t_elem == 1
 
 
 cdef class ActivationNode(Node):
@@ -265,6 +289,16 @@ cdef class DropoutNode(Node):
 
 
 # ------------------------------------------------------------------- network
+cdef enum:
+    PIECE = 4096  # parameters per piece of an update shared out beside a backward pass
+
+
+cdef struct Piece:
+    # Elements ``start:start + size`` of update ``update``.
+    int update
+    Py_ssize_t start, size
+
+
 cdef struct Update:
     # One parameter's optimizer step, applied after the backward pass of node ``node``.
     int node
@@ -315,6 +349,14 @@ cdef class Network:
     cdef readonly Py_ssize_t capacity
     cdef Update* updates
     cdef int n_updates
+    cdef int* pending           # updates whose gradients are in but which wait to run
+    cdef Piece* pieces          # those updates cut into pieces (see ``overlap``)
+    cdef DenseBackward* run     # per node: a dense node's backward pass, to run beside them
+    # Run the waiting updates beside the single-threaded backward passes of
+    # the dense nodes below (True), or each before the next node (False); the
+    # results are the same.  ``overlapped``: the times the last step did.
+    cdef public bint overlap_updates
+    cdef readonly int overlapped
     cdef readonly object bound_state
     cdef readonly double penalty
     # The last step's logits, for output(): a fused softmax or sigmoid is applied
@@ -327,9 +369,12 @@ cdef class Network:
     def __cinit__(self, list nodes, *args, **kwargs):
         self.out_ptr = <char**> PyMem_Malloc(max(1, len(nodes)) * sizeof(char*))
         self.grad_ptr = <char**> PyMem_Malloc(max(1, len(nodes)) * sizeof(char*))
-        if self.out_ptr == NULL or self.grad_ptr == NULL:
+        self.run = <DenseBackward*> PyMem_Malloc(max(1, len(nodes)) * sizeof(DenseBackward))
+        if self.out_ptr == NULL or self.grad_ptr == NULL or self.run == NULL:
             raise MemoryError()
         self.updates = NULL
+        self.pending = NULL
+        self.pieces = NULL
 
     def __init__(self, list nodes, int loss, int fused_act, Py_ssize_t classes, int stop,
                  list need_dx, dtype):
@@ -344,11 +389,16 @@ cdef class Network:
         self.capacity = 0
         self.n_updates = 0
         self.bound_state = None
+        self.overlap_updates = True
+        self.overlapped = 0
 
     def __dealloc__(self):
         PyMem_Free(self.out_ptr)
         PyMem_Free(self.grad_ptr)
         PyMem_Free(self.updates)
+        PyMem_Free(self.pending)
+        PyMem_Free(self.pieces)
+        PyMem_Free(self.run)
 
     def reserve(self, Py_ssize_t n):
         """Buffers for batches of up to ``n`` rows (kept when they are large enough already)."""
@@ -418,8 +468,13 @@ cdef class Network:
         """
         cdef int i
         PyMem_Free(self.updates)
+        PyMem_Free(self.pending)
+        PyMem_Free(self.pieces)
+        n_pieces = sum(-(-entry[1].size // PIECE) for entry in entries)
         self.updates = <Update*> PyMem_Malloc(max(1, len(entries)) * sizeof(Update))
-        if self.updates == NULL:
+        self.pending = <int*> PyMem_Malloc(max(1, len(entries)) * sizeof(int))
+        self.pieces = <Piece*> PyMem_Malloc(max(1, n_pieces) * sizeof(Piece))
+        if self.updates == NULL or self.pending == NULL or self.pieces == NULL:
             raise MemoryError()
         self.keep = list(entries)
         for i, (node, param, grad, s0, s1, decay) in enumerate(entries):
@@ -531,7 +586,7 @@ cdef class Network:
     cdef double _step(self, floating* x, Py_ssize_t n, int loss_code, char* targets,
                       const thread_plan* plan, bint train, int rule, cnp.ndarray hyper,
                       double weight_decay) except? -1:
-        cdef int i, j
+        cdef int i
         cdef Node node
         cdef char* inp = <char*> x
         cdef floating* z
@@ -541,7 +596,6 @@ cdef class Network:
         cdef Py_ssize_t positions = self.out_size // self.classes
         cdef int t_loss = elementwise_threads(plan, size)
         cdef double* h = NULL if hyper is None else <double*> cnp.PyArray_DATA(hyper)
-        cdef Update* u
         # Forward: an alias's output is its input.
         for i in range(self.n_nodes):
             node = <Node> self.nodes[i]
@@ -571,22 +625,125 @@ cdef class Network:
                 loss = pointwise_loss(loss_code, z, <const floating*> targets, g, size, t_loss)
         if not train:
             return loss
-        # Backward, each parameter updated once its last gradient is in.
-        for i in range(self.n_nodes - 1, self.stop - 1, -1):
+        self._backward(x, n, plan, rule, h, weight_decay)
+        return loss
+
+    cdef int _backward(self, floating* x, Py_ssize_t n, const thread_plan* plan, int rule,
+                       const double* h, double weight_decay) except -1:
+        """Every node backward, each parameter updated once its last gradient is in.
+
+        An update waits until the next node.  Where that node and the ones
+        below it are dense nodes whose backward pass runs on one thread (the
+        small layers of an autoencoder's middle), the waiting updates run on
+        the other thread meanwhile.
+        """
+        cdef int i = self.n_nodes - 1
+        cdef int k, n_run, n_pieces
+        cdef int n_pending = 0
+        cdef Node node
+        self.overlapped = 0
+        while i >= self.stop:
+            n_run = 0
+            k = i
+            if n_pending > 0 and self.overlap_updates and plan.max_threads >= 2:
+                while k >= self.stop:
+                    node = <Node> self.nodes[k]
+                    if not node.alias:
+                        if not isinstance(node, DenseNode) or not (<DenseNode> node).describe(
+                                <char*> x if k == 0 else self.out_ptr[k - 1], self.out_ptr[k],
+                                self.grad_ptr[k], self.grad_ptr[k - 1] if k > 0 else NULL, n,
+                                plan, &self.run[n_run]):
+                            break
+                        n_run += 1
+                    k -= 1
+            if n_run > 0:
+                with nogil:
+                    n_pieces = cut_pieces(self.updates, self.pending, n_pending, self.pieces)
+                    overlap(self.run, n_run, n, self.updates, self.pieces, n_pieces, rule, h,
+                            weight_decay, x)
+                self.overlapped += 1
+                n_pending = self._ready(k + 1, i, rule, 0)
+                i = k
+                continue
+            if n_pending > 0:
+                self._apply(n_pending, rule, h, weight_decay, plan, x)
             node = <Node> self.nodes[i]
             if not node.alias:
                 node.backward(<char*> x if i == 0 else self.out_ptr[i - 1], self.out_ptr[i],
                               self.grad_ptr[i], self.grad_ptr[i - 1] if i > 0 else NULL, n, plan)
-            if rule != RULE_NONE:
-                for j in range(self.n_updates):
-                    u = &self.updates[j]
-                    if u.node == i:
-                        with nogil:
-                            update(rule, <floating*> u.param, <const floating*> u.grad,
-                                   <floating*> u.state0, <floating*> u.state1, u.size, h,
-                                   weight_decay if u.decay else 0.0,
-                                   elementwise_threads(plan, u.size))
-        return loss
+            n_pending = self._ready(i, i, rule, 0)
+            i -= 1
+        if n_pending > 0:
+            self._apply(n_pending, rule, h, weight_decay, plan, x)
+        return 0
+
+    cdef int _ready(self, int lo, int hi, int rule, int n_pending) noexcept:
+        """Add the updates of nodes ``lo..hi`` to the waiting ones; their new count."""
+        cdef int j
+        if rule == RULE_NONE:
+            return n_pending
+        for j in range(self.n_updates):
+            if lo <= self.updates[j].node <= hi:
+                self.pending[n_pending] = j
+                n_pending += 1
+        return n_pending
+
+    cdef void _apply(self, int n_pending, int rule, const double* h, double weight_decay,
+                     const thread_plan* plan, floating* marker) noexcept:
+        """The waiting updates, one after the other, each with its own threads."""
+        cdef int j
+        cdef Update* u
+        for j in range(n_pending):
+            u = &self.updates[self.pending[j]]
+            with nogil:
+                update(rule, <floating*> u.param, <const floating*> u.grad,
+                       <floating*> u.state0, <floating*> u.state1, u.size, h,
+                       weight_decay if u.decay else 0.0, elementwise_threads(plan, u.size))
+
+
+cdef int cut_pieces(const Update* updates, const int* pending, int n_pending,
+                    Piece* pieces) noexcept nogil:
+    """Cut the ``pending`` updates into pieces of at most PIECE elements; their number."""
+    cdef int j, n_pieces = 0
+    cdef Py_ssize_t start
+    for j in range(n_pending):
+        start = 0
+        while start < updates[pending[j]].size:
+            pieces[n_pieces].update = pending[j]
+            pieces[n_pieces].start = start
+            pieces[n_pieces].size = min(<Py_ssize_t> PIECE, updates[pending[j]].size - start)
+            n_pieces += 1
+            start += PIECE
+    return n_pieces
+
+
+cdef void overlap(const DenseBackward* run, int n_run, Py_ssize_t n, const Update* updates,
+                  const Piece* pieces, int n_pieces, int rule, const double* h,
+                  double weight_decay, floating* marker) noexcept nogil:
+    """The backward passes of ``run`` on one thread, beside the updates' ``pieces``.
+
+    Item 0 is the whole run; the other thread takes pieces meanwhile, and
+    the first thread takes what is left once the run is done.  Neither reads
+    what the other writes: a parameter's update waits for the lowest node
+    that uses it.  The updates are elementwise, so their results do not
+    depend on who runs which piece.
+    """
+    cdef int item, j
+    cdef const Update* u
+    cdef const Piece* q
+    cdef Py_ssize_t start
+    for item in prange(n_pieces + 1, num_threads=2, schedule="dynamic", chunksize=1):
+        if item == 0:
+            for j in range(n_run):
+                dense_backward(&run[j], n, <floating*> run[j].dy)
+        else:
+            q = &pieces[item - 1]
+            u = &updates[q.update]
+            start = q.start
+            update(rule, <floating*> u.param + start, <const floating*> u.grad + start,
+                   <floating*> u.state0 + start if u.state0 != NULL else NULL,
+                   <floating*> u.state1 + start if u.state1 != NULL else NULL, q.size, h,
+                   weight_decay if u.decay else 0.0, 1)
 
 
 cdef void gather_rows(const char* source, const Py_ssize_t* rows, Py_ssize_t n, size_t row_bytes,

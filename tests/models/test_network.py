@@ -333,6 +333,49 @@ def test_compiled_updates_equal_the_optimizers_steps(make_optimizer, dtype, thre
         np.testing.assert_allclose(a, b, err_msg=k, **close(dtype))
 
 
+def wide_ends():
+    # The third layer's weights (4,500 values: two pieces) and bias wait
+    # while the two layers below go backward.
+    return [Dense(6, activation="tanh"), Dense(5, activation="relu"), Dense(900, activation="relu"),
+            Dropout(0.1, seed=2), Dense(N_OUT, activation="softmax")]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("make_layers", [relu_mlp, tied, frozen, wide_ends],
+                         ids=["relu-mlp", "tied", "frozen-middle", "wide-ends"])
+@pytest.mark.parametrize("make_optimizer", OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
+def test_updates_beside_the_backward_pass_change_nothing(make_optimizer, make_layers, dtype,
+                                                         monkeypatch):
+    # With two threads, updates that wait run beside the single-threaded
+    # backward passes of the dense layers below; the weights, losses and
+    # optimizer states are those of running them one after the other.
+    monkeypatch.setitem(nnfast.backend._threads._state, "n_threads", 2)
+    x, y = data("labels")
+    fits = []
+    for overlap in (True, False):
+        m = nnfast.Sequential(make_layers(), dtype=dtype, random_state=0)
+        m.compile(optimizer=make_optimizer(), loss="cross_entropy")
+        m.build(N_FEATURES)
+        m._prepare_training()
+        m._network._net.overlap_updates = overlap
+        history = m.fit(x, y, epochs=2, batch_size=16)
+        overlapped = m._network._net.overlapped
+        fits.append((history.history["loss"], m.get_weights(),
+                     [a for _, a in sorted(m.optimizer.state_arrays().items())], overlapped))
+    assert fits[0][3] > 0 and fits[1][3] == 0
+    np.testing.assert_array_equal(fits[0][0], fits[1][0])
+    for a, b in zip(fits[0][1] + fits[0][2], fits[1][1] + fits[1][2]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_updates_wait_for_no_one_on_one_thread(monkeypatch):
+    monkeypatch.setitem(nnfast.backend._threads._state, "n_threads", 1)
+    x, y = data("labels")
+    m = model("relu-softmax-xent")
+    m.fit(x, y, epochs=1, batch_size=16)
+    assert m._network._net.overlapped == 0
+
+
 def test_the_784_500_300_10_network_agrees_with_the_reference():
     rng = np.random.default_rng(3)
     x, y = rng.random((300, 784), dtype=np.float32), rng.integers(0, 10, 300)
