@@ -7,7 +7,8 @@ gathers the batch's rows, runs every node forward (adding up the penalties
 that some nodes put on their activity), the loss and its gradient, every
 node backward (each penalty's node adds its gradient), and applies the
 optimizer's update to each parameter as soon as its last gradient is known,
-while it is still in cache.  Between two
+while it is still in cache (or, where the nodes below go backward on one
+thread, on the other thread beside them).  Between two
 nodes it holds the GIL for a few C calls only; nothing goes back to Python.
 
 Every array is checked, and kept alive, by ``nnfast.backend.cpu_network``;
