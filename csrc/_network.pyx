@@ -646,7 +646,10 @@ cdef class Network:
         while i >= self.stop:
             n_run = 0
             k = i
-            if n_pending > 0 and self.overlap_updates and plan.max_threads >= 2:
+            # Only while BLAS is held at one thread: a product on the first
+            # thread must not wake BLAS's own pool beside the second.
+            if (n_pending > 0 and self.overlap_updates and plan.max_threads >= 2
+                    and plan.share_products):
                 while k >= self.stop:
                     node = <Node> self.nodes[k]
                     if not node.alias:

@@ -368,12 +368,18 @@ def test_updates_beside_the_backward_pass_change_nothing(make_optimizer, make_la
         np.testing.assert_array_equal(a, b)
 
 
-def test_updates_wait_for_no_one_on_one_thread(monkeypatch):
-    monkeypatch.setitem(nnfast.backend._threads._state, "n_threads", 1)
+@pytest.mark.parametrize("threads, blas_held", [(1, True), (2, False), (2, True)])
+def test_updates_run_beside_only_two_threads_with_blas_held(threads, blas_held, monkeypatch):
+    # Where BLAS cannot be held at one thread (no library threadpoolctl
+    # knows), a product on one thread could wake BLAS's own pool beside the
+    # other: the updates then wait their turn.
+    monkeypatch.setitem(nnfast.backend._threads._state, "n_threads", threads)
+    if not blas_held:
+        monkeypatch.setattr(nnfast.backend._threads._hold, "_controller", False)
     x, y = data("labels")
     m = model("relu-softmax-xent")
     m.fit(x, y, epochs=1, batch_size=16)
-    assert m._network._net.overlapped == 0
+    assert (m._network._net.overlapped > 0) == (threads == 2 and blas_held)
 
 
 def test_the_784_500_300_10_network_agrees_with_the_reference():
