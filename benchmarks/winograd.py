@@ -1,16 +1,17 @@
-"""Winograd F(2x2, 3x3) against im2col on the classic CNN, interleaved.
+"""Winograd F(4x4, 3x3) and F(2x2, 3x3) against im2col on the classic CNN, interleaved.
 
 Two comparisons, each taking turns round after round so that a slow spell
 of a shared host hits every alternative alike, reported as medians:
 
 - each convolution of the classic CNN's training step on its own, a batch
-  of 64 (conv1: 28x28x1 -> 26x26x32, which stays on im2col; conv2:
-  13x13x32 -> 11x11x64, with its input gradient), forward and backward,
+  of 64, padded as ``bench_cnn.PADDING`` says (conv1: 28x28x1 -> 28x28x32,
+  which stays on im2col; conv2: 14x14x32 -> 14x14x64, with its input
+  gradient; 26x26x32 and 13x13x32 -> 11x11x64 unpadded), forward and backward,
   through ``CpuOps.conv2d`` and ``conv2d_backward`` under
-  :func:`nnfast.backend.own_threads`, with Winograd and with every shape
-  sent through im2col (``nnfast._conv.set_winograd(False)``);
+  :func:`nnfast.backend.own_threads`, with each Winograd tile and with
+  every shape sent through im2col (``nnfast._conv.set_winograd``);
 - the first ``bench_cnn.EPOCH_SLICE`` batches of an epoch of the classic CNN
-  (``Sequential.fit``) with Winograd, with im2col only, and in PyTorch
+  (``Sequential.fit``) with each scheme, and in PyTorch
   (skipped when torch is not installed).
 
     python benchmarks/winograd.py --rounds 9
@@ -36,7 +37,8 @@ PASSES = {
     "conv1": ((bench_cnn.BATCH,) + bench_cnn.IMAGE, (3, 3, 1, 32), False),
     "conv2": ((bench_cnn.BATCH,) + bench_cnn.POOL1_OUT, (3, 3, 32, 64), True),
 }
-SCHEMES = {"winograd": True, "im2col": False}
+#: Name and ``set_winograd`` setting of each scheme.
+SCHEMES = {"F(4x4,3x3)": 4, "F(2x2,3x3)": 2, "im2col": 0}
 
 
 def time_passes(rounds, calls):
@@ -48,25 +50,26 @@ def time_passes(rounds, calls):
         x = rng.random(x_shape, dtype=np.float32)
         kernel = (rng.standard_normal(k_shape) * 0.1).astype(np.float32)
         bias = np.zeros(k_shape[3], np.float32)
-        y = ops.conv2d(x, kernel, bias)
+        pads = (bench_cnn.PAD,) * 4
+        y = ops.conv2d(x, kernel, bias, padding=pads)
         dy = rng.standard_normal(y.shape).astype(np.float32)
         dkernel, dbias = np.empty_like(kernel), np.empty_like(bias)
         dx = np.empty_like(x) if want_dx else False
-        passes = {"forward": lambda: ops.conv2d(x, kernel, bias, out=y),
-                  "backward": lambda: ops.conv2d_backward(dy, x, kernel, dkernel=dkernel,
-                                                          dbias=dbias, dx=dx)}
+        passes = {"forward": lambda: ops.conv2d(x, kernel, bias, padding=pads, out=y),
+                  "backward": lambda: ops.conv2d_backward(dy, x, kernel, padding=pads,
+                                                          dkernel=dkernel, dbias=dbias, dx=dx)}
         times = {}
         with own_threads():
             for _ in range(rounds):
-                for scheme, on in SCHEMES.items():
-                    _conv.set_winograd(on)
+                for scheme, tile in SCHEMES.items():
+                    _conv.set_winograd(tile)
                     for pass_name, run in passes.items():
                         start = time.perf_counter()
                         for _ in range(calls):
                             run()
                         times.setdefault((scheme, pass_name), []).append(
                             (time.perf_counter() - start) / calls * 1e3)
-        _conv.set_winograd(True)
+        _conv.set_winograd("auto")
         taken = _conv.uses_winograd(x_shape, k_shape, y.shape[1], y.shape[2], (1, 1))
         table[name] = (taken, {key: float(np.median(t)) for key, t in times.items()})
     return table
@@ -76,27 +79,26 @@ def time_epochs(rounds):
     """Median milliseconds of the epoch slice for each scheme and PyTorch."""
     x, y, _ = bench_cnn.load_images(bench_cnn.EPOCH_SLICE * bench_cnn.BATCH, 1)
     runs = {}
-    for scheme, on in SCHEMES.items():
-        _conv.set_winograd(on)  # the network's nodes are made by the first fit
+    for scheme, tile in SCHEMES.items():
+        _conv.set_winograd(tile)  # the network's nodes are made by the first fit
         model = bench_cnn.make_nnfast()
         model.fit(x[:bench_cnn.BATCH * 2], y[:bench_cnn.BATCH * 2], epochs=1,
                   batch_size=bench_cnn.BATCH)
-        runs[scheme] = (on, bench_cnn.nnfast_fit(model, x, y))
+        runs[scheme] = bench_cnn.nnfast_fit(model, x, y)
     try:
         import torch
     except ImportError:
         print("PyTorch is not installed: the epoch runs without it")
     else:
         torch.set_num_threads(nnfast.get_num_threads())
-        runs["pytorch"] = (True, bench_cnn.torch_fit(torch, bench_cnn.make_torch(torch), x, y))
+        runs["pytorch"] = bench_cnn.torch_fit(torch, bench_cnn.make_torch(torch), x, y)
     times = {name: [] for name in runs}
     for _ in range(rounds):
-        for name, (on, run) in runs.items():
-            _conv.set_winograd(on)
+        for name, run in runs.items():
             start = time.perf_counter()
             run()
             times[name].append((time.perf_counter() - start) * 1e3)
-    _conv.set_winograd(True)
+    _conv.set_winograd("auto")
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
@@ -108,22 +110,23 @@ def main(argv=None):
     args = parser.parse_args(argv)
     print(f"{nnfast.get_num_threads()} threads, medians of {args.rounds} interleaved rounds")
     for name, (taken, t) in time_passes(args.rounds, args.calls).items():
-        print(f"{name} ({'Winograd' if taken else 'im2col'} by default), ms per batch of "
-              f"{bench_cnn.BATCH}:")
+        default = {4: "F(4x4,3x3)", 2: "F(2x2,3x3)", 0: "im2col"}[taken]
+        print(f"{name} ({default} by default), ms per batch of {bench_cnn.BATCH}:")
         for pass_name in ("forward", "backward"):
-            wino, im2col = t[("winograd", pass_name)], t[("im2col", pass_name)]
-            print(f"  {pass_name:8s} Winograd {wino:7.3f}  im2col {im2col:7.3f}  "
-                  f"ratio {wino / im2col:.2f}")
+            cells = "  ".join(f"{scheme} {t[(scheme, pass_name)]:7.3f}" for scheme in SCHEMES)
+            print(f"  {pass_name:8s} {cells}  F(4x4,3x3) / F(2x2,3x3) "
+                  f"{t[('F(4x4,3x3)', pass_name)] / t[('F(2x2,3x3)', pass_name)]:.2f}")
     if args.skip_epoch:
         return
     epoch = time_epochs(args.rounds)
     print(f"epoch slice ({bench_cnn.EPOCH_SLICE} batches), ms:")
     for name, ms in epoch.items():
-        line = f"  {name:9s} {ms:8.1f}"
+        line = f"  {name:10s} {ms:8.1f}"
         if "pytorch" in epoch:
             line += f"  x PyTorch {ms / epoch['pytorch']:.2f}"
         print(line)
-    print(f"  Winograd / im2col {epoch['winograd'] / epoch['im2col']:.2f}")
+    print(f"  F(4x4,3x3) / F(2x2,3x3) {epoch['F(4x4,3x3)'] / epoch['F(2x2,3x3)']:.3f}, "
+          f"F(4x4,3x3) / im2col {epoch['F(4x4,3x3)'] / epoch['im2col']:.3f}")
 
 
 if __name__ == "__main__":

@@ -28,25 +28,28 @@
 # pass that computes it shares samples, not positions, among the threads.
 #
 # A 3x3 kernel with stride 1 (and enough channels to fill the products)
-# goes by Winograd's F(2x2, 3x3) instead: each 4x4 tile of input, two
-# pixels from the next, gives a 2x2 tile of output from 16 products of
-# its transformed values (V = B^T d B, one row of c channels per tile in each
-# of 16 matrices) with the transformed kernel (U = G g G^T, 16 matrices
-# (c, f)), where im2col needs 36 multiply-adds per channel and filter for
-# the same four outputs.  A block of whole tile rows (a tile row: the tiles
-# of two output rows of one sample, so that a block's outputs are
-# contiguous rows) is transformed, multiplied (16 BLAS calls) and
-# transformed back (Y = A^T M A) while it stays in cache.  The gradients go
-# through the adjoints of the same stages: dM = A dY A^T, then dU = V^T dM
-# (summed per thread, as the kernel gradient of im2col) and dV = dM U^T,
-# whose tiles (dd = B dV B^T) are added to the input gradient, samples
-# shared among threads as before.  The backward pass transforms the input
-# tiles again rather than keeping V from the forward pass: that transform
-# takes about a tenth of the pass, and V (16 values for every 2x2 of
-# output: 4.7 MB for a batch of 64 images of 13x13x32, 3.4 times the input)
-# would leave the L2 caches between the passes.  The transforms
-# (nnf_winograd.h) have entries 0, +-1 and +-1/2: float32 results differ
-# from im2col's by a few ulps of the largest intermediate values.
+# goes by Winograd's F(4x4, 3x3) instead, or F(2x2, 3x3) where the output
+# has fewer than 4 rows or columns.  Each 6x6 tile of input, four pixels
+# from the next, gives a 4x4 tile of output from 36 products of its
+# transformed values (V = B^T d B, one row of c channels per tile in each of
+# 36 matrices) with the transformed kernel (U = G g G^T, 36 matrices
+# (c, f)): 2.25 multiply-adds per output, channel and filter, where im2col
+# needs 9 and F(2x2, 3x3) (4x4 tiles, 16 products) 4.  A block of whole
+# tile rows (a tile row: the tiles of four output rows of one sample, so
+# that a block's outputs are contiguous rows) is transformed, multiplied
+# (one BLAS call per matrix) and transformed back (Y = A^T M A) while it
+# stays in cache.  The gradients go through the adjoints of the same
+# stages: dM = A dY A^T, then dU = V^T dM (summed per thread, as the kernel
+# gradient of im2col) and dV = dM U^T, whose tiles (dd = B dV B^T) are
+# added to the input gradient, samples shared among threads as before.  The
+# backward pass transforms the input tiles again rather than keeping V from
+# the forward pass: that transform takes about a tenth of the pass, and V
+# (36 values per channel for every 16 outputs, about three times the input)
+# would leave the L2 caches between the passes.  Tiles past the bottom and right edges compute outputs that
+# are thrown away: for a 14x14 output, F(4x4, 3x3) computes 16x16.  The
+# transforms (nnf_winograd.h) have entries up to 8 (F(4x4, 3x3)) and 1/2
+# (F(2x2, 3x3)): float32 results differ from im2col's by about 1e-6 (F(2x2,
+# 3x3)) or a few times that (F(4x4, 3x3)) of the largest values.
 #
 # Padding is handled by explicit bounds: nothing outside an array is read
 # or written.
@@ -67,10 +70,10 @@ cdef extern from "nnf_winograd.h":
                                 float*) noexcept nogil
     void nnf_wino_input_add_f64(const double*, Py_ssize_t, Py_ssize_t, double*, double*,
                                 double*, double*) noexcept nogil
-    void nnf_wino_kernel_f32(const float*, Py_ssize_t, float*) noexcept nogil
-    void nnf_wino_kernel_f64(const double*, Py_ssize_t, double*) noexcept nogil
-    void nnf_wino_kernel_adjoint_f32(const float*, Py_ssize_t, float*) noexcept nogil
-    void nnf_wino_kernel_adjoint_f64(const double*, Py_ssize_t, double*) noexcept nogil
+    void nnf_wino_kernel_f32(const float*, Py_ssize_t, Py_ssize_t, float*) noexcept nogil
+    void nnf_wino_kernel_f64(const double*, Py_ssize_t, Py_ssize_t, double*) noexcept nogil
+    void nnf_wino_kernel_adjoint_f32(const float*, Py_ssize_t, Py_ssize_t, float*) noexcept nogil
+    void nnf_wino_kernel_adjoint_f64(const double*, Py_ssize_t, Py_ssize_t, double*) noexcept nogil
     void nnf_wino_output_f32(const float*, Py_ssize_t, Py_ssize_t, const float*, float*, float*,
                              float*, float*) noexcept nogil
     void nnf_wino_output_f64(const double*, Py_ssize_t, Py_ssize_t, const double*, double*,
@@ -79,6 +82,21 @@ cdef extern from "nnf_winograd.h":
                                      Py_ssize_t, float*, Py_ssize_t) noexcept nogil
     void nnf_wino_output_adjoint_f64(const double*, const double*, const double*,
                                      const double*, Py_ssize_t, double*, Py_ssize_t) noexcept nogil
+    void nnf_wino4_input_f32(const float**, Py_ssize_t, float*, Py_ssize_t) noexcept nogil
+    void nnf_wino4_input_f64(const double**, Py_ssize_t, double*, Py_ssize_t) noexcept nogil
+    void nnf_wino4_input_add_f32(const float*, Py_ssize_t, Py_ssize_t, float**) noexcept nogil
+    void nnf_wino4_input_add_f64(const double*, Py_ssize_t, Py_ssize_t, double**) noexcept nogil
+    void nnf_wino4_kernel_f32(const float*, Py_ssize_t, Py_ssize_t, float*) noexcept nogil
+    void nnf_wino4_kernel_f64(const double*, Py_ssize_t, Py_ssize_t, double*) noexcept nogil
+    void nnf_wino4_kernel_adjoint_f32(const float*, Py_ssize_t, Py_ssize_t, float*) noexcept nogil
+    void nnf_wino4_kernel_adjoint_f64(const double*, Py_ssize_t, Py_ssize_t, double*) noexcept nogil
+    void nnf_wino4_output_f32(const float*, Py_ssize_t, Py_ssize_t, const float*,
+                              float**) noexcept nogil
+    void nnf_wino4_output_f64(const double*, Py_ssize_t, Py_ssize_t, const double*,
+                              double**) noexcept nogil
+    void nnf_wino4_output_adjoint_f32(const float**, Py_ssize_t, float*, Py_ssize_t) noexcept nogil
+    void nnf_wino4_output_adjoint_f64(const double**, Py_ssize_t, double*,
+                                      Py_ssize_t) noexcept nogil
 
 cdef enum:
     # Bytes of one block's patch matrix: a share of a 1 MB L2 that leaves
@@ -91,6 +109,8 @@ cdef enum:
     # Fewer channels than this leave the 16 products of a block too shallow
     # to beat im2col.
     WINO_MIN_CHANNELS = 2
+    # Smaller outputs than this go by F(2x2, 3x3).
+    WINO4_MIN_SIDE = 4
 
 
 cdef struct conv_geom:
@@ -100,7 +120,7 @@ cdef struct conv_geom:
     Py_ssize_t sh, sw         # strides
     Py_ssize_t top, left      # zeros before the first row and column
     Py_ssize_t k              # kh * kw * c
-    bint wino                 # by Winograd F(2x2, 3x3) (see winograd_fits)
+    Py_ssize_t wino           # Winograd's output tile (2 or 4), or 0 (see winograd_tile)
 
 
 cdef inline void set_geom(conv_geom* g, Py_ssize_t n, Py_ssize_t h, Py_ssize_t w, Py_ssize_t c,
@@ -110,17 +130,24 @@ cdef inline void set_geom(conv_geom* g, Py_ssize_t n, Py_ssize_t h, Py_ssize_t w
     g.n, g.h, g.w, g.c, g.kh, g.kw, g.f = n, h, w, c, kh, kw, f
     g.ho, g.wo, g.sh, g.sw, g.top, g.left = ho, wo, sh, sw, top, left
     g.k = kh * kw * c
-    g.wino = False
+    g.wino = 0
 
 
-cdef inline bint winograd_fits(const conv_geom* g) noexcept nogil:
-    """Whether Winograd F(2x2, 3x3) can and should run this convolution.
+cdef inline Py_ssize_t winograd_tile(const conv_geom* g) noexcept nogil:
+    """The output tile of the Winograd scheme for this convolution: 4, 2, or 0 for none.
 
-    Not for a single row or column of output: half of each tile would be
-    computed for nothing (1.7 times slower than im2col for a 1x1 output).
+    Winograd needs a 3x3 kernel of stride 1.  Not for a single row or
+    column of output: half of each tile would be computed for nothing (1.7
+    times slower than im2col for a 1x1 output).  F(4x4, 3x3) takes 2.25
+    multiplies per output, filter and channel where F(2x2, 3x3) takes 4,
+    but computes up to three rows and columns for nothing on the far edges.
     """
-    return (g.kh == 3 and g.kw == 3 and g.sh == 1 and g.sw == 1
-            and g.c >= WINO_MIN_CHANNELS and g.ho >= 2 and g.wo >= 2)
+    if not (g.kh == 3 and g.kw == 3 and g.sh == 1 and g.sw == 1
+            and g.c >= WINO_MIN_CHANNELS and g.ho >= 2 and g.wo >= 2):
+        return 0
+    if g.ho >= WINO4_MIN_SIDE and g.wo >= WINO4_MIN_SIDE:
+        return 4
+    return 2
 
 
 cdef inline bint is_pointwise(const conv_geom* g) noexcept nogil:
@@ -137,35 +164,68 @@ cdef inline Py_ssize_t block_rows(const conv_geom* g, Py_ssize_t itemsize) noexc
     return rows if rows > 8 else 8
 
 
+cdef inline Py_ssize_t wino_mats(const conv_geom* g) noexcept nogil:
+    """Matrices of a Winograd block: one per value of an input tile."""
+    return (g.wino + 2) * (g.wino + 2)
+
+
+cdef inline Py_ssize_t wino_tiles_down(const conv_geom* g) noexcept nogil:
+    return (g.ho + g.wino - 1) // g.wino
+
+
+cdef inline Py_ssize_t wino_tiles_across(const conv_geom* g) noexcept nogil:
+    return (g.wo + g.wino - 1) // g.wino
+
+
+cdef inline Py_ssize_t wino_stride(Py_ssize_t tiles, Py_ssize_t n,
+                                   Py_ssize_t itemsize) noexcept nogil:
+    """Elements from one of a block's matrices (tiles x n) to the next.
+
+    An odd number of cache lines: matrices a power of two apart would put
+    the values that a transform reads or writes together, one from each of
+    16 or 36 matrices, in too few sets of the L1 cache (36 matrices of 9 KB
+    slowed the F(4x4, 3x3) transforms by half).
+    """
+    cdef Py_ssize_t per_line = 64 // itemsize
+    cdef Py_ssize_t lines = (tiles * n + per_line - 1) // per_line
+    if lines % 2 == 0:
+        lines += 1
+    return lines * per_line
+
+
 cdef inline Py_ssize_t scratch_size(const conv_geom* g, Py_ssize_t itemsize,
                                     int num_threads) noexcept nogil:
     """Elements of scratch a pass needs for ``num_threads`` threads.
 
     Per thread: a block's patches and their gradient (rows x k each) and a
     partial kernel and bias gradient (k x f + f).  By Winograd: the
-    transformed kernel and room to make it (2 x 16 x c x f), then per thread
-    what ``wino_work_size`` says.
+    transformed kernel and room to make it (2 x mats x c x f), then per
+    thread what ``wino_work_size`` says.
     """
     if g.wino:
-        return 32 * g.c * g.f + num_threads * wino_work_size(g, itemsize)
+        return 2 * wino_mats(g) * g.c * g.f + num_threads * wino_work_size(g, itemsize)
     return num_threads * (2 * block_rows(g, itemsize) * g.k + g.k * g.f + g.f)
 
 
 cdef inline Py_ssize_t wino_rows(const conv_geom* g, Py_ssize_t itemsize) noexcept nogil:
     """Tile rows per Winograd block: its V and M in about WINO_BLOCK_BYTES."""
-    cdef Py_ssize_t rows = WINO_BLOCK_BYTES // (16 * ((g.wo + 1) // 2) * (g.c + g.f) * itemsize)
+    cdef Py_ssize_t rows = WINO_BLOCK_BYTES // (wino_mats(g) * wino_tiles_across(g)
+                                                * (g.c + g.f) * itemsize)
     return rows if rows > 1 else 1
 
 
 cdef inline Py_ssize_t wino_work_size(const conv_geom* g, Py_ssize_t itemsize) noexcept nogil:
     """Elements of one thread's Winograd scratch.
 
-    A block's V (16 x tiles x c) and M (16 x tiles x f), a tile's border
-    copy (16 x c) and four spare output rows (4 x f), and a partial kernel
-    gradient in the transformed domain (16 x c x f) and bias gradient (f).
+    A block's V (mats x tiles x c) and M (mats x tiles x f), each matrix
+    ``wino_stride`` from the next, a tile's border
+    copy (mats x c) and spare output rows (m^2 x f), and a partial kernel
+    gradient in the transformed domain (mats x c x f) and bias gradient (f).
     """
-    cdef Py_ssize_t tiles = wino_rows(g, itemsize) * ((g.wo + 1) // 2)
-    return 16 * tiles * (g.c + g.f) + 16 * g.c + 4 * g.f + 16 * g.c * g.f + g.f
+    cdef Py_ssize_t tiles = wino_rows(g, itemsize) * wino_tiles_across(g)
+    cdef Py_ssize_t mats = wino_mats(g)
+    return (mats * (wino_stride(tiles, g.c, itemsize) + wino_stride(tiles, g.f, itemsize))
+            + mats * g.c + g.wino * g.wino * g.f + mats * g.c * g.f + g.f)
 
 
 cdef inline int share_threads(Py_ssize_t units, int num_threads) noexcept nogil:
@@ -311,197 +371,254 @@ cdef inline void col2im_add(const floating* dcols,  # IN  (p1 - p0, k)
                     dst[q] = dst[q] + src[q]
 
 
-# ------------------------------------------------------------ Winograd F(2x2, 3x3)
-cdef inline void wino_input(const floating* r0, const floating* r1, const floating* r2,
-                            const floating* r3, Py_ssize_t n, floating* v,
+# ------------------------------------------------------------ Winograd
+# A tile of output is m x m (m = g.wino, 2 or 4); its tile of input is
+# (m + 2) x (m + 2), and a block's transformed values are (m + 2)^2
+# matrices.  The functions below dispatch each tile to the transforms of
+# its size and dtype.
+cdef inline void wino_input(Py_ssize_t tile, const floating** rows, Py_ssize_t n, floating* v,
                             Py_ssize_t stride) noexcept nogil:
-    if floating is float:
-        nnf_wino_input_f32(r0, r1, r2, r3, n, v, stride)
+    if tile == 2:
+        if floating is float:
+            nnf_wino_input_f32(rows[0], rows[1], rows[2], rows[3], n, v, stride)
+        else:
+            nnf_wino_input_f64(rows[0], rows[1], rows[2], rows[3], n, v, stride)
+    elif floating is float:
+        nnf_wino4_input_f32(rows, n, v, stride)
     else:
-        nnf_wino_input_f64(r0, r1, r2, r3, n, v, stride)
+        nnf_wino4_input_f64(rows, n, v, stride)
 
 
-cdef inline void wino_input_add(const floating* dv, Py_ssize_t stride, Py_ssize_t n,
-                                floating* r0, floating* r1, floating* r2,
-                                floating* r3) noexcept nogil:
-    if floating is float:
-        nnf_wino_input_add_f32(dv, stride, n, r0, r1, r2, r3)
+cdef inline void wino_input_add(Py_ssize_t tile, const floating* dv, Py_ssize_t stride,
+                                Py_ssize_t n, floating** rows) noexcept nogil:
+    if tile == 2:
+        if floating is float:
+            nnf_wino_input_add_f32(dv, stride, n, rows[0], rows[1], rows[2], rows[3])
+        else:
+            nnf_wino_input_add_f64(dv, stride, n, rows[0], rows[1], rows[2], rows[3])
+    elif floating is float:
+        nnf_wino4_input_add_f32(dv, stride, n, rows)
     else:
-        nnf_wino_input_add_f64(dv, stride, n, r0, r1, r2, r3)
+        nnf_wino4_input_add_f64(dv, stride, n, rows)
 
 
-cdef inline void wino_kernel(const floating* w, Py_ssize_t n, floating* u) noexcept nogil:
-    if floating is float:
-        nnf_wino_kernel_f32(w, n, u)
+cdef inline void wino_kernel(Py_ssize_t tile, const floating* w, Py_ssize_t n, Py_ssize_t s,
+                             floating* u) noexcept nogil:
+    """U = G w G^T of ``n`` entries of a 3x3 kernel whose 9 rows are ``s`` apart, as U's."""
+    if tile == 2:
+        if floating is float:
+            nnf_wino_kernel_f32(w, n, s, u)
+        else:
+            nnf_wino_kernel_f64(w, n, s, u)
+    elif floating is float:
+        nnf_wino4_kernel_f32(w, n, s, u)
     else:
-        nnf_wino_kernel_f64(w, n, u)
+        nnf_wino4_kernel_f64(w, n, s, u)
 
 
-cdef inline void wino_kernel_adjoint(const floating* du, Py_ssize_t n,
-                                     floating* dw) noexcept nogil:
-    if floating is float:
-        nnf_wino_kernel_adjoint_f32(du, n, dw)
+cdef inline void wino_kernel_adjoint(Py_ssize_t tile, const floating* du, Py_ssize_t n,
+                                     Py_ssize_t s, floating* dw) noexcept nogil:
+    """The adjoint of :func:`wino_kernel`."""
+    if tile == 2:
+        if floating is float:
+            nnf_wino_kernel_adjoint_f32(du, n, s, dw)
+        else:
+            nnf_wino_kernel_adjoint_f64(du, n, s, dw)
+    elif floating is float:
+        nnf_wino4_kernel_adjoint_f32(du, n, s, dw)
     else:
-        nnf_wino_kernel_adjoint_f64(du, n, dw)
+        nnf_wino4_kernel_adjoint_f64(du, n, s, dw)
 
 
-cdef inline void wino_output(const floating* m, Py_ssize_t stride, Py_ssize_t n,
-                             const floating* b, floating* y00, floating* y01, floating* y10,
-                             floating* y11) noexcept nogil:
-    if floating is float:
-        nnf_wino_output_f32(m, stride, n, b, y00, y01, y10, y11)
+cdef inline void wino_output(Py_ssize_t tile, const floating* m, Py_ssize_t stride,
+                             Py_ssize_t n, const floating* b, floating** ys) noexcept nogil:
+    if tile == 2:
+        if floating is float:
+            nnf_wino_output_f32(m, stride, n, b, ys[0], ys[1], ys[2], ys[3])
+        else:
+            nnf_wino_output_f64(m, stride, n, b, ys[0], ys[1], ys[2], ys[3])
+    elif floating is float:
+        nnf_wino4_output_f32(m, stride, n, b, ys)
     else:
-        nnf_wino_output_f64(m, stride, n, b, y00, y01, y10, y11)
+        nnf_wino4_output_f64(m, stride, n, b, ys)
 
 
-cdef inline void wino_output_adjoint(const floating* dy00, const floating* dy01,
-                                     const floating* dy10, const floating* dy11, Py_ssize_t n,
+cdef inline void wino_output_adjoint(Py_ssize_t tile, const floating** dys, Py_ssize_t n,
                                      floating* dm, Py_ssize_t stride) noexcept nogil:
-    if floating is float:
-        nnf_wino_output_adjoint_f32(dy00, dy01, dy10, dy11, n, dm, stride)
+    if tile == 2:
+        if floating is float:
+            nnf_wino_output_adjoint_f32(dys[0], dys[1], dys[2], dys[3], n, dm, stride)
+        else:
+            nnf_wino_output_adjoint_f64(dys[0], dys[1], dys[2], dys[3], n, dm, stride)
+    elif floating is float:
+        nnf_wino4_output_adjoint_f32(dys, n, dm, stride)
     else:
-        nnf_wino_output_adjoint_f64(dy00, dy01, dy10, dy11, n, dm, stride)
+        nnf_wino4_output_adjoint_f64(dys, n, dm, stride)
+
+
+cdef inline void wino_tile_row_span(const conv_geom* g, Py_ssize_t j0, Py_ssize_t* lo,
+                                    Py_ssize_t* hi) noexcept nogil:
+    """Pixels ``lo:hi`` of a tile row that starts at column ``j0`` lie inside the image."""
+    cdef Py_ssize_t e = g.wino + 2
+    lo[0] = -j0 if j0 < 0 else 0
+    hi[0] = g.w - j0 if j0 + e > g.w else e
+    if hi[0] < lo[0]:
+        hi[0] = lo[0]
 
 
 cdef inline void wino_transform_tiles(const floating* x,  # IN  (n, h, w, c)
                                       const conv_geom* g, Py_ssize_t q0, Py_ssize_t q1,
-                                      floating* v,         # OUT 16 x (tiles, c)
-                                      floating* border) noexcept nogil:  # 16 x c
+                                      floating* v,         # OUT mats x (tiles, c)
+                                      floating* border) noexcept nogil:  # mats x c
     """V = B^T d B of every tile of tile rows ``q0:q1``.
 
-    A tile row ``q`` is the tiles of output rows ``2 * (q % th)`` and the
-    next of sample ``q // th``.  A tile that reaches past the image is first
-    copied into ``border``, zeros for the pixels outside.
+    A tile row ``q`` is the tiles of output rows ``m * (q % th)`` to the
+    m-th after of sample ``q // th``.  A row of a tile that reaches past the
+    image is first copied into ``border``, zeros for the pixels outside.
     """
-    cdef Py_ssize_t th = (g.ho + 1) // 2, tw = (g.wo + 1) // 2, c = g.c
-    cdef Py_ssize_t stride = (q1 - q0) * tw * c
-    cdef Py_ssize_t q, s, tj, a, b, i0, j0, ii, jj, t = 0
-    cdef const floating* rows[4]
+    cdef Py_ssize_t m = g.wino, e = g.wino + 2
+    cdef Py_ssize_t th = wino_tiles_down(g), tw = wino_tiles_across(g), c = g.c
+    cdef Py_ssize_t stride = wino_stride((q1 - q0) * tw, c, sizeof(floating))
+    cdef Py_ssize_t q, s, tj, a, i0, j0, ii, lo, hi, t = 0
+    cdef const floating* rows[6]
     cdef floating* dst
     for q in range(q0, q1):
         s = q // th
-        i0 = 2 * (q % th) - g.top
+        i0 = m * (q % th) - g.top
         for tj in range(tw):
-            j0 = 2 * tj - g.left
-            for a in range(4):
+            j0 = m * tj - g.left
+            wino_tile_row_span(g, j0, &lo, &hi)
+            for a in range(e):
                 ii = i0 + a
-                if 0 <= ii < g.h and j0 >= 0 and j0 + 4 <= g.w:
+                if 0 <= ii < g.h and lo == 0 and hi == e:
                     rows[a] = x + ((s * g.h + ii) * g.w + j0) * c
                     continue
-                dst = border + 4 * a * c
+                dst = border + e * a * c
                 rows[a] = dst
-                for b in range(4):
-                    jj = j0 + b
-                    if 0 <= ii < g.h and 0 <= jj < g.w:
-                        memcpy(dst + b * c, x + ((s * g.h + ii) * g.w + jj) * c,
-                               c * sizeof(floating))
-                    else:
-                        memset(dst + b * c, 0, c * sizeof(floating))
-            wino_input(rows[0], rows[1], rows[2], rows[3], c, v + t * c, stride)
+                if ii < 0 or ii >= g.h:
+                    memset(dst, 0, e * c * sizeof(floating))
+                    continue
+                memset(dst, 0, lo * c * sizeof(floating))
+                memcpy(dst + lo * c, x + ((s * g.h + ii) * g.w + j0 + lo) * c,
+                       (hi - lo) * c * sizeof(floating))
+                memset(dst + hi * c, 0, (e - hi) * c * sizeof(floating))
+            wino_input(m, rows, c, v + t * c, stride)
             t += 1
 
 
-cdef inline void wino_add_input_grad(const floating* dv,  # IN  16 x (tiles, c)
+cdef inline void wino_add_input_grad(const floating* dv,  # IN  mats x (tiles, c)
                                      const conv_geom* g, Py_ssize_t q0, Py_ssize_t q1,
                                      floating* dx,        # IN/OUT (n, h, w, c)
-                                     floating* border) noexcept nogil:  # 16 x c
-    """Add dd = B dV B^T of every tile of tile rows ``q0:q1`` to the pixels it covers."""
-    cdef Py_ssize_t th = (g.ho + 1) // 2, tw = (g.wo + 1) // 2, c = g.c
-    cdef Py_ssize_t stride = (q1 - q0) * tw * c
-    cdef Py_ssize_t q, s, tj, a, b, i0, j0, ii, jj, e, t = 0
-    cdef floating* base
+                                     floating* border) noexcept nogil:  # mats x c
+    """Add dd = B dV B^T of every tile of tile rows ``q0:q1`` to the pixels it covers.
+
+    A row of a tile that reaches past the image is made in ``border`` and
+    its pixels inside added from there.
+    """
+    cdef Py_ssize_t m = g.wino, e = g.wino + 2
+    cdef Py_ssize_t th = wino_tiles_down(g), tw = wino_tiles_across(g), c = g.c
+    cdef Py_ssize_t stride = wino_stride((q1 - q0) * tw, c, sizeof(floating))
+    cdef Py_ssize_t q, s, tj, a, i0, j0, ii, lo, hi, r, t = 0
+    cdef bint whole
+    cdef floating* rows[6]
     cdef floating* dst
     cdef const floating* src
     for q in range(q0, q1):
         s = q // th
-        i0 = 2 * (q % th) - g.top
+        i0 = m * (q % th) - g.top
         for tj in range(tw):
-            j0 = 2 * tj - g.left
-            if i0 >= 0 and i0 + 4 <= g.h and j0 >= 0 and j0 + 4 <= g.w:
-                base = dx + ((s * g.h + i0) * g.w + j0) * c
-                wino_input_add(dv + t * c, stride, c, base, base + g.w * c, base + 2 * g.w * c,
-                               base + 3 * g.w * c)
-            else:
-                memset(border, 0, 16 * c * sizeof(floating))
-                wino_input_add(dv + t * c, stride, c, border, border + 4 * c, border + 8 * c,
-                               border + 12 * c)
-                for a in range(4):
+            j0 = m * tj - g.left
+            wino_tile_row_span(g, j0, &lo, &hi)
+            whole = lo == 0 and hi == e
+            for a in range(e):
+                ii = i0 + a
+                if 0 <= ii < g.h and whole:
+                    rows[a] = dx + ((s * g.h + ii) * g.w + j0) * c
+                else:
+                    rows[a] = border + e * a * c
+                    memset(rows[a], 0, e * c * sizeof(floating))
+            wino_input_add(m, dv + t * c, stride, c, rows)
+            if not whole:
+                # Rows outside the image are dropped.
+                for a in range(e):
                     ii = i0 + a
                     if ii < 0 or ii >= g.h:
                         continue
-                    for b in range(4):
-                        jj = j0 + b
-                        if jj < 0 or jj >= g.w:
-                            continue
-                        dst = dx + ((s * g.h + ii) * g.w + jj) * c
-                        src = border + (4 * a + b) * c
-                        for e in range(c):
-                            dst[e] = dst[e] + src[e]
+                    dst = dx + ((s * g.h + ii) * g.w + j0 + lo) * c
+                    src = border + (e * a + lo) * c
+                    for r in range((hi - lo) * c):
+                        dst[r] = dst[r] + src[r]
             t += 1
 
 
-cdef inline void wino_outputs(const floating* m,  # IN  16 x (tiles, f)
-                              const floating* b,  # IN  (f,)
-                              floating* y,        # OUT (n, ho, wo, f)
+cdef inline void wino_outputs(const floating* mm,  # IN  mats x (tiles, f)
+                              const floating* b,   # IN  (f,)
+                              floating* y,         # OUT (n, ho, wo, f)
                               const conv_geom* g, Py_ssize_t q0, Py_ssize_t q1,
-                              floating* spare) noexcept nogil:  # 4 x f
+                              floating* spare) noexcept nogil:  # m^2 x f
     """Y = A^T M A + b of every tile of tile rows ``q0:q1``.
 
-    Outputs past the bottom or right edge are written to ``spare`` instead.
+    Outputs past the bottom or right edge are written to ``spare`` instead
+    (a row of it each, the first never: the top left output of a tile is
+    always inside).
     """
-    cdef Py_ssize_t th = (g.ho + 1) // 2, tw = (g.wo + 1) // 2, f = g.f
-    cdef Py_ssize_t stride = (q1 - q0) * tw * f
-    cdef Py_ssize_t q, i, j, tj, t = 0
-    cdef floating* y00
-    cdef floating* y01
-    cdef floating* y10
-    cdef floating* y11
+    cdef Py_ssize_t m = g.wino
+    cdef Py_ssize_t th = wino_tiles_down(g), tw = wino_tiles_across(g), f = g.f
+    cdef Py_ssize_t stride = wino_stride((q1 - q0) * tw, f, sizeof(floating))
+    cdef Py_ssize_t q, i, j, tj, a, e, t = 0
+    cdef floating* ys[16]
+    cdef floating* top
     for q in range(q0, q1):
-        i = 2 * (q % th)
+        i = m * (q % th)
         for tj in range(tw):
-            j = 2 * tj
-            y00 = y + (((q // th) * g.ho + i) * g.wo + j) * f
-            y01 = y00 + f if j + 1 < g.wo else spare + f
-            y10 = y00 + g.wo * f if i + 1 < g.ho else spare + 2 * f
-            y11 = y10 + f if i + 1 < g.ho and j + 1 < g.wo else spare + 3 * f
-            wino_output(m + t * f, stride, f, b, y00, y01, y10, y11)
+            j = m * tj
+            top = y + (((q // th) * g.ho + i) * g.wo + j) * f
+            for a in range(m):
+                for e in range(m):
+                    if i + a < g.ho and j + e < g.wo:
+                        ys[a * m + e] = top + (a * g.wo + e) * f
+                    else:
+                        ys[a * m + e] = spare + (a * m + e) * f
+            wino_output(m, mm + t * f, stride, f, b, ys)
             t += 1
 
 
 cdef inline void wino_output_grads(const floating* dy,  # IN  (n, ho, wo, f)
                                    const conv_geom* g, Py_ssize_t q0, Py_ssize_t q1,
-                                   floating* dm,        # OUT 16 x (tiles, f)
+                                   floating* dm,        # OUT mats x (tiles, f)
                                    const floating* zeros) noexcept nogil:  # (f,) of zeros
     """dM = A dY A^T of every tile of tile rows ``q0:q1``, zero for outputs past the edge."""
-    cdef Py_ssize_t th = (g.ho + 1) // 2, tw = (g.wo + 1) // 2, f = g.f
-    cdef Py_ssize_t stride = (q1 - q0) * tw * f
-    cdef Py_ssize_t q, i, j, tj, t = 0
-    cdef const floating* d00
-    cdef const floating* d01
-    cdef const floating* d10
-    cdef const floating* d11
+    cdef Py_ssize_t m = g.wino
+    cdef Py_ssize_t th = wino_tiles_down(g), tw = wino_tiles_across(g), f = g.f
+    cdef Py_ssize_t stride = wino_stride((q1 - q0) * tw, f, sizeof(floating))
+    cdef Py_ssize_t q, i, j, tj, a, e, t = 0
+    cdef const floating* dys[16]
+    cdef const floating* top
     for q in range(q0, q1):
-        i = 2 * (q % th)
+        i = m * (q % th)
         for tj in range(tw):
-            j = 2 * tj
-            d00 = dy + (((q // th) * g.ho + i) * g.wo + j) * f
-            d01 = d00 + f if j + 1 < g.wo else zeros
-            d10 = d00 + g.wo * f if i + 1 < g.ho else zeros
-            d11 = d10 + f if i + 1 < g.ho and j + 1 < g.wo else zeros
-            wino_output_adjoint(d00, d01, d10, d11, f, dm + t * f, stride)
+            j = m * tj
+            top = dy + (((q // th) * g.ho + i) * g.wo + j) * f
+            for a in range(m):
+                for e in range(m):
+                    if i + a < g.ho and j + e < g.wo:
+                        dys[a * m + e] = top + (a * g.wo + e) * f
+                    else:
+                        dys[a * m + e] = zeros
+            wino_output_adjoint(m, dys, f, dm + t * f, stride)
             t += 1
 
 
 cdef inline Py_ssize_t wino_first_row(const conv_geom* g, Py_ssize_t q) noexcept nogil:
     """The first output row (counted over the batch, ``s * ho + i``) of tile row ``q``."""
-    cdef Py_ssize_t th = (g.ho + 1) // 2
-    return (q // th) * g.ho + 2 * (q % th)
+    cdef Py_ssize_t th = wino_tiles_down(g)
+    return (q // th) * g.ho + g.wino * (q % th)
 
 
 cdef inline Py_ssize_t wino_end_row(const conv_geom* g, Py_ssize_t q) noexcept nogil:
     """One past the last output row of tile row ``q``."""
-    cdef Py_ssize_t th = (g.ho + 1) // 2
-    return (q // th) * g.ho + min(2 * (q % th) + 2, g.ho)
+    cdef Py_ssize_t th = wino_tiles_down(g)
+    return (q // th) * g.ho + min(g.wino * (q % th) + g.wino, g.ho)
 
 
 cdef inline void wino_forward_range(const floating* x, const floating* u, const floating* b,
@@ -509,24 +626,26 @@ cdef inline void wino_forward_range(const floating* x, const floating* u, const 
                                     Py_ssize_t hi, Py_ssize_t rows,
                                     floating* work) noexcept nogil:
     """Tile rows ``lo:hi``, ``rows`` at a time, the activation applied to each block."""
-    cdef Py_ssize_t tw = (g.wo + 1) // 2, c = g.c, f = g.f
+    cdef Py_ssize_t tw = wino_tiles_across(g), mats = wino_mats(g), c = g.c, f = g.f
     cdef floating* v = work
-    cdef floating* m = v + 16 * rows * tw * c
-    cdef floating* border = m + 16 * rows * tw * f
-    cdef floating* spare = border + 16 * c
-    cdef Py_ssize_t blk, q0, q1, tiles, xi, r0, r1
+    cdef floating* m = v + mats * wino_stride(rows * tw, c, sizeof(floating))
+    cdef floating* border = m + mats * wino_stride(rows * tw, f, sizeof(floating))
+    cdef floating* spare = border + mats * c
+    cdef Py_ssize_t blk, q0, q1, tiles, xi, r0, r1, sv, sm
     if b == NULL:
-        # The first of the four spare rows is never written: zeros for the bias.
+        # The first of the spare rows is never written: zeros for the bias.
         memset(spare, 0, f * sizeof(floating))
         b = spare
     for blk in range((hi - lo + rows - 1) // rows):
         q0 = lo + blk * rows
         q1 = min(hi, q0 + rows)
         tiles = (q1 - q0) * tw
+        sv = wino_stride(tiles, c, sizeof(floating))
+        sm = wino_stride(tiles, f, sizeof(floating))
         wino_transform_tiles(x, g, q0, q1, v, border)
-        for xi in range(16):
-            gemm(False, False, <int> tiles, <int> f, <int> c, <floating> 1, v + xi * tiles * c,
-                 <int> c, u + xi * c * f, <int> f, <floating> 0, m + xi * tiles * f, <int> f)
+        for xi in range(mats):
+            gemm(False, False, <int> tiles, <int> f, <int> c, <floating> 1, v + xi * sv,
+                 <int> c, u + xi * c * f, <int> f, <floating> 0, m + xi * sm, <int> f)
         wino_outputs(m, b, y, g, q0, q1, spare)
         if act != ACT_IDENTITY:
             r0 = wino_first_row(g, q0) * g.wo * f
@@ -537,20 +656,42 @@ cdef inline void wino_forward_range(const floating* x, const floating* u, const 
 cdef inline void wino_forward(const floating* x, const floating* w, const floating* b,
                               floating* y, const conv_geom* g, int act, floating* scratch,
                               int num_threads) noexcept nogil:
-    """:func:`conv_forward` by Winograd F(2x2, 3x3)."""
-    cdef Py_ssize_t total = g.n * ((g.ho + 1) // 2)
+    """:func:`conv_forward` by Winograd."""
+    cdef Py_ssize_t total = g.n * wino_tiles_down(g)
     cdef Py_ssize_t rows = wino_rows(g, sizeof(floating))
     cdef Py_ssize_t per = wino_work_size(g, sizeof(floating))
-    cdef floating* work = scratch + 32 * g.c * g.f
+    cdef floating* work = scratch + 2 * wino_mats(g) * g.c * g.f
+    cdef Py_ssize_t cf = g.c * g.f
+    cdef Py_ssize_t lo, hi
     cdef int t
     cdef int n_threads = share_threads((total + rows - 1) // rows, num_threads)
-    wino_kernel(w, g.c * g.f, scratch)
     if n_threads == 1:
+        wino_kernel(g.wino, w, cf, cf, scratch)
         wino_forward_range(x, scratch, b, y, g, act, 0, total, rows, work)
         return
+    # The kernel is transformed by every thread, a share of its entries each,
+    # before any thread starts on its tiles.
+    for t in prange(n_threads, num_threads=n_threads, schedule="static"):
+        lo = cf * t // n_threads
+        hi = cf * (t + 1) // n_threads
+        wino_kernel(g.wino, w + lo, hi - lo, cf, scratch + lo)
     for t in prange(n_threads, num_threads=n_threads, schedule="static"):
         wino_forward_range(x, scratch, b, y, g, act, total * t // n_threads,
                            total * (t + 1) // n_threads, rows, work + t * per)
+
+
+cdef inline void wino_transposed_kernel(Py_ssize_t tile, const floating* w, const conv_geom* g,
+                                        Py_ssize_t j0, Py_ssize_t j1, floating* spare,
+                                        floating* ut) noexcept nogil:
+    """Filters ``j0:j1`` of the kernel's 9 matrices transposed (f, c) into ``spare``, then
+    transformed entry by entry into ``ut``."""
+    cdef Py_ssize_t cf = g.c * g.f
+    cdef Py_ssize_t e, i, j
+    for e in range(9):
+        for j in range(j0, j1):
+            for i in range(g.c):
+                spare[e * cf + j * g.c + i] = w[e * cf + i * g.f + j]
+    wino_kernel(tile, spare + j0 * g.c, (j1 - j0) * g.c, cf, ut + j0 * g.c)
 
 
 cdef inline void wino_backward_range(const floating* x, const floating* ut, const floating* y,
@@ -560,22 +701,24 @@ cdef inline void wino_backward_range(const floating* x, const floating* ut, cons
     """Gradients of tile rows ``lo:hi``: ``du`` (transformed) and ``db`` written, ``dx`` added to.
 
     Each is skipped when NULL; ``dy`` first goes back through the activation
-    in place.  ``ut`` is the transformed kernel with each of its 16 matrices
+    in place.  ``ut`` is the transformed kernel with each of its matrices
     transposed, (f, c): BLAS multiplies by it untransposed half as fast
     again as by U transposed.
     """
-    cdef Py_ssize_t tw = (g.wo + 1) // 2, c = g.c, f = g.f
+    cdef Py_ssize_t tw = wino_tiles_across(g), mats = wino_mats(g), c = g.c, f = g.f
     cdef floating* v = work
-    cdef floating* m = v + 16 * rows * tw * c
-    cdef floating* border = m + 16 * rows * tw * f
-    cdef floating* zeros = border + 16 * c
-    cdef Py_ssize_t blk, q0, q1, tiles, xi, r0, r1
+    cdef floating* m = v + mats * wino_stride(rows * tw, c, sizeof(floating))
+    cdef floating* border = m + mats * wino_stride(rows * tw, f, sizeof(floating))
+    cdef floating* zeros = border + mats * c
+    cdef Py_ssize_t blk, q0, q1, tiles, xi, r0, r1, sv, sm
     cdef bint first = True
     memset(zeros, 0, f * sizeof(floating))
     for blk in range((hi - lo + rows - 1) // rows):
         q0 = lo + blk * rows
         q1 = min(hi, q0 + rows)
         tiles = (q1 - q0) * tw
+        sv = wino_stride(tiles, c, sizeof(floating))
+        sm = wino_stride(tiles, f, sizeof(floating))
         r0 = wino_first_row(g, q0) * g.wo
         r1 = wino_end_row(g, q1 - 1) * g.wo
         if act != ACT_IDENTITY:
@@ -588,14 +731,14 @@ cdef inline void wino_backward_range(const floating* x, const floating* ut, cons
         wino_output_grads(dy, g, q0, q1, m, zeros)
         if du != NULL:
             wino_transform_tiles(x, g, q0, q1, v, border)
-            for xi in range(16):
-                gemm(True, False, <int> c, <int> f, <int> tiles, <floating> 1, v + xi * tiles * c,
-                     <int> c, m + xi * tiles * f, <int> f, <floating> (0 if first else 1),
+            for xi in range(mats):
+                gemm(True, False, <int> c, <int> f, <int> tiles, <floating> 1, v + xi * sv,
+                     <int> c, m + xi * sm, <int> f, <floating> (0 if first else 1),
                      du + xi * c * f, <int> f)
         if dx != NULL:
-            for xi in range(16):
-                gemm(False, False, <int> tiles, <int> c, <int> f, <floating> 1, m + xi * tiles * f,
-                     <int> f, ut + xi * c * f, <int> c, <floating> 0, v + xi * tiles * c, <int> c)
+            for xi in range(mats):
+                gemm(False, False, <int> tiles, <int> c, <int> f, <floating> 1, m + xi * sm,
+                     <int> f, ut + xi * c * f, <int> c, <floating> 0, v + xi * sv, <int> c)
             wino_add_input_grad(v, g, q0, q1, dx, border)
         first = False
 
@@ -604,37 +747,36 @@ cdef inline void wino_backward(const floating* x, const floating* w, const float
                                floating* dy, floating* dw, floating* db, floating* dx,
                                const conv_geom* g, int act, floating* scratch,
                                int num_threads) noexcept nogil:
-    """:func:`conv_backward` by Winograd F(2x2, 3x3)."""
-    cdef Py_ssize_t th = (g.ho + 1) // 2
+    """:func:`conv_backward` by Winograd."""
+    cdef Py_ssize_t th = wino_tiles_down(g)
     cdef Py_ssize_t total = g.n * th
     cdef Py_ssize_t rows = wino_rows(g, sizeof(floating))
     cdef Py_ssize_t per = wino_work_size(g, sizeof(floating))
     cdef Py_ssize_t cf = g.c * g.f
+    cdef Py_ssize_t mats = wino_mats(g)
     cdef Py_ssize_t sample = g.h * g.w * g.c
     # The partial gradients lie after a thread's block buffers.
-    cdef Py_ssize_t off = per - 16 * cf - g.f
-    cdef floating* work = scratch + 32 * cf
-    cdef floating* spare = scratch + 16 * cf
+    cdef Py_ssize_t off = per - mats * cf - g.f
+    cdef floating* work = scratch + 2 * mats * cf
+    cdef floating* spare = scratch + mats * cf
     cdef bint by_sample = dx != NULL
     cdef Py_ssize_t units = g.n if by_sample else (total + rows - 1) // rows
     cdef int n_threads = share_threads(units, num_threads)
     cdef int t
-    cdef Py_ssize_t lo, hi, i, j, e
-    if dx != NULL:
-        # The kernel's 9 matrices transposed, then transformed entry by entry.
-        for e in range(9):
-            for i in range(g.c):
-                for j in range(g.f):
-                    spare[e * cf + j * g.c + i] = w[e * cf + i * g.f + j]
-        wino_kernel(spare, cf, scratch)
+    cdef Py_ssize_t lo, hi, xi
     if n_threads == 1:
         if dx != NULL:
+            wino_transposed_kernel(g.wino, w, g, 0, g.f, spare, scratch)
             memset(dx, 0, g.n * sample * sizeof(floating))
         wino_backward_range(x, scratch, y, dy, NULL if dw == NULL else work + off, db, dx, g, act,
                             0, total, rows, work)
         if dw != NULL:
-            wino_kernel_adjoint(work + off, cf, dw)
+            wino_kernel_adjoint(g.wino, work + off, cf, cf, dw)
         return
+    if dx != NULL:
+        for t in prange(n_threads, num_threads=n_threads, schedule="static"):
+            wino_transposed_kernel(g.wino, w, g, g.f * t // n_threads, g.f * (t + 1) // n_threads,
+                                   spare, scratch)
     for t in prange(n_threads, num_threads=n_threads, schedule="static"):
         if by_sample:
             lo = g.n * t // n_threads
@@ -646,13 +788,20 @@ cdef inline void wino_backward(const floating* x, const floating* w, const float
             lo = total * t // n_threads
             hi = total * (t + 1) // n_threads
         wino_backward_range(x, scratch, y, dy, NULL if dw == NULL else work + t * per + off,
-                            NULL if db == NULL else work + t * per + off + 16 * cf, dx, g, act,
+                            NULL if db == NULL else work + t * per + off + mats * cf, dx, g, act,
                             lo, hi, rows, work + t * per)
     if dw != NULL:
-        add_partials(spare, work + off, 16 * cf, per, n_threads)
-        wino_kernel_adjoint(spare, cf, dw)
+        # The threads' partials added and taken back through the transform, a
+        # share of the entries by each thread.
+        for t in prange(n_threads, num_threads=n_threads, schedule="static"):
+            lo = cf * t // n_threads
+            hi = cf * (t + 1) // n_threads
+            for xi in range(mats):
+                add_partials(spare + xi * cf + lo, work + off + xi * cf + lo, hi - lo, per,
+                             n_threads)
+            wino_kernel_adjoint(g.wino, spare + lo, hi - lo, cf, dw + lo)
     if db != NULL:
-        add_partials(db, work + off + 16 * cf, g.f, per, n_threads)
+        add_partials(db, work + off + mats * cf, g.f, per, n_threads)
 
 
 # ------------------------------------------------------------ passes

@@ -1,8 +1,9 @@
 """2-D convolution over channels-last images (kernels in ``_conv.pxd``).
 
-3x3 kernels of stride 1 over several channels run by Winograd F(2x2, 3x3),
-the others by im2col; :func:`uses_winograd` says which a shape takes, and
-:func:`set_winograd` can send every shape through im2col (for comparisons).
+3x3 kernels of stride 1 over several channels run by Winograd F(4x4, 3x3),
+or F(2x2, 3x3) where the output is smaller than 4x4, the others by im2col;
+:func:`uses_winograd` says which a shape takes, and :func:`set_winograd`
+can choose the tile or send every shape through im2col (for comparisons).
 
 The functions are behind :mod:`nnfast.backend.cpu_conv`, which has checked
 that the arrays are C-contiguous numpy arrays of one floating dtype, that
@@ -28,12 +29,15 @@ cnp.import_array()
 # The activations' exponential and tanh run the kernels of nnfast._simd.
 nnf_simd_attach()
 
-# Whether convolutions that fit Winograd F(2x2, 3x3) take it (set_winograd).
-cdef bint winograd_on = True
+# The Winograd output tile that convolutions which fit it take (set_winograd):
+# AUTO for the choice of k.winograd_tile, else 0 (im2col), 2 or 4.
+cdef enum:
+    AUTO = -1
+cdef Py_ssize_t winograd_setting = AUTO
 
 
-def set_winograd(bint enabled):
-    """Let convolutions that fit it run by Winograd F(2x2, 3x3), or send all through im2col.
+def set_winograd(tile="auto"):
+    """Choose the Winograd scheme of the convolutions that fit it, or send all through im2col.
 
     For comparisons in tests and benchmarks: the choice holds for every call
     of :func:`conv2d` and :func:`conv2d_backward` after it, and for every
@@ -41,16 +45,26 @@ def set_winograd(bint enabled):
 
     Parameters
     ----------
-    enabled : bool
+    tile : {"auto", 4, 2, 0}
+        The output tile: "auto" (the default) takes F(4x4, 3x3) where the
+        output is at least 4x4 and F(2x2, 3x3) where it is smaller; 4 or 2
+        force F(4x4, 3x3) or F(2x2, 3x3) where the shape fits Winograd at
+        all (3x3, stride 1, several channels, at least 2x2 out); 0 sends
+        every shape through im2col.
 
     Returns
     -------
-    bool
+    str or int
         The setting before.
     """
-    global winograd_on
-    cdef bint before = winograd_on
-    winograd_on = enabled
+    global winograd_setting
+    before = "auto" if winograd_setting == AUTO else winograd_setting
+    if isinstance(tile, str) and tile == "auto":
+        winograd_setting = AUTO
+    elif not isinstance(tile, str) and tile in (0, 2, 4):
+        winograd_setting = tile
+    else:
+        raise ValueError(f"tile must be 'auto', 4, 2 or 0, got {tile!r}")
     return before
 
 
@@ -60,7 +74,9 @@ cdef k.conv_geom geometry(const Py_ssize_t* x_shape, const Py_ssize_t* kernel_sh
     cdef k.conv_geom g
     k.set_geom(&g, x_shape[0], x_shape[1], x_shape[2], x_shape[3], kernel_shape[0],
                kernel_shape[1], kernel_shape[3], ho, wo, sh, sw, top, left)
-    g.wino = winograd_on and k.winograd_fits(&g)
+    g.wino = k.winograd_tile(&g)
+    if g.wino and winograd_setting != AUTO:
+        g.wino = winograd_setting
     return g
 
 
@@ -94,12 +110,17 @@ def scratch_elements(tuple x_shape, tuple kernel_shape, Py_ssize_t ho, Py_ssize_
 
 def uses_winograd(tuple x_shape, tuple kernel_shape, Py_ssize_t ho, Py_ssize_t wo,
                   tuple strides):
-    """Whether :func:`conv2d` and :func:`conv2d_backward` run these shapes by Winograd F(2x2, 3x3).
+    """The Winograd output tile that :func:`conv2d` and :func:`conv2d_backward` take for these shapes.
 
     Parameters as :func:`scratch_elements`.
+
+    Returns
+    -------
+    int
+        4 for F(4x4, 3x3), 2 for F(2x2, 3x3), 0 for im2col.
     """
     cdef k.conv_geom g = shape_geometry(x_shape, kernel_shape, ho, wo, strides)
-    return bool(g.wino)
+    return int(g.wino)
 
 
 def conv2d(const floating[:, :, :, ::1] x,       # IN  (n, h, w, c)

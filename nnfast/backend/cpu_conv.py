@@ -1,8 +1,9 @@
 """Compiled 2-D convolution (kernels in ``nnfast._conv``) and its network node.
 
 Each product of the convolution is one BLAS call per block of output
-positions (16 per block of tiles for a 3x3 kernel of stride 1 over several
-channels, which runs by Winograd F(2x2, 3x3): see ``csrc/_conv.pxd``), the
+positions (36 per block of tiles for a 3x3 kernel of stride 1 over several
+channels, which runs by Winograd F(4x4, 3x3), or 16 by F(2x2, 3x3) for
+outputs under 4x4: see ``csrc/_conv.pxd``), the
 blocks shared out among nnfast's own threads while BLAS is
 held at one thread (the ops enter :func:`~nnfast.backend.own_threads`
 themselves, nearly free inside a model's ``fit``).  The arguments are

@@ -5,7 +5,8 @@ from the definition; the reference ops (im2col by strided copies) and the
 compiled ones (``nnfast._conv``: im2col blocks and BLAS, short window rows
 gathered value by value and long ones copied whole, one-channel patches of
 stride 1 gathered as columns, 1x1 kernels without a copy,
-and Winograd F(2x2, 3x3) for 3x3 kernels of stride 1 over several channels)
+and Winograd F(4x4, 3x3) or F(2x2, 3x3) for 3x3 kernels of stride 1 over several
+channels)
 must agree with it on odd sizes, strides, asymmetric padding, one and many
 channels and batches of one, in float32 and float64, on one thread and on
 two.  The gradients are also checked by finite differences, and the compiled
@@ -46,19 +47,24 @@ CASES = {
     # More positions than a block holds: several blocks per thread.
     "many-blocks": ((3, 31, 29, 8), (3, 3), 10, (1, 1), (0, 1, 1, 0)),
     "many-blocks-one-channel": ((2, 50, 47, 1), (3, 3), 8, (1, 1), (1, 1, 1, 1)),
-    # Winograd F(2x2, 3x3): odd outputs (tiles half outside), padding on
-    # some sides only, tiles wholly in the padding, several blocks a thread.
+    # Winograd F(4x4, 3x3): outputs of every size modulo 4 (tiles partly
+    # outside), padding on some sides only, tiles wholly in the padding,
+    # several blocks a thread, more channels and filters than the transforms
+    # take at once (32).
     "winograd-7x9-valid": ((2, 7, 9, 3), (3, 3), 5, (1, 1), (0, 0, 0, 0)),
     "winograd-11x11-same": ((2, 11, 11, 8), (3, 3), 16, (1, 1), (1, 1, 1, 1)),
     "winograd-13x13-asym": ((3, 13, 13, 4), (3, 3), 6, (1, 1), (2, 0, 0, 1)),
     "winograd-batch1-one-filter": ((1, 9, 7, 2), (3, 3), 1, (1, 1), (0, 2, 1, 0)),
     "winograd-pad-beyond-tiles": ((2, 3, 4, 5), (3, 3), 7, (1, 1), (3, 2, 2, 3)),
     "winograd-many-blocks": ((4, 30, 33, 24), (3, 3), 40, (1, 1), (1, 1, 1, 1)),
+    "winograd-wide": ((2, 8, 10, 37), (3, 3), 33, (1, 1), (1, 0, 1, 1)),
+    # Fewer than 4 rows of output: F(2x2, 3x3).
+    "winograd-2x2-tiles": ((2, 5, 9, 6), (3, 3), 5, (1, 1), (0, 0, 1, 0)),
     # A single row or column of output stays on im2col.
     "3x3-one-output": ((3, 3, 3, 6), (3, 3), 5, (1, 1), (0, 0, 0, 0)),
     "3x3-one-output-row": ((2, 3, 8, 4), (3, 3), 3, (1, 1), (0, 0, 1, 0)),
 }
-#: The cases that the compiled ops run by Winograd F(2x2, 3x3).
+#: The cases that the compiled ops run by Winograd.
 WINOGRAD = [name for name in CASES if name.startswith("winograd")] + ["many-channels",
                                                                       "many-blocks"]
 
@@ -202,15 +208,15 @@ def test_gradients_by_finite_differences(backend, case):
 
 
 @pytest.fixture
-def winograd_off():
-    """A function that sends every convolution through im2col until the test ends."""
-    changed = []
+def winograd():
+    """A function that sets the Winograd tile (``_conv.set_winograd``) until the test ends."""
+    before = []
 
-    def switch_off():
-        changed.append(_conv.set_winograd(False))
-    yield switch_off
-    if changed:
-        _conv.set_winograd(changed[0])
+    def choose(tile):
+        before.append(_conv.set_winograd(tile))
+    yield choose
+    if before:
+        _conv.set_winograd(before[0])
 
 
 def uses_winograd(case):
@@ -221,34 +227,56 @@ def uses_winograd(case):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_winograd_runs_3x3_kernels_of_stride_1_over_several_channels(case, winograd_off):
-    """Over two channels or more, and for outputs of two rows and two columns or more."""
+def test_winograd_runs_3x3_kernels_of_stride_1_over_several_channels(case, winograd):
+    """Over two channels or more, and for outputs of two rows and two columns or more.
+
+    F(4x4, 3x3) where the output has four rows and four columns or more,
+    F(2x2, 3x3) where it has fewer; either where chosen.
+    """
     (n, h, w, c), (kh, kw), f, strides, padding = CASES[case]
     ho = conv_output_size(h, kh, strides[0], padding[0], padding[1])
     wo = conv_output_size(w, kw, strides[1], padding[2], padding[3])
-    expected = (kh, kw) == (3, 3) and strides == (1, 1) and c >= 2 and min(ho, wo) >= 2
-    assert uses_winograd(case) == expected
-    assert expected == (case in WINOGRAD)
-    winograd_off()
-    assert not uses_winograd(case)
+    fits = (kh, kw) == (3, 3) and strides == (1, 1) and c >= 2 and min(ho, wo) >= 2
+    assert fits == (case in WINOGRAD)
+    assert uses_winograd(case) == (0 if not fits else 4 if min(ho, wo) >= 4 else 2)
+    for tile in (2, 4, 0):
+        winograd(tile)
+        assert uses_winograd(case) == (tile if fits else 0)
+    winograd("auto")
+    assert uses_winograd(case) == (0 if not fits else 4 if min(ho, wo) >= 4 else 2)
+
+
+@pytest.mark.parametrize("tile", ["auto", 1, 3, True, "4", None])
+def test_set_winograd_takes_a_tile(tile, winograd):
+    if tile == "auto":
+        winograd(tile)
+        assert _conv.set_winograd(2) == "auto"
+        assert _conv.set_winograd(0) == 2
+        assert _conv.set_winograd("auto") == 0
+        return
+    with pytest.raises(ValueError, match="tile must be 'auto', 4, 2 or 0"):
+        _conv.set_winograd(tile)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize("tile", [4, 2])
 @pytest.mark.parametrize("case", WINOGRAD)
-def test_winograd_matches_im2col(dtype, case, threads, winograd_off):
-    """Both compiled schemes agree to rounding: ~1e-6 of the values' size in float32."""
+def test_winograd_matches_im2col(dtype, tile, case, threads, winograd):
+    """Both compiled schemes agree to rounding in float32: ~1e-6 of the values' size for
+    F(2x2, 3x3), a few times that for F(4x4, 3x3), whose transforms have larger entries."""
     x, kernel, bias, strides, padding, dy = make_case(case, dtype, seed=11)
     results = []
-    for _ in range(2):
+    for setting in (tile, 0):
+        winograd(setting)
+        assert uses_winograd(case) == setting
         dkernel, dbias = np.empty_like(kernel), np.empty_like(bias)
         y = CPU.conv2d(x, kernel, bias, strides, padding)
         dx = CPU.conv2d_backward(dy, x, kernel, strides, padding, dkernel=dkernel, dbias=dbias)
         results.append((y, dkernel, dbias, dx))
-        winograd_off()
     rtol = 1e-4 if dtype == np.float32 else 1e-12
-    for winograd, im2col in zip(*results):
+    for by_winograd, im2col in zip(*results):
         scale = float(np.abs(im2col).max())
-        np.testing.assert_allclose(winograd, im2col, rtol=rtol, atol=rtol / 10 * scale)
+        np.testing.assert_allclose(by_winograd, im2col, rtol=rtol, atol=rtol / 10 * scale)
 
 
 def test_non_contiguous_inputs_are_copied():
@@ -350,22 +378,25 @@ def conv_spec(kernel, bias, dkernel, dbias, in_shape, strides, padding, activati
             "in_shape": in_shape, "out_shape": out_shape, "need_dx": need_dx}
 
 
-#: Two chained convolutions: (channels in, second kernel (kh, kw), second strides).
+#: Two chained convolutions: (channels in, second kernel (kh, kw), second strides,
+#: the Winograd tile set and the one each convolution takes).
 NODE_CHAINS = {
-    "im2col": (1, (3, 2), (2, 1)),
+    "im2col": (1, (3, 2), (2, 1), "auto", 0),
     # Both by Winograd, the second with its input gradient.
-    "winograd": (3, (3, 3), (1, 1)),
+    "winograd": (3, (3, 3), (1, 1), "auto", 4),
+    "winograd-2x2": (3, (3, 3), (1, 1), 2, 2),
 }
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
 @pytest.mark.parametrize("activation", ["relu", "tanh", "identity"])
 @pytest.mark.parametrize("chain", NODE_CHAINS)
-def test_node_matches_the_ops(dtype, activation, chain, threads):
+def test_node_matches_the_ops(dtype, activation, chain, threads, winograd):
     """Two convolution nodes chained in the compiled network against the ops one by one."""
     rng = np.random.default_rng(7)
     n = 5
-    c, (kh2, kw2), strides2 = NODE_CHAINS[chain]
+    c, (kh2, kw2), strides2, setting, tile = NODE_CHAINS[chain]
+    winograd(setting)
     x = rng.standard_normal((n, 12, 11, c)).astype(dtype)
     k1 = rng.standard_normal((3, 3, c, 6)).astype(dtype)
     b1 = rng.standard_normal(6).astype(dtype)
@@ -376,10 +407,10 @@ def test_node_matches_the_ops(dtype, activation, chain, threads):
     spec1 = conv_spec(k1, b1, grads[0], grads[1], (12, 11, c), (1, 1), pads1, activation, False)
     spec2 = conv_spec(k2, b2, grads[2], grads[3], spec1["out_shape"], strides2, pads2,
                       activation, True)
-    winograd = [_conv.uses_winograd((n,) + spec["in_shape"], spec["kernel"].shape,
-                                    *spec["out_shape"][:2], spec["strides"])
-                for spec in (spec1, spec2)]
-    assert winograd == ([True, True] if chain == "winograd" else [False, False])
+    tiles = [_conv.uses_winograd((n,) + spec["in_shape"], spec["kernel"].shape,
+                                 *spec["out_shape"][:2], spec["strides"])
+             for spec in (spec1, spec2)]
+    assert tiles == [tile, tile]
     updates = [(0, k1, grads[0], False), (0, b1, grads[1], False), (1, k2, grads[2], False),
                (1, b2, grads[3], False)]
     net = make_network([spec1, spec2], "mean_squared_error", False, 1, updates, np.dtype(dtype))
