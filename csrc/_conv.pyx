@@ -5,6 +5,12 @@ or F(2x2, 3x3) where the output is smaller than 4x4, the others by im2col;
 :func:`uses_winograd` says which a shape takes, and :func:`set_winograd`
 can choose the tile or send every shape through im2col (for comparisons).
 
+A one-channel convolution of stride 1 followed by 2x2 max pooling of stride
+2 (the first two layers of the course's CNNs) also runs as one layer,
+:class:`ConvPoolNode`, by the kernels ``conv_pool`` and ``conv_pool_grad``
+of ``csrc/nnf_simd_kernels.h``: :func:`conv_pool2d` and
+:func:`conv_pool2d_backward` run them on whole arrays.
+
 The functions are behind :mod:`nnfast.backend.cpu_conv`, which has checked
 that the arrays are C-contiguous numpy arrays of one floating dtype, that
 their shapes agree with the strides and padding given, and that none is
@@ -15,6 +21,9 @@ activation in the compiled network (``nnfast._network``); its maker in
 single-threaded BLAS calls (the caller holds BLAS at one thread meanwhile).
 """
 from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdint cimport uint8_t
+from libc.string cimport memset
 
 cimport numpy as cnp
 import numpy as np
@@ -22,7 +31,7 @@ import numpy as np
 from nnfast._network cimport Node, address
 from _activations cimport ACT_IDENTITY
 from _parallel cimport product_threads, thread_plan
-from _simd cimport nnf_simd_attach
+from _simd cimport nnf_simd, nnf_simd_attach
 cimport _conv as k
 
 cnp.import_array()
@@ -251,4 +260,254 @@ cdef class ConvNode(Node):
                                 <const double*> y, <double*> dy, <double*> self.dkernel,
                                 <double*> self.dbias, <double*> dx, &g, self.act,
                                 <double*> scratch, t)
+        return 0
+
+
+# ------------------------------------------------------- convolution and pooling
+#: Filters are padded to a multiple of the widest vector (16 floats).
+cdef enum:
+    FILTER_ALIGN = 16
+
+
+def conv_pool_supported():
+    """Whether this build has the fused one-channel convolution and pooling kernels."""
+    return nnf_simd.conv_pool_f32 != NULL
+
+
+cdef inline Py_ssize_t padded_filters(Py_ssize_t f) noexcept nogil:
+    return (f + FILTER_ALIGN - 1) // FILTER_ALIGN * FILTER_ALIGN
+
+
+cdef inline Py_ssize_t conv_pool_rows(Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t wp) noexcept nogil:
+    """Values of a thread's row buffer: kh + 1 rows of 2 * wp + kw - 1."""
+    return (kh + 1) * (2 * wp + kw - 1)
+
+
+cdef void pack_kernel(const floating* kernel, const floating* bias, Py_ssize_t taps, Py_ssize_t f,
+                      Py_ssize_t fp, floating* kp) noexcept nogil:
+    """The kernel (taps, f) and bias (f,) into (taps + 1, fp), zero past f (bias zero if NULL)."""
+    cdef Py_ssize_t t, j
+    memset(kp, 0, (taps + 1) * fp * sizeof(floating))
+    for t in range(taps):
+        for j in range(f):
+            kp[t * fp + j] = kernel[t * f + j]
+    if bias != NULL:
+        for j in range(f):
+            kp[taps * fp + j] = bias[j]
+
+
+cdef void conv_pool_run(const floating* x, const floating* kernel, const floating* bias,
+                        floating* y, uint8_t* pos, Py_ssize_t n, Py_ssize_t h, Py_ssize_t w,
+                        Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t f, Py_ssize_t hp, Py_ssize_t wp,
+                        Py_ssize_t top, Py_ssize_t left, bint relu, floating* work,
+                        int num_threads) noexcept nogil:
+    """Pooled ``y`` (n, hp, wp, f) and window positions ``pos`` of every image of ``x`` (n, h, w).
+
+    ``work``: (kh * kw + 1) * fp values for the packed kernel, then a row
+    buffer per thread.
+    """
+    cdef Py_ssize_t fp = padded_filters(f), taps = kh * kw
+    cdef Py_ssize_t per = conv_pool_rows(kh, kw, wp), size = hp * wp * f
+    cdef floating* rows = work + (taps + 1) * fp
+    cdef Py_ssize_t s
+    cdef int t
+    pack_kernel(kernel, bias, taps, f, fp, work)
+    for t in prange(num_threads, num_threads=num_threads, schedule="static"):
+        for s in range(n * t // num_threads, n * (t + 1) // num_threads):
+            if floating is float:
+                nnf_simd.conv_pool_f32(x + s * h * w, h, w, work, work + taps * fp, kh, kw, f, fp,
+                                       top, left, relu, 0, hp, wp, y + s * size, pos + s * size,
+                                       rows + t * per)
+            else:
+                nnf_simd.conv_pool_f64(x + s * h * w, h, w, work, work + taps * fp, kh, kw, f, fp,
+                                       top, left, relu, 0, hp, wp, y + s * size, pos + s * size,
+                                       rows + t * per)
+
+
+cdef void conv_pool_grad_run(const floating* x, const floating* dy, const floating* y,
+                             const uint8_t* pos, floating* dkernel, floating* dbias, Py_ssize_t n,
+                             Py_ssize_t h, Py_ssize_t w, Py_ssize_t kh, Py_ssize_t kw,
+                             Py_ssize_t f, Py_ssize_t hp, Py_ssize_t wp, Py_ssize_t top,
+                             Py_ssize_t left, bint relu, floating* work,
+                             int num_threads) noexcept nogil:
+    """The kernel (kh, kw, 1, f) and bias (f,) gradients, each skipped when NULL.
+
+    Each thread sums its images into its own partial ((kh * kw + 1) * fp
+    values of ``work``, then its row buffer); the partials are added in
+    thread order, so that a result depends on the number of threads but
+    never on timing.
+    """
+    cdef Py_ssize_t fp = padded_filters(f), taps = kh * kw
+    cdef Py_ssize_t per = (taps + 1) * fp + conv_pool_rows(kh, kw, wp), size = hp * wp * f
+    cdef Py_ssize_t s, j, e
+    cdef floating* part
+    cdef int t
+    for t in prange(num_threads, num_threads=num_threads, schedule="static"):
+        part = work + t * per
+        memset(part, 0, (taps + 1) * fp * sizeof(floating))
+        for s in range(n * t // num_threads, n * (t + 1) // num_threads):
+            if floating is float:
+                nnf_simd.conv_pool_grad_f32(x + s * h * w, h, w, dy + s * size, y + s * size,
+                                            pos + s * size, kh, kw, f, fp, top, left, relu, 0, hp,
+                                            wp, part, part + taps * fp,
+                                            part + (taps + 1) * fp)
+            else:
+                nnf_simd.conv_pool_grad_f64(x + s * h * w, h, w, dy + s * size, y + s * size,
+                                            pos + s * size, kh, kw, f, fp, top, left, relu, 0, hp,
+                                            wp, part, part + taps * fp,
+                                            part + (taps + 1) * fp)
+    for e in range(taps):
+        for j in range(f):
+            if dkernel != NULL:
+                dkernel[e * f + j] = work[e * fp + j]
+                for t in range(1, num_threads):
+                    dkernel[e * f + j] += work[t * per + e * fp + j]
+    if dbias != NULL:
+        for j in range(f):
+            dbias[j] = work[taps * fp + j]
+            for t in range(1, num_threads):
+                dbias[j] += work[t * per + taps * fp + j]
+
+
+def conv_pool_work(Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t f, Py_ssize_t wp, int num_threads):
+    """Values of the ``work`` array :func:`conv_pool2d` and :func:`conv_pool2d_backward` need."""
+    return num_threads * ((kh * kw + 1) * padded_filters(f) + conv_pool_rows(kh, kw, wp))
+
+
+def conv_pool2d(const floating[:, :, ::1] x,      # IN  (n, h, w)
+                const floating[:, ::1] kernel,    # IN  (kh * kw, f)
+                const floating[::1] bias,         # IN  (f,), or None
+                floating[:, :, :, ::1] out,       # OUT (n, hp, wp, f)
+                uint8_t[:, :, :, ::1] pos,        # OUT (n, hp, wp, f)
+                floating[::1] work,               # conv_pool_work(...) values
+                Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t top, Py_ssize_t left, bint relu,
+                int num_threads):
+    """``out``: 2x2 max pooling of ``act(conv(x, kernel) + bias)``; ``pos`` each maximum's window position.
+
+    The caller (``nnfast.backend.cpu_conv``) has checked the shapes: the
+    convolution's output (of stride 1) is at least 2x2 and ``out`` has half
+    its rows and columns, rounded down.
+    """
+    cdef const floating* b = NULL if bias is None else &bias[0]
+    with nogil:
+        conv_pool_run(&x[0, 0, 0], &kernel[0, 0], b, &out[0, 0, 0, 0], &pos[0, 0, 0, 0],
+                      x.shape[0], x.shape[1], x.shape[2], kh, kw, kernel.shape[1], out.shape[1],
+                      out.shape[2], top, left, relu, &work[0], num_threads)
+
+
+def conv_pool2d_backward(const floating[:, :, :, ::1] dy,  # IN  (n, hp, wp, f)
+                         const floating[:, :, ::1] x,      # IN  (n, h, w)
+                         const floating[:, :, :, ::1] y,   # IN  (n, hp, wp, f): the output
+                         const uint8_t[:, :, :, ::1] pos,  # IN  (n, hp, wp, f)
+                         floating[:, ::1] dkernel,         # OUT (kh * kw, f), or None
+                         floating[::1] dbias,              # OUT (f,), or None
+                         floating[::1] work,               # conv_pool_work(...) values
+                         Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t top, Py_ssize_t left,
+                         bint relu, int num_threads):
+    """The kernel and bias gradients of :func:`conv_pool2d`, each skipped when None."""
+    cdef floating* dk = NULL if dkernel is None else &dkernel[0, 0]
+    cdef floating* db = NULL if dbias is None else &dbias[0]
+    with nogil:
+        conv_pool_grad_run(&x[0, 0, 0], &dy[0, 0, 0, 0], &y[0, 0, 0, 0], &pos[0, 0, 0, 0], dk,
+                           db, x.shape[0], x.shape[1], x.shape[2], kh, kw, dy.shape[3],
+                           dy.shape[1], dy.shape[2], top, left, relu, &work[0], num_threads)
+
+
+cdef class ConvPoolNode(Node):
+    """A one-channel convolution of stride 1 with its bias and ReLU (or none), then 2x2 max
+    pooling of stride 2: two layers as one node, neither the convolution's output nor its
+    gradient ever written.
+
+    Parameters
+    ----------
+    kernel : ndarray of shape (kh, kw, 1, f)
+    bias : ndarray of shape (f,) or None
+    dkernel, dbias : ndarray or None
+        Where the gradients go; None when not wanted.
+    in_shape : tuple of 3 int
+        ``(h, w, 1)``.
+    pooled : tuple of 2 int
+        ``(hp, wp)``: half the convolution's output rows and columns, rounded down.
+    top, left : int
+        Zeros before the first row and the first column.
+    relu : bool
+        ReLU after the bias, else no activation.
+    """
+    cdef char* kernel
+    cdef char* bias
+    cdef char* dkernel
+    cdef char* dbias
+    cdef Py_ssize_t h, w, kh, kw, f, hp, wp, top, left
+    cdef bint relu
+    cdef object pos
+    cdef object work
+
+    def __init__(self, cnp.ndarray kernel, bias, dkernel, dbias, tuple in_shape, tuple pooled,
+                 Py_ssize_t top, Py_ssize_t left, bint relu):
+        self.keep = [kernel, bias, dkernel, dbias]
+        self.kernel, self.bias = address(kernel), address(bias)
+        self.dkernel, self.dbias = address(dkernel), address(dbias)
+        self.h, self.w = in_shape[0], in_shape[1]
+        self.kh, self.kw, self.f = kernel.shape[0], kernel.shape[1], kernel.shape[3]
+        self.hp, self.wp = pooled
+        self.top, self.left, self.relu = top, left, relu
+        self.in_size = self.h * self.w
+        self.out_size = self.hp * self.wp * self.f
+        self.itemsize = kernel.itemsize
+        self.pos = None
+        self.work = None
+
+    cdef int _threads(self, Py_ssize_t n, const thread_plan* plan):
+        return product_threads(plan, n * 4 * self.hp * self.wp, self.kh * self.kw, self.f)
+
+    cdef char* _work(self, int num_threads):
+        """Room for the packed kernel and the row buffers, grown as needed, kept across steps."""
+        cdef Py_ssize_t size = num_threads * ((self.kh * self.kw + 1) * padded_filters(self.f)
+                                              + conv_pool_rows(self.kh, self.kw, self.wp))
+        if self.work is None or self.work.shape[0] < size:
+            self.work = np.empty(size, np.float32 if self.itemsize == 4 else np.float64)
+        return address(self.work)
+
+    cdef int forward(self, char* x, char* y, Py_ssize_t n, bint training,
+                     const thread_plan* plan) except -1:
+        cdef int t = self._threads(n, plan)
+        cdef char* work = self._work(t)
+        cdef uint8_t* pos
+        if self.pos is None or self.pos.shape[0] < n * self.out_size:
+            self.pos = np.empty(n * self.out_size, np.uint8)
+        pos = <uint8_t*> address(self.pos)
+        with nogil:
+            if self.itemsize == 4:
+                conv_pool_run(<const float*> x, <const float*> self.kernel,
+                              <const float*> self.bias, <float*> y, pos, n, self.h, self.w,
+                              self.kh, self.kw, self.f, self.hp, self.wp, self.top, self.left,
+                              self.relu, <float*> work, t)
+            else:
+                conv_pool_run(<const double*> x, <const double*> self.kernel,
+                              <const double*> self.bias, <double*> y, pos, n, self.h, self.w,
+                              self.kh, self.kw, self.f, self.hp, self.wp, self.top, self.left,
+                              self.relu, <double*> work, t)
+        return 0
+
+    cdef int backward(self, char* x, char* y, char* dy, char* dx, Py_ssize_t n,
+                      const thread_plan* plan) except -1:
+        cdef int t = self._threads(n, plan)
+        cdef char* work = self._work(t)
+        cdef const uint8_t* pos = <const uint8_t*> address(self.pos)
+        if dx != NULL:
+            raise RuntimeError("ConvPoolNode has no input gradient: it is made only where none "
+                               "is wanted")
+        if self.dkernel == NULL and self.dbias == NULL:
+            return 0
+        with nogil:
+            if self.itemsize == 4:
+                conv_pool_grad_run(<const float*> x, <const float*> dy, <const float*> y, pos,
+                                   <float*> self.dkernel, <float*> self.dbias, n, self.h, self.w,
+                                   self.kh, self.kw, self.f, self.hp, self.wp, self.top,
+                                   self.left, self.relu, <float*> work, t)
+            else:
+                conv_pool_grad_run(<const double*> x, <const double*> dy, <const double*> y,
+                                   pos, <double*> self.dkernel, <double*> self.dbias, n, self.h,
+                                   self.w, self.kh, self.kw, self.f, self.hp, self.wp, self.top,
+                                   self.left, self.relu, <double*> work, t)
         return 0

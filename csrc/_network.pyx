@@ -336,7 +336,7 @@ cdef class Network:
     dtype : numpy dtype
         float32 or float64.
     """
-    cdef list nodes
+    cdef readonly list nodes
     cdef int n_nodes, loss, fused_act, stop, itemsize
     cdef Py_ssize_t classes, in_size, out_size
     cdef list need_dx

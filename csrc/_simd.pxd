@@ -63,6 +63,24 @@ cdef extern from "nnf_simd.h":
         void (*bp_act_f32)(const float*, const float*, float*, Py_ssize_t, int) noexcept nogil
         void (*bp_act_f64)(const double*, const double*, double*, Py_ssize_t,
                            int) noexcept nogil
+        void (*conv_pool_f32)(const float*, Py_ssize_t, Py_ssize_t, const float*, const float*,
+                              Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                              Py_ssize_t, int, Py_ssize_t, Py_ssize_t, Py_ssize_t, float*,
+                              uint8_t*, float*) noexcept nogil
+        void (*conv_pool_f64)(const double*, Py_ssize_t, Py_ssize_t, const double*,
+                              const double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                              Py_ssize_t, Py_ssize_t, int, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                              double*, uint8_t*, double*) noexcept nogil
+        void (*conv_pool_grad_f32)(const float*, Py_ssize_t, Py_ssize_t, const float*,
+                                   const float*, const uint8_t*, Py_ssize_t, Py_ssize_t,
+                                   Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t, int,
+                                   Py_ssize_t, Py_ssize_t, Py_ssize_t, float*, float*,
+                                   float*) noexcept nogil
+        void (*conv_pool_grad_f64)(const double*, Py_ssize_t, Py_ssize_t, const double*,
+                                   const double*, const uint8_t*, Py_ssize_t, Py_ssize_t,
+                                   Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t, int,
+                                   Py_ssize_t, Py_ssize_t, Py_ssize_t, double*, double*,
+                                   double*) noexcept nogil
 
     const nnf_simd_t* nnf_simd
     int nnf_simd_attach() except -1

@@ -29,6 +29,16 @@
 #define NNF_BCE_ARGS(T) (const T* z, const T* t, T* g, Py_ssize_t n, T size)
 #define NNF_MSE_ARGS(T) (const T* p, const T* t, T* g, Py_ssize_t n, T scale)
 #define NNF_BP_ACT_ARGS(T) (const T* dy, const T* y, T* dz, Py_ssize_t n, int kind)
+#define NNF_CONV_POOL_ARGS(T)                                            \
+    (const T* x, Py_ssize_t h, Py_ssize_t w, const T* kp, const T* bp,   \
+     Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t f, Py_ssize_t fp,          \
+     Py_ssize_t top, Py_ssize_t left, int relu, Py_ssize_t p0,           \
+     Py_ssize_t p1, Py_ssize_t wp, T* y, uint8_t* pos, T* rows)
+#define NNF_CONV_POOL_GRAD_ARGS(T)                                       \
+    (const T* x, Py_ssize_t h, Py_ssize_t w, const T* dy, const T* y,    \
+     const uint8_t* pos, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t f,     \
+     Py_ssize_t fp, Py_ssize_t top, Py_ssize_t left, int relu,           \
+     Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t wp, T* dk, T* db, T* rows)
 #define NNF_UNIFORM_ROW_ARGS (uint64_t key, uint64_t stream, float* out, Py_ssize_t n)
 #define NNF_UNION_ARGS                                                   \
     (const uint8_t* f0, const uint8_t* f1, Py_ssize_t n, int32_t* __restrict idx)
@@ -82,6 +92,12 @@ typedef struct {
     double (*mse_f64) NNF_MSE_ARGS(double);
     void (*bp_act_f32) NNF_BP_ACT_ARGS(float);
     void (*bp_act_f64) NNF_BP_ACT_ARGS(double);
+    /* The one-channel convolution with 2x2 max pooling (NULL where the
+     * compiler has no vector extensions). */
+    void (*conv_pool_f32) NNF_CONV_POOL_ARGS(float);
+    void (*conv_pool_f64) NNF_CONV_POOL_ARGS(double);
+    void (*conv_pool_grad_f32) NNF_CONV_POOL_GRAD_ARGS(float);
+    void (*conv_pool_grad_f64) NNF_CONV_POOL_GRAD_ARGS(double);
 } nnf_simd_t;
 
 

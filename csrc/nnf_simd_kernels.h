@@ -585,6 +585,177 @@ typedef double nnf_vd8 __attribute__((vector_size(64)));
     }
 
 
+/* A one-channel convolution (stride 1), its bias, ReLU or no activation, and
+ * 2x2 max pooling of stride 2, in one pass each way (see _conv_pool.pxd).
+ *
+ * A one-channel image has one value per pixel: as a product, the
+ * convolution has a depth of kh * kw (9 for 3x3), which BLAS runs at a
+ * fraction of its speed, and the (h, w, f) map it writes (6.4 MB for a batch
+ * of 64 images of 28x28 and 32 filters) is read again by the pooling and,
+ * in the backward pass, zeroed, scattered into and read twice more.  Here
+ * each 2x2 window's four outputs are worked out in registers, the largest
+ * kept, and only the pooled map and the window position of each maximum
+ * (a byte) are written.  The backward pass takes the kernel and bias
+ * gradients straight from the pooled gradient: only the window position
+ * that won contributes, so each pooled value's gradient goes to the four
+ * candidate positions masked by that byte.
+ *
+ * Pooling first and applying the activation after is exact for ReLU (and
+ * for no activation): ReLU does not decrease, so the largest of four
+ * outputs after it is ReLU of the largest before it.  Windows whose four
+ * outputs tie take the first in row-major order, as MaxPoolNode does;
+ * where the ReLU makes them tie at zero, the gradient is zero whichever
+ * position is recorded.
+ *
+ * Filters are handled a vector at a time (16 floats or 8 doubles; the
+ * caller pads the kernel and bias to whole vectors with zeros), the pixels
+ * one at a time, broadcast.  Written with the vector extensions of GCC
+ * and Clang, a vector of the instruction set's width at a time (each lane
+ * does the same operations in the same order at every width); other
+ * compilers leave these entries of the table NULL and the layers run
+ * unfused. */
+
+#ifdef NNF_VECTORS
+/* Rows kh + 1 of one image x (h, w) around pooled row pi, zero outside the
+ * image, each ``width`` values from column -left: row a is image row
+ * 2 * pi - top + a. */
+#define NNF_CP_ROWS(T)                                                   \
+    {                                                                    \
+        Py_ssize_t a_, ii_, hi_;                                         \
+        for (a_ = 0; a_ <= kh; a_++) {                                   \
+            T* row_ = rows + a_ * width;                                 \
+            ii_ = 2 * pi - top + a_;                                     \
+            memset(row_, 0, width * sizeof(T));                          \
+            if (ii_ < 0 || ii_ >= h) continue;                           \
+            hi_ = w + left < width ? w + left : width;                   \
+            if (hi_ > left)                                              \
+                memcpy(row_ + left, x + ii_ * w, (hi_ - left) * sizeof(T)); \
+        }                                                                \
+    }
+
+/* Pooled rows p0:p1 of one image x (h, w): y (hp, wp, f) and the winners'
+ * window positions pos (hp, wp, f), 0 to 3 for (0, 0), (0, 1), (1, 0),
+ * (1, 1).  kp is the kernel (kh * kw, fp) and bp the bias (fp,), fp = f
+ * rounded up to a whole number of the widest vectors (16 floats), zero past
+ * f; rows has room for (kh + 1) * (2 * wp + kw - 1) values. */
+#define NNF_CONV_POOL(T, VT, IT) {                                       \
+    typedef IT M __attribute__((vector_size(sizeof(VT))));               \
+    typedef uint8_t B __attribute__((vector_size(sizeof(VT) / sizeof(T)))); \
+    enum { L = sizeof(VT) / sizeof(T) };                                 \
+    const Py_ssize_t width = 2 * wp + kw - 1;                            \
+    const VT zero = {0};                                                 \
+    const M none = {0}, first = none + 1, second = none + 2, third = none + 3; \
+    Py_ssize_t pi, pj, c, di, dj;                                        \
+    for (pi = p0; pi < p1; pi++) {                                       \
+        NNF_CP_ROWS(T)                                                   \
+        for (c = 0; c < f; c += L) {                                     \
+            const Py_ssize_t n_out = f - c < L ? f - c : L;              \
+            VT bias;                                                     \
+            memcpy(&bias, bp + c, sizeof bias);                          \
+            for (pj = 0; pj < wp; pj++) {                                \
+                VT z00 = bias, z01 = bias, z10 = bias, z11 = bias, m, k; \
+                M where, gt;                                             \
+                B bytes;                                                 \
+                for (di = 0; di < kh; di++) {                            \
+                    const T* r0 = rows + di * width + 2 * pj;            \
+                    const T* r1 = r0 + width;                            \
+                    for (dj = 0; dj < kw; dj++) {                        \
+                        memcpy(&k, kp + (di * kw + dj) * fp + c, sizeof k); \
+                        z00 += r0[dj] * k;                               \
+                        z01 += r0[dj + 1] * k;                           \
+                        z10 += r1[dj] * k;                               \
+                        z11 += r1[dj + 1] * k;                           \
+                    }                                                    \
+                }                                                        \
+                /* Strictly larger replaces: ties go to the first. */    \
+                m = z00;                                                 \
+                gt = z01 > m;                                            \
+                m = (VT) (((M) z01 & gt) | ((M) m & ~gt));               \
+                where = first & gt;                                      \
+                gt = z10 > m;                                            \
+                m = (VT) (((M) z10 & gt) | ((M) m & ~gt));               \
+                where = (where & ~gt) | (second & gt);                   \
+                gt = z11 > m;                                            \
+                m = (VT) (((M) z11 & gt) | ((M) m & ~gt));               \
+                where = (where & ~gt) | (third & gt);                    \
+                if (relu)                                                \
+                    m = (VT) ((M) m & (m > zero));                       \
+                bytes = __builtin_convertvector(where, B);               \
+                memcpy(y + (pi * wp + pj) * f + c, &m, n_out * sizeof(T)); \
+                memcpy(pos + (pi * wp + pj) * f + c, &bytes, n_out);     \
+            }                                                            \
+        }                                                                \
+    }                                                                    \
+}
+
+/* The kernel and bias gradients of pooled rows p0:p1 of one image, added
+ * to dk (kh * kw, fp) and db (fp,), from the pooled gradient dy (hp, wp,
+ * f), the pooled output y (for ReLU's derivative) and the positions pos. */
+#define NNF_CONV_POOL_GRAD(T, VT, IT) {                                  \
+    typedef IT M __attribute__((vector_size(sizeof(VT))));               \
+    typedef uint8_t B __attribute__((vector_size(sizeof(VT) / sizeof(T)))); \
+    enum { L = sizeof(VT) / sizeof(T) };                                 \
+    const Py_ssize_t width = 2 * wp + kw - 1;                            \
+    const VT zero = {0}, unit = zero + 1;                                \
+    Py_ssize_t pi, pj, c, di, dj;                                        \
+    for (pi = p0; pi < p1; pi++) {                                       \
+        NNF_CP_ROWS(T)                                                   \
+        for (c = 0; c < f; c += L) {                                     \
+            const Py_ssize_t n_in = f - c < L ? f - c : L;               \
+            VT bias_grad;                                                \
+            memcpy(&bias_grad, db + c, sizeof bias_grad);                \
+            for (pj = 0; pj < wp; pj++) {                                \
+                const Py_ssize_t at = (pi * wp + pj) * f + c;            \
+                VT g = zero, out = zero, g00, g01, g10, g11, acc;        \
+                B bytes = {0};                                           \
+                M where;                                                 \
+                /* Lanes past the last filter stay zero. */              \
+                memcpy(&g, dy + at, n_in * sizeof(T));                   \
+                memcpy(&out, y + at, n_in * sizeof(T));                  \
+                memcpy(&bytes, pos + at, n_in);                          \
+                where = __builtin_convertvector(bytes, M);               \
+                /* ReLU's derivative as a product: NaN stays NaN. */     \
+                if (relu)                                                \
+                    g = g * (VT) ((M) unit & (out > zero));              \
+                bias_grad += g;                                          \
+                g00 = (VT) ((M) g & (where == 0));                       \
+                g01 = (VT) ((M) g & (where == 1));                       \
+                g10 = (VT) ((M) g & (where == 2));                       \
+                g11 = (VT) ((M) g & (where == 3));                       \
+                for (di = 0; di < kh; di++) {                            \
+                    const T* r0 = rows + di * width + 2 * pj;            \
+                    const T* r1 = r0 + width;                            \
+                    for (dj = 0; dj < kw; dj++) {                        \
+                        T* dst = dk + (di * kw + dj) * fp + c;           \
+                        memcpy(&acc, dst, sizeof acc);                   \
+                        acc += ((r0[dj] * g00 + r0[dj + 1] * g01)        \
+                                + (r1[dj] * g10 + r1[dj + 1] * g11));    \
+                        memcpy(dst, &acc, sizeof acc);                   \
+                    }                                                    \
+                }                                                        \
+            }                                                            \
+            memcpy(db + c, &bias_grad, sizeof bias_grad);                \
+        }                                                                \
+    }                                                                    \
+}
+#define NNF_CONV_POOL_KERNELS(TAG, ATTR, VF, VD)                         \
+    ATTR static void nnf_conv_pool_f32_##TAG NNF_CONV_POOL_ARGS(float)   \
+        NNF_CONV_POOL(float, VF, int32_t)                                \
+    ATTR static void nnf_conv_pool_f64_##TAG NNF_CONV_POOL_ARGS(double)  \
+        NNF_CONV_POOL(double, VD, int64_t)                               \
+    ATTR static void nnf_conv_pool_grad_f32_##TAG NNF_CONV_POOL_GRAD_ARGS(float) \
+        NNF_CONV_POOL_GRAD(float, VF, int32_t)                           \
+    ATTR static void nnf_conv_pool_grad_f64_##TAG NNF_CONV_POOL_GRAD_ARGS(double) \
+        NNF_CONV_POOL_GRAD(double, VD, int64_t)
+#define NNF_CONV_POOL_ENTRIES(TAG)                                       \
+    nnf_conv_pool_f32_##TAG, nnf_conv_pool_f64_##TAG,                    \
+    nnf_conv_pool_grad_f32_##TAG, nnf_conv_pool_grad_f64_##TAG
+#else
+#define NNF_CONV_POOL_KERNELS(TAG, ATTR, VF, VD)
+#define NNF_CONV_POOL_ENTRIES(TAG) NULL, NULL, NULL, NULL
+#endif
+
+
 /* Every kernel in float and double, for one instruction set TAG; VF and VD
  * are its float and double vectors (for the sums of rows). */
 #define NNF_KERNELS(TAG, ATTR, VF, VD)                               \
@@ -655,7 +826,8 @@ typedef double nnf_vd8 __attribute__((vector_size(64)));
     ATTR static void nnf_bp_act_f32_##TAG NNF_BP_ACT_ARGS(float)         \
         NNF_BP_ACT(float, int32_t, 0x3F800000, 0x7F800000)               \
     ATTR static void nnf_bp_act_f64_##TAG NNF_BP_ACT_ARGS(double)        \
-        NNF_BP_ACT(double, int64_t, 0x3FF0000000000000LL, 0x7FF0000000000000LL)
+        NNF_BP_ACT(double, int64_t, 0x3FF0000000000000LL, 0x7FF0000000000000LL) \
+    NNF_CONV_POOL_KERNELS(TAG, ATTR, VF, VD)
 
 /* The table of the kernels of TAG, with the float searches (nonzero
  * entries, Bernoulli samples, union of flags) of SEARCH. */
@@ -677,7 +849,8 @@ typedef double nnf_vd8 __attribute__((vector_size(64)));
     nnf_union_##SEARCH,                                                  \
     nnf_bce_f32_##TAG, nnf_bce_f64_##TAG,                               \
     nnf_mse_f32_##TAG, nnf_mse_f64_##TAG,                               \
-    nnf_bp_act_f32_##TAG, nnf_bp_act_f64_##TAG }
+    nnf_bp_act_f32_##TAG, nnf_bp_act_f64_##TAG,                          \
+    NNF_CONV_POOL_ENTRIES(TAG) }
 
 #ifdef NNF_VECTORS
 NNF_KERNELS(base, , nnf_vf4, nnf_vd2)

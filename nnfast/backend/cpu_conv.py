@@ -20,7 +20,7 @@ from .. import _conv
 from ._threads import own_threads, product_threads
 from .cpu_activations import ACTIVATION_CODES
 from .cpu_arrays import F32, F64, INT_MAX, c_order, shares
-from .cpu_network import register_node_maker
+from .cpu_network import register_node_fuser, register_node_maker
 from .ops_conv import conv_output_size
 
 
@@ -223,4 +223,25 @@ def _conv_node(spec, dtype, fused_output):
                           left, ACTIVATION_CODES[activation])
 
 
+def _conv_pool_node(spec, pool, dtype):
+    """One node for a one-channel convolution of stride 1 (ReLU or no activation) and the
+    2x2 max pooling of stride 2 after it, or None when they do not fit it."""
+    conv = _conv_node(spec, dtype, False)
+    if conv is None or not _conv.conv_pool_supported():
+        return None
+    kh, kw, c, f = spec["kernel"].shape
+    ho, wo, _ = spec["out_shape"]
+    if (c != 1 or tuple(spec["strides"]) != (1, 1)
+            or spec["activation"] not in ("relu", "identity")
+            or tuple(pool["pool_size"]) != (2, 2) or tuple(pool["strides"]) != (2, 2)
+            or tuple(pool["in_shape"]) != (ho, wo, f) or min(ho, wo) < 2
+            or tuple(pool["out_shape"]) != (ho // 2, wo // 2, f)):
+        return None
+    top, _, left, _ = tuple(spec["padding"])
+    return _conv.ConvPoolNode(spec["kernel"], spec["bias"], spec["dkernel"], spec["dbias"],
+                              tuple(spec["in_shape"]), (ho // 2, wo // 2), top, left,
+                              spec["activation"] == "relu")
+
+
 register_node_maker("conv2d", _conv_node)
+register_node_fuser(("conv2d", "max_pool2d"), _conv_pool_node)

@@ -79,6 +79,12 @@ NODE_MAKERS = {"dense": _dense_node, "activation": _activation_node, "dropout": 
                "reshape": _reshape_node}
 
 
+#: Compiled nodes that do the work of two consecutive layers:
+#: ``fuser(spec, next_spec, dtype)`` returns a node whose output is the second
+#: layer's, or None when these layers, arrays or settings have none.
+NODE_FUSERS = {}
+
+
 def register_node_maker(kind, maker):
     """Give the layers whose node spec has ``kind`` a compiled node made by ``maker``.
 
@@ -87,6 +93,37 @@ def register_node_maker(kind, maker):
     registers its makers when its ``cpu_<family>.py`` is imported.
     """
     NODE_MAKERS[kind] = maker
+
+
+def register_node_fuser(kinds, fuser):
+    """Run a layer of kind ``kinds[0]`` and the next, of kind ``kinds[1]``, as one node made by ``fuser``.
+
+    The fused node takes the first layer's place (its parameters' updates
+    wait for it as for that layer) and the second layer becomes an alias of
+    its output.  Only where the first layer's input gradient is not wanted
+    and the second layer is not the one a loss absorbs.
+    """
+    NODE_FUSERS[tuple(kinds)] = fuser
+
+
+def _fuse(nodes, made, fused, dtype):
+    """``made`` with every pair of nodes that a fuser runs as one replaced by it and an alias."""
+    made = list(made)
+    i = 0
+    while i + 1 < len(nodes):
+        spec, after = nodes[i], nodes[i + 1]
+        fuser = NODE_FUSERS.get((spec["kind"], after["kind"]))
+        last = i + 1 == len(nodes) - 1
+        node = None
+        if fuser is not None and not spec["need_dx"] and not (fused and last):
+            node = fuser(spec, after, dtype)
+        if node is None:
+            i += 1
+            continue
+        made[i] = node
+        made[i + 1] = _network.ReshapeNode(node.out_size, dtype.itemsize)
+        i += 2
+    return made
 
 
 class CpuNetworkOps:
@@ -127,6 +164,7 @@ def make_network(nodes, loss, fused, classes, updates, dtype):
         if node is None:
             return None
         made.append(node)
+    made = _fuse(nodes, made, fused, dtype)
     if all(node.alias for node in made):
         return None
     for param, grad in ((p, g) for _, p, g, _ in updates):
