@@ -357,6 +357,44 @@ def nnfast_layer_steps(seed=0):
     return ops, steps
 
 
+#: The first convolution and pooling, forward and backward, as the ops of ``LAYER_OPS``.
+FIRST_BLOCK = ("conv1.forward", "pool1.forward", "pool1.backward", "conv1.backward")
+
+
+def nnfast_fused_first_block(seed=0):
+    """The first convolution, its ReLU and the first pooling in one pass each way.
+
+    What the compiled network runs for them (``nnfast._conv.ConvPoolNode``):
+    the kernels ``conv_pool2d`` and ``conv_pool2d_backward`` on a batch of 64,
+    with the first pooling's gradient as input.  Hold ``ops.kernel_threads()``
+    around the call.
+
+    Returns
+    -------
+    ops, callable
+    """
+    from nnfast import _conv
+    from nnfast.backend import get_num_threads
+
+    ops = nnfast.get_ops("cpu")
+    rng = np.random.default_rng(seed)
+    f32 = np.float32
+    x = rng.random((BATCH, IMAGE[0], IMAGE[1]), dtype=f32)
+    kernel, bias = _he(rng, (9, 32), 9), np.zeros(32, f32)
+    out = np.empty((BATCH,) + POOL1_OUT, f32)
+    pos = np.empty((BATCH,) + POOL1_OUT, np.uint8)
+    dy = rng.standard_normal(out.shape).astype(f32)
+    dkernel, dbias = np.empty_like(kernel), np.empty_like(bias)
+    threads = get_num_threads()
+    work = np.empty(_conv.conv_pool_work(3, 3, 32, POOL1_OUT[1], threads), f32)
+
+    def step():
+        _conv.conv_pool2d(x, kernel, bias, out, pos, work, 3, 3, PAD, PAD, True, threads)
+        _conv.conv_pool2d_backward(dy, x, out, pos, dkernel, dbias, work, 3, 3, PAD, PAD, True,
+                                   threads)
+    return ops, step
+
+
 def torch_layer_steps(torch, seed=0):
     """The operators PyTorch's autograd runs for each op of the same step (NCHW).
 
@@ -548,3 +586,39 @@ def test_cnn_layer_slice_pytorch(benchmark, op, layer_batches):
 def test_cnn_layer_slice_products_only(benchmark, op, layer_batches):
     """The products an im2col scheme makes in that op, LAYER_SLICE times."""
     benchmark.pedantic(products_floor(layer_batches, op), rounds=3, iterations=1)
+
+
+@pytest.mark.benchmark(group="cnn-first-block")
+def test_cnn_first_block_fused_nnfast(benchmark, layer_batches):
+    """Conv1, ReLU and pool1 forward and backward in one pass each way, LAYER_SLICE times."""
+    ops, step = nnfast_fused_first_block()
+
+    def repeat():
+        with ops.kernel_threads():
+            for _ in range(layer_batches):
+                step()
+    benchmark.pedantic(repeat, rounds=3, iterations=1)
+
+
+@pytest.mark.benchmark(group="cnn-first-block")
+@pytest.mark.parametrize("who", ["nnfast", "pytorch"])
+def test_cnn_first_block_separate(benchmark, who, layer_batches):
+    """The same four ops of ``FIRST_BLOCK`` one after the other, LAYER_SLICE times."""
+    if who == "nnfast":
+        ops, steps = nnfast_layer_steps()
+    else:
+        ops, steps = None, torch_layer_steps(_torch())
+    runs = [steps[op] for op in FIRST_BLOCK]
+
+    def repeat():
+        for _ in range(layer_batches):
+            for run in runs:
+                run()
+    if ops is None:
+        benchmark.pedantic(repeat, rounds=3, iterations=1)
+        return
+
+    def held():
+        with ops.kernel_threads():
+            repeat()
+    benchmark.pedantic(held, rounds=3, iterations=1)

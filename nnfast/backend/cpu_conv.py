@@ -11,6 +11,14 @@ checked here, before any compiled code runs: a bad argument raises
 ``ValueError`` naming what was expected.
 Inputs that are merely not C-contiguous are copied; arrays written to must
 be C-contiguous arrays of the inputs' dtype, apart from every input.
+
+In the compiled network, a one-channel convolution of stride 1 (ReLU or no
+activation) followed by 2x2 max pooling of stride 2, the first block of the
+course's CNNs, runs as one node (``nnfast._conv.ConvPoolNode``, made by
+:func:`_conv_pool_node`) that writes only the pooled map: the
+convolution's own output and its gradient, four times the size, are never
+written.  It is used where the convolution's input gradient is not wanted
+(the first layer).
 """
 import operator
 

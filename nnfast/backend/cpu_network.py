@@ -12,7 +12,9 @@ batch.
 
 The arrays are checked once, when the network is made; each step checks
 only the batch.  Any kind of layer with a compiled node joins through
-:data:`NODE_MAKERS`.
+:data:`NODE_MAKERS`; two consecutive layers that a compiled node runs
+together more cheaply than one after the other (a one-channel convolution
+and the max pooling after it) join through :data:`NODE_FUSERS`.
 """
 import math
 
