@@ -633,19 +633,24 @@ typedef double nnf_vd8 __attribute__((vector_size(64)));
         }                                                                \
     }
 
+/* The vector types of both kernels: M, masks of the lanes of VT (IT
+ * integers), B, a byte per lane; L lanes. */
+#define NNF_CP_LOCALS(T, VT, IT)                                         \
+    typedef IT M __attribute__((vector_size(sizeof(VT))));               \
+    typedef uint8_t B __attribute__((vector_size(sizeof(VT) / sizeof(T)))); \
+    enum { L = sizeof(VT) / sizeof(T) };                                 \
+    const Py_ssize_t width = 2 * wp + kw - 1;                            \
+    const VT zero = {0};                                                 \
+    Py_ssize_t pi, pj, c, di, dj;
+
 /* Pooled rows p0:p1 of one image x (h, w): y (hp, wp, f) and the winners'
  * window positions pos (hp, wp, f), 0 to 3 for (0, 0), (0, 1), (1, 0),
  * (1, 1).  kp is the kernel (kh * kw, fp) and bp the bias (fp,), fp = f
  * rounded up to a whole number of the widest vectors (16 floats), zero past
  * f; rows has room for (kh + 1) * (2 * wp + kw - 1) values. */
 #define NNF_CONV_POOL(T, VT, IT) {                                       \
-    typedef IT M __attribute__((vector_size(sizeof(VT))));               \
-    typedef uint8_t B __attribute__((vector_size(sizeof(VT) / sizeof(T)))); \
-    enum { L = sizeof(VT) / sizeof(T) };                                 \
-    const Py_ssize_t width = 2 * wp + kw - 1;                            \
-    const VT zero = {0};                                                 \
+    NNF_CP_LOCALS(T, VT, IT)                                             \
     const M none = {0}, first = none + 1, second = none + 2, third = none + 3; \
-    Py_ssize_t pi, pj, c, di, dj;                                        \
     for (pi = p0; pi < p1; pi++) {                                       \
         NNF_CP_ROWS(T)                                                   \
         for (c = 0; c < f; c += L) {                                     \
@@ -692,12 +697,8 @@ typedef double nnf_vd8 __attribute__((vector_size(64)));
  * to dk (kh * kw, fp) and db (fp,), from the pooled gradient dy (hp, wp,
  * f), the pooled output y (for ReLU's derivative) and the positions pos. */
 #define NNF_CONV_POOL_GRAD(T, VT, IT) {                                  \
-    typedef IT M __attribute__((vector_size(sizeof(VT))));               \
-    typedef uint8_t B __attribute__((vector_size(sizeof(VT) / sizeof(T)))); \
-    enum { L = sizeof(VT) / sizeof(T) };                                 \
-    const Py_ssize_t width = 2 * wp + kw - 1;                            \
-    const VT zero = {0}, unit = zero + 1;                                \
-    Py_ssize_t pi, pj, c, di, dj;                                        \
+    NNF_CP_LOCALS(T, VT, IT)                                             \
+    const VT unit = zero + 1;                                            \
     for (pi = p0; pi < p1; pi++) {                                       \
         NNF_CP_ROWS(T)                                                   \
         for (c = 0; c < f; c += L) {                                     \

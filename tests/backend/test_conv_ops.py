@@ -22,6 +22,7 @@ from nnfast.backend.cpu_network import make_network
 from nnfast.backend.ops_conv import conv_output_size
 
 from . import loops_conv as loops
+from .gradcheck import assert_gradients_by_finite_differences
 
 CPU = get_ops("cpu")
 REF = get_ops("numpy")
@@ -191,20 +192,7 @@ def test_gradients_by_finite_differences(backend, case):
 
     dkernel, dbias = np.empty_like(kernel), np.empty_like(bias)
     dx = ops.conv2d_backward(weights, x, kernel, strides, padding, dkernel=dkernel, dbias=dbias)
-    eps = 1e-6
-    rng = np.random.default_rng(5)
-    for index, (array, grad) in enumerate(((x, dx), (kernel, dkernel), (bias, dbias))):
-        for flat in rng.choice(array.size, size=min(array.size, 12), replace=False):
-            pos = np.unravel_index(flat, array.shape)
-            args = [x, kernel, bias]
-            plus, minus = array.copy(), array.copy()
-            plus[pos] += eps
-            minus[pos] -= eps
-            args[index] = plus
-            up = loss(*args)
-            args[index] = minus
-            down = loss(*args)
-            assert abs((up - down) / (2 * eps) - grad[pos]) <= 1e-6 * max(1.0, abs(grad[pos]))
+    assert_gradients_by_finite_differences(loss, (x, kernel, bias), (dx, dkernel, dbias), seed=5)
 
 
 @pytest.fixture

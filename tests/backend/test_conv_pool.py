@@ -20,6 +20,7 @@ from nnfast.backend import cpu_network, get_ops
 from nnfast.backend.cpu_network import make_network
 from nnfast.backend.ops_conv import conv_output_size
 
+from .gradcheck import assert_gradients_by_finite_differences
 from .test_conv_ops import conv_spec
 
 REF = get_ops("numpy")
@@ -89,17 +90,6 @@ def fused(x, kernel, bias, padding, activation, dy, threads=1, relu=None):
 def assert_close(actual, expected, dtype):
     scale = max(1.0, float(np.abs(expected).max()))
     np.testing.assert_allclose(actual, expected, rtol=0, atol=TOL[np.dtype(dtype)] * scale)
-
-
-@pytest.fixture(params=[0, 1, 2], ids=["baseline", "avx2", "avx512"])
-def simd(request):
-    level = _simd.select_simd_kernels(request.param)
-    try:
-        if level != request.param:
-            pytest.skip(f"the CPU lacks instruction-set level {request.param}")
-        yield level
-    finally:
-        _simd.select_simd_kernels()
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -172,20 +162,7 @@ def test_gradients_by_finite_differences(activation):
     def loss(kernel_, bias_):
         return float((fused(x, kernel_, bias_, padding, activation, weights)[0] * weights).sum())
 
-    eps = 1e-6
-    rng = np.random.default_rng(6)
-    for index, (array, grad) in enumerate(((kernel, dkernel), (bias, dbias))):
-        for flat in rng.choice(array.size, size=min(array.size, 12), replace=False):
-            pos = np.unravel_index(flat, array.shape)
-            args = [kernel, bias]
-            plus, minus = array.copy(), array.copy()
-            plus[pos] += eps
-            minus[pos] -= eps
-            args[index] = plus
-            up = loss(*args)
-            args[index] = minus
-            down = loss(*args)
-            assert abs((up - down) / (2 * eps) - grad[pos]) <= 1e-6 * max(1.0, abs(grad[pos]))
+    assert_gradients_by_finite_differences(loss, (kernel, bias), (dkernel, dbias), seed=6)
 
 
 # --------------------------------------------------------------- network node

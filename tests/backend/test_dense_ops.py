@@ -185,18 +185,6 @@ def threads(request, monkeypatch):
     return request.param
 
 
-@pytest.fixture(params=[0, 1, 2], ids=["baseline", "avx2", "avx512"])
-def simd(request):
-    """Run the exponential and optimizer kernels compiled for one instruction set."""
-    level = _simd.select_simd_kernels(request.param)
-    try:
-        if level != request.param:
-            pytest.skip(f"the CPU lacks instruction-set level {request.param}")
-        yield level
-    finally:
-        _simd.select_simd_kernels()
-
-
 @pytest.fixture
 def rng():
     return np.random.default_rng(20240611)
