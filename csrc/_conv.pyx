@@ -119,7 +119,7 @@ def scratch_elements(tuple x_shape, tuple kernel_shape, Py_ssize_t ho, Py_ssize_
 
 def uses_winograd(tuple x_shape, tuple kernel_shape, Py_ssize_t ho, Py_ssize_t wo,
                   tuple strides):
-    """The Winograd output tile that :func:`conv2d` and :func:`conv2d_backward` take for these shapes.
+    """The Winograd output tile :func:`conv2d` and :func:`conv2d_backward` take for these shapes.
 
     Parameters as :func:`scratch_elements`.
 
@@ -374,6 +374,26 @@ def conv_pool_work(Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t f, Py_ssize_t wp, in
     return num_threads * ((kh * kw + 1) * padded_filters(f) + conv_pool_rows(kh, kw, wp))
 
 
+cdef tuple shape4(Py_ssize_t* shape):
+    return (shape[0], shape[1], shape[2], shape[3])
+
+
+def _check_conv_pool(Py_ssize_t n, Py_ssize_t taps, Py_ssize_t f, tuple pooled, tuple pos,
+                     Py_ssize_t work, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t top,
+                     Py_ssize_t left, int num_threads):
+    """ValueError unless the shapes agree, so that the kernels stay inside every array."""
+    if kh < 1 or kw < 1 or taps != kh * kw or f < 1:
+        raise ValueError(f"kernel must have kh * kw = {kh * kw} rows and at least one column")
+    if top < 0 or left < 0 or num_threads < 1:
+        raise ValueError("top and left must be at least 0, num_threads at least 1")
+    if pooled[0] != n or pooled[3] != f or pos != pooled:
+        raise ValueError(f"the pooled arrays must have shape ({n}, hp, wp, {f}), got {pooled} "
+                         f"and {pos}")
+    if work < conv_pool_work(kh, kw, f, pooled[2], num_threads):
+        raise ValueError(f"work must have conv_pool_work(...) = "
+                         f"{conv_pool_work(kh, kw, f, pooled[2], num_threads)} values")
+
+
 def conv_pool2d(const floating[:, :, ::1] x,      # IN  (n, h, w)
                 const floating[:, ::1] kernel,    # IN  (kh * kw, f)
                 const floating[::1] bias,         # IN  (f,), or None
@@ -384,11 +404,16 @@ def conv_pool2d(const floating[:, :, ::1] x,      # IN  (n, h, w)
                 int num_threads):
     """``out``: 2x2 max pooling of ``act(conv(x, kernel) + bias)``; ``pos`` each maximum's window position.
 
-    The caller (``nnfast.backend.cpu_conv``) has checked the shapes: the
-    convolution's output (of stride 1) is at least 2x2 and ``out`` has half
-    its rows and columns, rounded down.
+    ``out`` has half the rows and columns of the convolution's output (of
+    stride 1), rounded down; rows and columns past the image are zeros, so
+    ``out``'s shape sets the padding at the bottom and the right.  The
+    shapes are checked (ValueError) before the kernels run.
     """
     cdef const floating* b = NULL if bias is None else &bias[0]
+    _check_conv_pool(x.shape[0], kernel.shape[0], kernel.shape[1], shape4(out.shape),
+                     shape4(pos.shape), work.shape[0], kh, kw, top, left, num_threads)
+    if bias is not None and bias.shape[0] != kernel.shape[1]:
+        raise ValueError(f"bias must have {kernel.shape[1]} values, got {bias.shape[0]}")
     with nogil:
         conv_pool_run(&x[0, 0, 0], &kernel[0, 0], b, &out[0, 0, 0, 0], &pos[0, 0, 0, 0],
                       x.shape[0], x.shape[1], x.shape[2], kh, kw, kernel.shape[1], out.shape[1],
@@ -407,6 +432,14 @@ def conv_pool2d_backward(const floating[:, :, :, ::1] dy,  # IN  (n, hp, wp, f)
     """The kernel and bias gradients of :func:`conv_pool2d`, each skipped when None."""
     cdef floating* dk = NULL if dkernel is None else &dkernel[0, 0]
     cdef floating* db = NULL if dbias is None else &dbias[0]
+    _check_conv_pool(x.shape[0], kh * kw, dy.shape[3], shape4(dy.shape), shape4(pos.shape),
+                     work.shape[0], kh, kw, top, left, num_threads)
+    if shape4(y.shape) != shape4(dy.shape):
+        raise ValueError(f"y must have the shape of dy, {shape4(dy.shape)}")
+    if ((dkernel is not None and (dkernel.shape[0], dkernel.shape[1]) != (kh * kw, dy.shape[3]))
+            or (dbias is not None and dbias.shape[0] != dy.shape[3])):
+        raise ValueError(f"dkernel must have shape ({kh * kw}, {dy.shape[3]}) and dbias "
+                         f"{dy.shape[3]} values")
     with nogil:
         conv_pool_grad_run(&x[0, 0, 0], &dy[0, 0, 0, 0], &y[0, 0, 0, 0], &pos[0, 0, 0, 0], dk,
                            db, x.shape[0], x.shape[1], x.shape[2], kh, kw, dy.shape[3],

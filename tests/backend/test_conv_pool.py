@@ -233,3 +233,32 @@ def test_other_layers_are_not_fused(change):
     specs, updates = network_parts(np.float32, **change)
     net = make_network(specs, "mean_squared_error", False, 1, updates, np.dtype(np.float32))
     assert "ConvPoolNode" not in node_kinds(net)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"kernel": np.zeros((8, 4))}, "kernel must have kh \\* kw = 9 rows"),
+    ({"out": np.zeros((2, 2, 2, 5))}, "pooled arrays must have shape \\(2, hp, wp, 4\\)"),
+    ({"pos": np.zeros((2, 2, 3, 4), np.uint8)}, "pooled arrays must have shape"),
+    ({"work": np.zeros(3)}, "work must have conv_pool_work"),
+    ({"bias": np.zeros(5)}, "bias must have 4 values"),
+    ({"top": -1}, "top and left must be at least 0"),
+])
+def test_shapes_are_checked_before_the_kernels_run(change, message):
+    args = {"x": np.zeros((2, 6, 6)), "kernel": np.zeros((9, 4)), "bias": np.zeros(4),
+            "out": np.zeros((2, 2, 2, 4)), "pos": np.zeros((2, 2, 2, 4), np.uint8),
+            "work": np.zeros(_conv.conv_pool_work(3, 3, 4, 2, 1)), "kh": 3, "kw": 3, "top": 0,
+            "left": 0, "relu": True, "num_threads": 1}
+    args.update(change)
+    with pytest.raises(ValueError, match=message):
+        _conv.conv_pool2d(*args.values())
+    back = {"dy": args["out"], "x": args["x"], "y": np.zeros((2, 2, 2, 4)), "pos": args["pos"],
+            "dkernel": np.zeros((9, 4)), "dbias": np.zeros(4), "work": args["work"],
+            "kh": 3, "kw": 3, "top": args["top"], "left": 0, "relu": True, "num_threads": 1}
+    if "kernel" in change or "bias" in change:
+        back["dkernel" if "kernel" in change else "dbias"] = change.get("kernel",
+                                                                        change.get("bias"))
+        message = "dkernel must have shape"
+    elif "out" in change:
+        message = "pooled arrays must have shape"
+    with pytest.raises(ValueError, match=message):
+        _conv.conv_pool2d_backward(*back.values())
