@@ -666,7 +666,7 @@ cdef class Network:
                     overlap(self.run, n_run, n, self.updates, self.pieces, n_pieces, rule, h,
                             weight_decay, x)
                 self.overlapped += 1
-                n_pending = self._ready(k + 1, i, rule, 0)
+                n_pending = self._ready(k + 1, i, rule)
                 i = k
                 continue
             if n_pending > 0:
@@ -675,17 +675,17 @@ cdef class Network:
             if not node.alias:
                 node.backward(<char*> x if i == 0 else self.out_ptr[i - 1], self.out_ptr[i],
                               self.grad_ptr[i], self.grad_ptr[i - 1] if i > 0 else NULL, n, plan)
-            n_pending = self._ready(i, i, rule, 0)
+            n_pending = self._ready(i, i, rule)
             i -= 1
         if n_pending > 0:
             self._apply(n_pending, rule, h, weight_decay, plan, x)
         return 0
 
-    cdef int _ready(self, int lo, int hi, int rule, int n_pending) noexcept:
-        """Add the updates of nodes ``lo..hi`` to the waiting ones; their new count."""
-        cdef int j
+    cdef int _ready(self, int lo, int hi, int rule) noexcept:
+        """Make the updates of nodes ``lo..hi`` the waiting ones; their count."""
+        cdef int j, n_pending = 0
         if rule == RULE_NONE:
-            return n_pending
+            return 0
         for j in range(self.n_updates):
             if lo <= self.updates[j].node <= hi:
                 self.pending[n_pending] = j

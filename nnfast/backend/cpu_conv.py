@@ -206,36 +206,42 @@ def _plain(array, dtype, shape):
             and array.flags.c_contiguous and array.flags.writeable)
 
 
-def _conv_node(spec, dtype, fused_output):
-    """The compiled node of a ``conv2d`` spec, or None when its arrays have none."""
+def _conv_fits(spec, dtype, activation):
+    """Whether a ``conv2d`` spec's arrays and settings have a compiled node."""
     kernel, bias, dkernel, dbias = spec["kernel"], spec["bias"], spec["dkernel"], spec["dbias"]
     if type(kernel) is not np.ndarray or kernel.dtype != dtype or kernel.ndim != 4 \
             or not kernel.flags.c_contiguous or kernel.size == 0:
-        return None
+        return False
     kh, kw, c, f = kernel.shape
     for array, shape in ((bias, (f,)), (dkernel, kernel.shape), (dbias, (f,))):
         if array is not None and not _plain(array, dtype, shape):
-            return None
-    activation = "identity" if fused_output else spec["activation"]
+            return False
     if activation not in ACTIVATION_CODES or activation == "softmax":
-        return None
+        return False
     in_shape, out_shape = tuple(spec["in_shape"]), tuple(spec["out_shape"])
     (sh, sw), (top, bottom, left, right) = tuple(spec["strides"]), tuple(spec["padding"])
     h, w, cin = in_shape
-    if (cin != c or min(sh, sw) < 1 or min(top, bottom, left, right) < 0
-            or out_shape != (conv_output_size(h, kh, sh, top, bottom),
-                             conv_output_size(w, kw, sw, left, right), f)
-            or min(out_shape) < 1 or not _fits(c, kh, kw, f)):
+    return (cin == c and min(sh, sw) >= 1 and min(top, bottom, left, right) >= 0
+            and out_shape == (conv_output_size(h, kh, sh, top, bottom),
+                              conv_output_size(w, kw, sw, left, right), f)
+            and min(out_shape) >= 1 and _fits(c, kh, kw, f))
+
+
+def _conv_node(spec, dtype, fused_output):
+    """The compiled node of a ``conv2d`` spec, or None when its arrays have none."""
+    activation = "identity" if fused_output else spec["activation"]
+    if not _conv_fits(spec, dtype, activation):
         return None
-    return _conv.ConvNode(kernel, bias, dkernel, dbias, in_shape, out_shape, (sh, sw), top,
-                          left, ACTIVATION_CODES[activation])
+    top, _, left, _ = tuple(spec["padding"])
+    return _conv.ConvNode(spec["kernel"], spec["bias"], spec["dkernel"], spec["dbias"],
+                          tuple(spec["in_shape"]), tuple(spec["out_shape"]),
+                          tuple(spec["strides"]), top, left, ACTIVATION_CODES[activation])
 
 
 def _conv_pool_node(spec, pool, dtype):
     """One node for a one-channel convolution of stride 1 (ReLU or no activation) and the
     2x2 max pooling of stride 2 after it, or None when they do not fit it."""
-    conv = _conv_node(spec, dtype, False)
-    if conv is None or not _conv.conv_pool_supported():
+    if not _conv_fits(spec, dtype, spec["activation"]) or not _conv.conv_pool_supported():
         return None
     kh, kw, c, f = spec["kernel"].shape
     ho, wo, _ = spec["out_shape"]
